@@ -1,0 +1,5 @@
+"""`python -m openacm` is the `openacm` command."""
+
+from openacm.cli.main import main
+
+main()

@@ -1,0 +1,258 @@
+"""Persistence of ACM certificates, their tags and their quota ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, ColumnElement, Select, and_, delete, func, insert, or_, select
+from sqlalchemy import update as sql_update
+
+from openacm.adapters.store.schema import certificates, quota_ledger, tags
+from openacm.domain.certificates import CertificateRecord
+from openacm.domain.tags import Tag
+
+# Everything a response needs; the PEM bodies and the sealed key are fetched only by the
+# calls that return them.
+_LISTED_COLUMNS = [c for c in certificates.c if c.name not in ("certificate_pem", "chain_pem", "private_key_sealed")]
+
+
+def _joined(values: Iterable[str]) -> str:
+    """",A,B," — a delimited form a LIKE '%,A,%' predicate can test in any database."""
+    items = list(values)
+    return "," + ",".join(items) + "," if items else ""
+
+
+def _names_text(names: Iterable[str]) -> str:
+    items = list(names)
+    return "\n" + "\n".join(items) + "\n" if items else ""
+
+
+def record_row(record: CertificateRecord, private_key_sealed: bytes | None) -> dict[str, Any]:
+    return {
+        "arn": record.arn,
+        "certificate_id": record.certificate_id,
+        "account_id": record.account_id,
+        "region": record.region,
+        "type": record.type,
+        "status": record.status,
+        "domain_name": record.domain_name,
+        "has_domain": record.has_domain,
+        "common_name": record.facts.get("subject_dn", {}).get("CommonName"),
+        "names_text": _names_text(record.names),
+        "key_algorithm": record.key_algorithm,
+        "key_usages_text": _joined(record.key_usages),
+        "extended_key_usages_text": _joined(name for name, _ in record.extended_key_usages),
+        "serial": record.serial,
+        "not_before": record.not_before,
+        "not_after": record.not_after,
+        "created_at": record.created_at,
+        "imported_at": record.imported_at,
+        "issued_at": record.issued_at,
+        "revoked_at": record.revoked_at,
+        "revocation_reason": record.revocation_reason,
+        "in_use": record.in_use,
+        "exported": record.exported,
+        "export_option": record.export_option,
+        "managed_by": record.managed_by,
+        "key_pair_origin": record.key_pair_origin,
+        "renewal_eligibility": record.renewal_eligibility,
+        "renewal_status": record.renewal_status,
+        "validation_method": record.validation_method,
+        "acme_endpoint_arn": record.acme_endpoint_arn,
+        "acme_account_id": record.acme_account_id,
+        "certificate_pem": record.certificate_pem,
+        "chain_pem": record.chain_pem,
+        "private_key_sealed": private_key_sealed,
+        "facts_json": orjson.dumps(_facts_document(record)).decode(),
+        "row_version": record.row_version,
+    }
+
+
+def _facts_document(record: CertificateRecord) -> dict[str, Any]:
+    document = dict(record.facts)
+    document["names"] = list(record.names)
+    document["key_usages"] = list(record.key_usages)
+    document["extended_key_usages"] = [list(pair) for pair in record.extended_key_usages]
+    return document
+
+
+def record_from_row(row: Any) -> CertificateRecord:
+    mapping = row._mapping
+    facts = orjson.loads(mapping["facts_json"])
+    return CertificateRecord(
+        arn=mapping["arn"],
+        certificate_id=mapping["certificate_id"],
+        account_id=mapping["account_id"],
+        region=mapping["region"],
+        type=mapping["type"],
+        status=mapping["status"],
+        domain_name=mapping["domain_name"],
+        names=tuple(facts["names"]),
+        key_algorithm=mapping["key_algorithm"],
+        key_usages=tuple(facts["key_usages"]),
+        extended_key_usages=tuple((n, o) for n, o in facts["extended_key_usages"]),
+        serial=mapping["serial"],
+        not_before=mapping["not_before"],
+        not_after=mapping["not_after"],
+        created_at=mapping["created_at"],
+        certificate_pem=mapping.get("certificate_pem", ""),
+        chain_pem=mapping.get("chain_pem"),
+        facts=facts,
+        imported_at=mapping["imported_at"],
+        issued_at=mapping["issued_at"],
+        revoked_at=mapping["revoked_at"],
+        revocation_reason=mapping["revocation_reason"],
+        exported=mapping["exported"],
+        export_option=mapping["export_option"],
+        managed_by=mapping["managed_by"],
+        key_pair_origin=mapping["key_pair_origin"],
+        renewal_eligibility=mapping["renewal_eligibility"],
+        renewal_status=mapping["renewal_status"],
+        validation_method=mapping["validation_method"],
+        acme_endpoint_arn=mapping["acme_endpoint_arn"],
+        acme_account_id=mapping["acme_account_id"],
+        row_version=mapping["row_version"],
+    )
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[CertificateRecord]
+    has_more: bool
+
+
+class CertificateStore:
+    """Queries on one connection (one transaction); the service decides the boundaries."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # -- single certificates --------------------------------------------------------------
+
+    def get(self, arn: str, *, with_bodies: bool = False) -> CertificateRecord | None:
+        columns = list(certificates.c) if with_bodies else _LISTED_COLUMNS
+        row = self.conn.execute(select(*columns).where(certificates.c.arn == arn)).first()
+        return None if row is None else record_from_row(row)
+
+    def sealed_private_key(self, arn: str) -> bytes | None:
+        value: bytes | None = self.conn.execute(
+            select(certificates.c.private_key_sealed).where(certificates.c.arn == arn)
+        ).scalar()
+        return value
+
+    def insert(self, record: CertificateRecord, private_key_sealed: bytes | None) -> None:
+        self.conn.execute(insert(certificates).values(record_row(record, private_key_sealed)))
+
+    def replace(self, record: CertificateRecord, private_key_sealed: bytes | None) -> bool:
+        """Overwrite a certificate if nobody changed it since it was read (row_version)."""
+        values = record_row(record, private_key_sealed)
+        values["row_version"] = record.row_version + 1
+        result = self.conn.execute(
+            sql_update(certificates)
+            .where(certificates.c.arn == record.arn)
+            .where(certificates.c.row_version == record.row_version)
+            .values(values)
+        )
+        return bool(result.rowcount == 1)
+
+    def delete(self, arn: str) -> None:
+        self.conn.execute(delete(tags).where(tags.c.resource_arn == arn))
+        self.conn.execute(delete(certificates).where(certificates.c.arn == arn))
+
+    def count(self, account_id: str, region: str, cert_type: str) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count())
+                .select_from(certificates)
+                .where(certificates.c.account_id == account_id)
+                .where(certificates.c.region == region)
+                .where(certificates.c.type == cert_type)
+            ).scalar_one()
+        )
+
+    # -- listing --------------------------------------------------------------------------
+
+    def page(
+        self,
+        account_id: str,
+        region: str,
+        conditions: Sequence[ColumnElement[bool]],
+        *,
+        order: Sequence[Any],
+        limit: int,
+        offset: int = 0,
+    ) -> Page:
+        query: Select[Any] = (
+            select(*_LISTED_COLUMNS)
+            .where(certificates.c.account_id == account_id)
+            .where(certificates.c.region == region)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(limit + 1)
+            .offset(offset)
+        )
+        rows = self.conn.execute(query).all()
+        return Page([record_from_row(r) for r in rows[:limit]], len(rows) > limit)
+
+    # -- quota ledger ---------------------------------------------------------------------
+
+    def record_quota_use(self, account_id: str, region: str, kind: str, arn: str, at: float) -> None:
+        self.conn.execute(
+            insert(quota_ledger).values(
+                account_id=account_id, region=region, kind=kind, certificate_arn=arn, at=at
+            )
+        )
+
+    def quota_uses_since(self, account_id: str, region: str, kind: str, since: float) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count())
+                .select_from(quota_ledger)
+                .where(quota_ledger.c.account_id == account_id)
+                .where(quota_ledger.c.region == region)
+                .where(quota_ledger.c.kind == kind)
+                .where(quota_ledger.c.at > since)
+            ).scalar_one()
+        )
+
+
+class TagStore:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def list(self, resource_arn: str) -> list[Tag]:
+        rows = self.conn.execute(
+            select(tags.c.tag_key, tags.c.tag_value)
+            .where(tags.c.resource_arn == resource_arn)
+            .order_by(tags.c.tag_id)
+        ).all()
+        return [Tag(key, value) for key, value in rows]
+
+    def put(self, resource_arn: str, new_tags: Sequence[Tag]) -> None:
+        """Set each tag's value, keeping the position of keys that already exist."""
+        existing = {tag.key for tag in self.list(resource_arn)}
+        for tag in new_tags:
+            if tag.key in existing:
+                self.conn.execute(
+                    sql_update(tags)
+                    .where(and_(tags.c.resource_arn == resource_arn, tags.c.tag_key == tag.key))
+                    .values(tag_value=tag.value)
+                )
+            else:
+                self.conn.execute(
+                    insert(tags).values(
+                        resource_arn=resource_arn, tag_key=tag.key, tag_value=tag.value
+                    )
+                )
+                existing.add(tag.key)
+
+    def remove(self, resource_arn: str, keys: Sequence[str]) -> None:
+        if keys:
+            self.conn.execute(
+                delete(tags).where(
+                    and_(tags.c.resource_arn == resource_arn, or_(*(tags.c.tag_key == k for k in keys)))
+                )
+            )

@@ -1,0 +1,85 @@
+"""The composition root: one running openacm, assembled from its settings."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from openacm.adapters.audit_log import AuditLog
+from openacm.adapters.envelope import MASTER_KEY_ENV, EnvelopeCipher, MasterKey
+from openacm.adapters.store.database import Database, StoreNotReady
+from openacm.config import Settings
+from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
+from openacm.protocol.model import ApiModel
+from openacm.services.acm.service import AcmService
+from openacm.services.identity import IdentityAdmin, KeyDirectory
+
+
+@dataclass
+class Runtime:
+    """The long-lived parts, shared by the HTTP app and the admin commands."""
+
+    settings: Settings
+    db: Database
+    cipher: EnvelopeCipher
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        master = MasterKey.load_or_create(
+            settings.effective_master_key_file, os.environ.get(MASTER_KEY_ENV)
+        )
+        db = Database(settings.effective_database_url)
+        if migrate:
+            db.migrate()
+        runtime = cls(settings, db, EnvelopeCipher(master))
+        if settings.dev:
+            IdentityAdmin(db, runtime.cipher).ensure_dev_identity()
+        return runtime
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def create_app(settings: Settings) -> Starlette:
+    runtime = Runtime.open(settings)
+    audit = AuditLog(runtime.db, settings.audit_log_path)
+    keys = KeyDirectory(runtime.db, runtime.cipher, dev=settings.dev)
+    acm = ServedApi(
+        ApiModel.load("acm"),
+        AcmService(runtime.db, runtime.cipher, settings.quotas),
+        "acm.amazonaws.com",
+    )
+    endpoint = JsonApiEndpoint([acm], keys, audit)
+
+    async def healthz(_: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def readyz(_: Request) -> Response:
+        try:
+            runtime.db.check_ready()
+        except StoreNotReady as exc:
+            return JSONResponse({"ready": False, "reason": str(exc)}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            audit.close()
+            runtime.close()
+
+    routes = [
+        Route("/", endpoint.handle, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

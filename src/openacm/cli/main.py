@@ -1,0 +1,445 @@
+"""`openacm`: serve the APIs, administer accounts and keys, read the audit log.
+
+Every option can also come from an OPENACM_<OPTION> variable or from the TOML file named by
+--config (command line > environment > file > default).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import ssl
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from openacm.cli.logs import configure_logging
+from openacm.config import (
+    DEV_ACCESS_KEY_ID,
+    DEV_ACCOUNT_ID,
+    DEV_SECRET_ACCESS_KEY,
+    Settings,
+    quotas_from,
+    read_config_file,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT = {"show_default": True, "max_content_width": 100}
+
+
+def _load_config_file(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+    config = read_config_file(value)
+    ctx.default_map = {**(ctx.default_map or {}), **config}
+    ctx.meta["config_file"] = config
+    return value
+
+
+def storage_options(func: F) -> F:
+    """Where the state lives: shared by `serve` and every admin command."""
+    options = [
+        click.option(
+            "--config",
+            envvar="OPENACM_CONFIG",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            callback=_load_config_file,
+            is_eager=True,
+            expose_value=False,
+            help="TOML file with option values (keys as the long option names).",
+        ),
+        click.option(
+            "--data-dir",
+            envvar="OPENACM_DATA_DIR",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path(".openacm"),
+            help="Directory for the SQLite database, master key and audit log.",
+        ),
+        click.option(
+            "--database-url",
+            envvar="OPENACM_DATABASE_URL",
+            default=None,
+            help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in "
+            "the data dir).",
+        ),
+        click.option(
+            "--master-key-file",
+            envvar="OPENACM_MASTER_KEY_FILE",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Master key file, created 0600 on first start (default: DATA_DIR/master.key; "
+            "OPENACM_MASTER_KEY overrides it).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(**values: Any) -> Settings:
+    ctx = click.get_current_context()
+    file_config = ctx.meta.get("config_file", {})
+    return Settings(quotas=quotas_from(file_config), **values)
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="openacm")
+def main() -> None:
+    """openacm: the AWS Certificate Manager and Private CA APIs, self-hosted."""
+
+
+# -- serve ----------------------------------------------------------------------------------
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@main.command()
+@storage_options
+@click.option("--host", envvar="OPENACM_HOST", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", envvar="OPENACM_PORT", default=8080, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--dev", envvar="OPENACM_DEV", is_flag=True, help="Create account 000000000000 with key test / test.")
+@click.option("--tls-cert", envvar="OPENACM_TLS_CERT", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--tls-key", envvar="OPENACM_TLS_KEY", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--insecure-http",
+    is_flag=True,
+    help="Allow plain HTTP on a non-loopback address (private keys travel in request bodies).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+)
+def serve(
+    data_dir: Path,
+    database_url: str | None,
+    master_key_file: Path | None,
+    host: str,
+    port: int,
+    dev: bool,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    insecure_http: bool,
+    log_level: str,
+) -> None:
+    """Serve the APIs over HTTP(S)."""
+    import uvicorn
+
+    from openacm.app import create_app
+
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if not tls_cert and not _is_loopback(host) and not insecure_http:
+        raise click.UsageError(
+            f"refusing plain HTTP on {host}: private keys travel in request bodies. "
+            "Give --tls-cert/--tls-key, or --insecure-http if a TLS proxy fronts openacm."
+        )
+    configure_logging(log_level)
+    settings = _settings(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        master_key_file=master_key_file,
+        dev=dev,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        insecure_http=insecure_http,
+        log_level=log_level,
+    )
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        server_header=False,
+    )
+    config.load()
+    if config.ssl is not None:
+        # The seeds require TLS 1.2 or later of ACM clients.
+        config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+    scheme = "https" if tls_cert else "http"
+    logging.getLogger("openacm").info(
+        "serving on %s://%s:%d with data in %s", scheme, host, port, settings.data_dir
+    )
+    if dev:
+        click.echo(
+            f"dev mode: account {DEV_ACCOUNT_ID}, access key {DEV_ACCESS_KEY_ID} / "
+            f"secret {DEV_SECRET_ACCESS_KEY}",
+            err=True,
+        )
+    uvicorn.Server(config).run()
+
+
+# -- admin ----------------------------------------------------------------------------------
+
+
+def _open_admin(**storage: Any) -> Any:
+    from openacm.app import Runtime
+    from openacm.services.identity import IdentityAdmin
+
+    runtime = Runtime.open(_settings(**storage))
+    return IdentityAdmin(runtime.db, runtime.cipher)
+
+
+def _emit(rows: list[dict[str, Any]], output: str, columns: list[str]) -> None:
+    if output == "json":
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    widths = [max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in rows:
+        click.echo("  ".join(str(row.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True)))
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+output_option = click.option(
+    "--output", type=click.Choice(["table", "json"]), default="table", help="Output format."
+)
+
+
+@main.group()
+def admin() -> None:
+    """Accounts and access keys (works with or without a running server)."""
+
+
+@admin.group()
+def account() -> None:
+    """Accounts: every resource lives in one."""
+
+
+@account.command("create")
+@storage_options
+@click.option("--account-id", default=None, help="12 digits (default: a random id).")
+@click.option("--name", default=None, help="A label for people.")
+def account_create(account_id: str | None, name: str | None, **storage: Any) -> None:
+    """Create an account."""
+    from openacm.services.identity import IdentityError
+
+    try:
+        created = _open_admin(**storage).create_account(account_id, name)
+    except IdentityError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(created.account_id)
+
+
+@account.command("list")
+@storage_options
+@output_option
+def account_list(output: str, **storage: Any) -> None:
+    """List accounts."""
+    rows = [
+        {"account_id": a.account_id, "name": a.name, "created": _when(a.created_at)}
+        for a in _open_admin(**storage).list_accounts()
+    ]
+    _emit(rows, output, ["account_id", "name", "created"])
+
+
+@admin.group()
+def key() -> None:
+    """Access keys: what SDKs sign requests with."""
+
+
+@key.command("create")
+@storage_options
+@click.option("--account-id", required=True)
+@click.option("--user-name", default="admin", help="Shown as the caller in the audit log.")
+@click.option("--access-key-id", default=None, help="Carry over an existing key id.")
+@click.option("--secret-access-key", default=None, help="Carry over an existing secret.")
+@output_option
+def key_create(
+    account_id: str,
+    user_name: str,
+    access_key_id: str | None,
+    secret_access_key: str | None,
+    output: str,
+    **storage: Any,
+) -> None:
+    """Create an access key; its secret is shown this once."""
+    from openacm.services.identity import IdentityError
+
+    try:
+        created, secret = _open_admin(**storage).create_access_key(
+            account_id,
+            user_name=user_name,
+            access_key_id=access_key_id,
+            secret_access_key=secret_access_key,
+        )
+    except IdentityError as exc:
+        raise click.ClickException(str(exc)) from None
+    row = {
+        "access_key_id": created.access_key_id,
+        "secret_access_key": secret,
+        "account_id": created.account_id,
+        "user_name": created.user_name,
+    }
+    if output == "json":
+        click.echo(json.dumps(row))
+        return
+    for name, value in row.items():
+        click.echo(f"{name}: {value}")
+    click.echo("The secret is not stored in readable form and will not be shown again.", err=True)
+
+
+@key.command("list")
+@storage_options
+@click.option("--account-id", default=None)
+@output_option
+def key_list(account_id: str | None, output: str, **storage: Any) -> None:
+    """List access keys (never their secrets)."""
+    rows = [
+        {
+            "access_key_id": k.access_key_id,
+            "account_id": k.account_id,
+            "user_name": k.user_name,
+            "status": k.status,
+            "created": _when(k.created_at),
+        }
+        for k in _open_admin(**storage).list_access_keys(account_id)
+    ]
+    _emit(rows, output, ["access_key_id", "account_id", "user_name", "status", "created"])
+
+
+def _set_key_status(access_key_id: str, status: str, storage: dict[str, Any]) -> None:
+    from openacm.services.identity import IdentityError
+
+    try:
+        _open_admin(**storage).set_access_key_status(access_key_id, status)
+    except IdentityError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{access_key_id}: {status}")
+
+
+@key.command("disable")
+@storage_options
+@click.argument("access_key_id")
+def key_disable(access_key_id: str, **storage: Any) -> None:
+    """Disable an access key (running servers refuse it within seconds)."""
+    _set_key_status(access_key_id, "Inactive", storage)
+
+
+@key.command("enable")
+@storage_options
+@click.argument("access_key_id")
+def key_enable(access_key_id: str, **storage: Any) -> None:
+    """Enable a disabled access key again."""
+    _set_key_status(access_key_id, "Active", storage)
+
+
+# -- audit ----------------------------------------------------------------------------------
+
+
+def _parse_time(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(f"not an ISO-8601 time: {value}") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def _open_audit_db(storage: dict[str, Any]) -> Any:
+    from openacm.app import Runtime
+
+    return Runtime.open(_settings(**storage)).db
+
+
+@main.group()
+def audit() -> None:
+    """Read the audit log (CloudTrail-format records, one JSON object a line)."""
+
+
+@audit.command("tail")
+@storage_options
+@click.option("-n", "--lines", default=20, type=click.IntRange(1, 10_000))
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new records.")
+def audit_tail(lines: int, follow: bool, **storage: Any) -> None:
+    """Print the newest records, oldest first."""
+    from openacm.adapters.audit_log import search_events
+
+    db = _open_audit_db(storage)
+    records = list(reversed(search_events(db, limit=lines)))
+    for record in records:
+        click.echo(json.dumps(record))
+    if not follow:
+        return
+    seen = {r["eventID"] for r in records}
+    since = time.time() - 1
+    for record in _follow(db, since, seen):
+        click.echo(json.dumps(record))
+
+
+def _follow(db: Any, since: float, seen: set[str]) -> Iterator[dict[str, Any]]:
+    from openacm.adapters.audit_log import search_events
+
+    while True:
+        time.sleep(0.5)
+        for record in search_events(db, limit=1000, since=since, newest_first=False):
+            if record["eventID"] not in seen:
+                seen.add(record["eventID"])
+                yield record
+        since = time.time() - 2  # the writer batches reads for up to a fraction of a second
+
+
+@audit.command("search")
+@storage_options
+@click.option("--event-name", multiple=True, help="e.g. ImportCertificate (repeatable).")
+@click.option("--account-id", default=None)
+@click.option("--access-key-id", default=None)
+@click.option("--error-code", default=None, help="e.g. AccessDeniedException.")
+@click.option("--resource-arn", default=None, help="The certificate (or other resource) ARN.")
+@click.option("--since", default=None, help="ISO-8601 time, e.g. 2026-11-23T00:00:00Z.")
+@click.option("--until", default=None, help="ISO-8601 time.")
+@click.option("--limit", default=100, type=click.IntRange(1, 100_000))
+def audit_search(
+    event_name: tuple[str, ...],
+    account_id: str | None,
+    access_key_id: str | None,
+    error_code: str | None,
+    resource_arn: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    **storage: Any,
+) -> None:
+    """Print the records that match every given filter, newest first."""
+    from openacm.adapters.audit_log import search_events
+
+    records = search_events(
+        _open_audit_db(storage),
+        limit=limit,
+        event_names=event_name,
+        account_id=account_id,
+        access_key_id=access_key_id,
+        error_code=error_code,
+        resource_arn=resource_arn,
+        since=_parse_time(since),
+        until=_parse_time(until),
+    )
+    for record in records:
+        click.echo(json.dumps(record))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""An ACM certificate as the API shows it: the record, its views, and the rules read from it.
+
+Pure data and rules; the store persists `CertificateRecord`, the service builds responses
+from its views. Times are epoch seconds, as on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Response spelling of key algorithms: DescribeCertificate and ListCertificates answer
+# "RSA-2048" / "EC-prime256v1" (inventory §1.2, §4.2), while requests and filters use the
+# model's enum "RSA_2048".
+_RESPONSE_KEY_ALGORITHM = {
+    "RSA_1024": "RSA-1024",
+    "RSA_2048": "RSA-2048",
+    "RSA_3072": "RSA-3072",
+    "RSA_4096": "RSA-4096",
+    "EC_prime256v1": "EC-prime256v1",
+    "EC_secp384r1": "EC-secp384r1",
+    "EC_secp521r1": "EC-secp521r1",
+}
+
+# Without a keyTypes filter, ListCertificates returns only these key types, and only
+# certificates with at least one domain (inventory §1.3).
+DEFAULT_LIST_KEY_TYPES = ("RSA_1024", "RSA_2048")
+# Without a CertificateKeyPairOrigins filter, ACME-origin certificates are left out (model doc).
+DEFAULT_LIST_KEY_PAIR_ORIGINS = ("AWS_MANAGED", "CUSTOMER_PROVIDED")
+
+
+def response_key_algorithm(enum_name: str) -> str:
+    return _RESPONSE_KEY_ALGORITHM.get(enum_name, enum_name)
+
+
+def effective_status(status: str, not_after: float, now: float) -> str:
+    """An issued certificate past its NotAfter is EXPIRED, whether or not a job noticed yet."""
+    if status == "ISSUED" and now > not_after:
+        return "EXPIRED"
+    return status
+
+
+@dataclass
+class CertificateRecord:
+    arn: str
+    certificate_id: str
+    account_id: str
+    region: str
+    type: str
+    status: str
+    domain_name: str | None
+    names: tuple[str, ...]
+    key_algorithm: str
+    key_usages: tuple[str, ...]
+    extended_key_usages: tuple[tuple[str, str], ...]
+    serial: str
+    not_before: float
+    not_after: float
+    created_at: float
+    certificate_pem: str
+    chain_pem: str | None
+    facts: Mapping[str, Any]
+    imported_at: float | None = None
+    issued_at: float | None = None
+    revoked_at: float | None = None
+    revocation_reason: str | None = None
+    in_use_by: tuple[str, ...] = ()
+    exported: bool = False
+    export_option: str | None = None
+    managed_by: str | None = None
+    key_pair_origin: str = "CUSTOMER_PROVIDED"
+    renewal_eligibility: str = "INELIGIBLE"
+    renewal_status: str | None = None
+    validation_method: str | None = None
+    acme_endpoint_arn: str | None = None
+    acme_account_id: str | None = None
+    options: Mapping[str, str] = field(
+        default_factory=lambda: {"CertificateTransparencyLoggingPreference": "ENABLED"}
+    )
+    row_version: int = 1
+
+    @property
+    def in_use(self) -> bool:
+        return bool(self.in_use_by)
+
+    @property
+    def has_domain(self) -> bool:
+        return bool(self.names)
+
+    def status_at(self, now: float) -> str:
+        return effective_status(self.status, self.not_after, now)
+
+    def domain_validation_options(self) -> list[dict[str, Any]]:
+        # Imported certificates carry no validation data: each name with only DomainName.
+        return [{"DomainName": name} for name in self.names]
+
+    def detail(self, now: float) -> dict[str, Any]:
+        """DescribeCertificate's CertificateDetail."""
+        detail: dict[str, Any] = {
+            "CertificateArn": self.arn,
+            "DomainName": self.domain_name,
+            "SubjectAlternativeNames": list(self.facts["subject_alternative_names"]) or None,
+            "ManagedBy": self.managed_by,
+            "DomainValidationOptions": self.domain_validation_options() or None,
+            "Serial": self.serial,
+            "Subject": self.facts["subject"],
+            "Issuer": self.facts["issuer"],
+            "CreatedAt": self.created_at,
+            "IssuedAt": self.issued_at,
+            "ImportedAt": self.imported_at,
+            "Status": self.status_at(now),
+            "RevokedAt": self.revoked_at,
+            "RevocationReason": self.revocation_reason,
+            "NotBefore": self.not_before,
+            "NotAfter": self.not_after,
+            "KeyAlgorithm": response_key_algorithm(self.key_algorithm),
+            "SignatureAlgorithm": self.facts["signature_algorithm"],
+            "InUseBy": list(self.in_use_by),
+            "Type": self.type,
+            "KeyUsages": [{"Name": name} for name in self.key_usages],
+            "ExtendedKeyUsages": [{"Name": n, "OID": oid} for n, oid in self.extended_key_usages],
+            "RenewalEligibility": self.renewal_eligibility,
+            "Options": dict(self.options),
+            "CertificateKeyPairOrigin": self.key_pair_origin,
+            "AcmeEndpointArn": self.acme_endpoint_arn,
+            "AcmeAccountId": self.acme_account_id,
+        }
+        return detail
+
+    def summary(self, now: float) -> dict[str, Any]:
+        """ListCertificates' CertificateSummary."""
+        sans = list(self.facts["subject_alternative_names"])
+        return {
+            "CertificateArn": self.arn,
+            "DomainName": self.domain_name,
+            "SubjectAlternativeNameSummaries": sans[:100] or None,
+            "HasAdditionalSubjectAlternativeNames": len(sans) > 100,
+            "Status": self.status_at(now),
+            "Type": self.type,
+            "KeyAlgorithm": response_key_algorithm(self.key_algorithm),
+            "KeyUsages": list(self.key_usages),
+            "ExtendedKeyUsages": [name for name, _ in self.extended_key_usages] or ["NONE"],
+            "ExportOption": self.export_option,
+            "InUse": self.in_use,
+            "Exported": self.exported,
+            "RenewalEligibility": self.renewal_eligibility,
+            "NotBefore": self.not_before,
+            "NotAfter": self.not_after,
+            "CreatedAt": self.created_at,
+            "IssuedAt": self.issued_at,
+            "ImportedAt": self.imported_at,
+            "RevokedAt": self.revoked_at,
+            "ManagedBy": self.managed_by,
+            "CertificateKeyPairOrigin": self.key_pair_origin,
+        }
+
+    def search_result(self, now: float) -> dict[str, Any]:
+        """SearchCertificates' CertificateSearchResult."""
+        return {
+            "CertificateArn": self.arn,
+            "X509Attributes": {
+                "Issuer": self.facts["issuer_dn"],
+                "Subject": self.facts["subject_dn"],
+                "SubjectAlternativeNames": list(self.facts["general_names"]) or None,
+                "ExtendedKeyUsages": [name for name, _ in self.extended_key_usages] or None,
+                "KeyAlgorithm": self.key_algorithm,
+                "KeyUsages": list(self.key_usages) or None,
+                "SerialNumber": self.serial,
+                "NotAfter": self.not_after,
+                "NotBefore": self.not_before,
+            },
+            "CertificateMetadata": {
+                "AcmCertificateMetadata": {
+                    "CreatedAt": self.created_at,
+                    "Exported": self.exported,
+                    "ImportedAt": self.imported_at,
+                    "InUse": self.in_use,
+                    "IssuedAt": self.issued_at,
+                    "RenewalEligibility": self.renewal_eligibility,
+                    "RevokedAt": self.revoked_at,
+                    "Status": self.status_at(now),
+                    "RenewalStatus": self.renewal_status,
+                    "Type": self.type,
+                    "ExportOption": self.export_option,
+                    "ManagedBy": self.managed_by,
+                    "ValidationMethod": self.validation_method,
+                    "CertificateKeyPairOrigin": self.key_pair_origin,
+                    "AcmeEndpointArn": self.acme_endpoint_arn,
+                    "AcmeAccountId": self.acme_account_id,
+                }
+            },
+        }

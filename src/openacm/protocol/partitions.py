@@ -1,0 +1,25 @@
+"""Which AWS partition a region belongs to, read from botocore's partitions data."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import botocore.loaders
+
+
+@functools.cache
+def _partitions() -> tuple[tuple[str, re.Pattern[str], frozenset[str]], ...]:
+    data = botocore.loaders.Loader().load_data("partitions")
+    return tuple(
+        (p["id"], re.compile(p["regionRegex"]), frozenset(p["regions"])) for p in data["partitions"]
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def partition_for_region(region: str) -> str | None:
+    """`aws`, `aws-cn`, `aws-us-gov`, … for a region name; None for a name no partition has."""
+    for partition_id, pattern, regions in _partitions():
+        if region in regions or pattern.match(region):
+            return partition_id
+    return None

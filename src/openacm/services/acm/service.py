@@ -1,0 +1,53 @@
+"""The ACM API: which handler answers which operation of the model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from openacm.adapters.envelope import EnvelopeCipher
+from openacm.adapters.store.database import Database
+from openacm.config import Quotas
+from openacm.protocol.errors import NotImplementedOperationError
+from openacm.services.acm.account import AccountOperations
+from openacm.services.acm.certificates import CertificateOperations
+from openacm.services.acm.tagging import TagOperations
+from openacm.services.context import CallContext
+
+Handler = Callable[[CallContext, Mapping[str, Any]], dict[str, Any]]
+
+
+class AcmService:
+    """Handlers keyed by operation name; an operation of the model without one is refused
+    with NotImplementedException (never a fake success)."""
+
+    service_name = "acm"
+
+    def __init__(self, db: Database, cipher: EnvelopeCipher, quotas: Quotas) -> None:
+        certificates = CertificateOperations(db, cipher, quotas)
+        tagging = TagOperations(certificates)
+        account = AccountOperations(db)
+        self.handlers: dict[str, Handler] = {
+            "ImportCertificate": certificates.import_certificate,
+            "DescribeCertificate": certificates.describe_certificate,
+            "GetCertificate": certificates.get_certificate,
+            "DeleteCertificate": certificates.delete_certificate,
+            "ListCertificates": certificates.list_certificates,
+            "SearchCertificates": certificates.search_certificates,
+            "AddTagsToCertificate": tagging.add_tags_to_certificate,
+            "RemoveTagsFromCertificate": tagging.remove_tags_from_certificate,
+            "ListTagsForCertificate": tagging.list_tags_for_certificate,
+            "TagResource": tagging.tag_resource,
+            "UntagResource": tagging.untag_resource,
+            "ListTagsForResource": tagging.list_tags_for_resource,
+            "GetAccountConfiguration": account.get_account_configuration,
+            "PutAccountConfiguration": account.put_account_configuration,
+        }
+
+    def handler(self, operation: str) -> Handler:
+        try:
+            return self.handlers[operation]
+        except KeyError:
+            raise NotImplementedOperationError(
+                f"openacm does not implement {operation} yet."
+            ) from None

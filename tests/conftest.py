@@ -1,0 +1,100 @@
+"""Fixtures every test module shares: real openacm servers and per-test accounts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.server import (
+    OpenAcmServer,
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_available,
+)
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _start(tmp_root: Path, backend: str, **kwargs: Any) -> OpenAcmServer:
+    database_url = None
+    if backend == "postgresql":
+        reason = postgres_available()
+        if reason:
+            if IN_CI:
+                pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+            pytest.skip(reason)
+        database_url = create_postgres_database()
+    data_dir = tmp_root / f"{backend}-{uuid.uuid4().hex[:8]}"
+    return OpenAcmServer(data_dir=data_dir, database_url=database_url, **kwargs).start()
+
+
+def _finish(server: OpenAcmServer) -> None:
+    server.stop()
+    if server.database_url:
+        drop_postgres_database(server.database_url)
+    shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAcmServer]:
+    """One openacm process per backend per test worker; tests isolate through accounts."""
+    started = _start(tmp_path_factory.mktemp("openacm"), request.param)
+    yield started
+    _finish(started)
+
+
+@pytest.fixture(scope="session")
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAcmServer]:
+    """For tests whose subject is not the store (protocol, auth, CLI)."""
+    started = _start(tmp_path_factory.mktemp("openacm"), "sqlite")
+    yield started
+    _finish(started)
+
+
+@pytest.fixture
+def fresh_server(tmp_path: Path) -> Iterator[OpenAcmServer]:
+    """A server of the test's own, for tests that stop, kill or reconfigure it."""
+    started = _start(tmp_path, "sqlite")
+    yield started
+    _finish(started)
+
+
+@dataclass
+class Tenant:
+    """A fresh account on a server, with a boto3 ACM client signed by its own key."""
+
+    server: OpenAcmServer
+    account_id: str
+    key: tuple[str, str]
+    acm: Any
+
+    def client(self, service: str = "acm", region: str = "us-east-1") -> Any:
+        return self.server.client(service, region=region, key=self.key)
+
+    def aws(self, *args: str, **kwargs: Any) -> Any:
+        return self.server.aws(*args, key=self.key, **kwargs)
+
+    def aws_json(self, *args: str, **kwargs: Any) -> Any:
+        return self.server.aws_json(*args, key=self.key, **kwargs)
+
+
+def _tenant(server: OpenAcmServer) -> Tenant:
+    account_id, key = server.new_account()
+    return Tenant(server, account_id, key, server.client(key=key))
+
+
+@pytest.fixture
+def tenant(server: OpenAcmServer) -> Tenant:
+    return _tenant(server)
+
+
+@pytest.fixture
+def sqlite_tenant(sqlite_server: OpenAcmServer) -> Tenant:
+    return _tenant(sqlite_server)

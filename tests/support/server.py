@@ -1,0 +1,201 @@
+"""A real `openacm serve` process for tests: free port, fresh data dir, SQLite or PostgreSQL.
+
+Tests talk to it the way users do: boto3 clients and the aws CLI pointed at its endpoint URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+from botocore.config import Config
+
+REPO = Path(__file__).resolve().parents[2]
+OPENACM = [sys.executable, "-m", "openacm"]
+PG_ADMIN_URL = os.environ.get("OPENACM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+DEV_KEY = ("test", "test")
+# No retries: a test must see the first answer, and a 500 must not be hidden by a retry.
+NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_available() -> str | None:
+    """None when the test PostgreSQL answers, else the reason it does not."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except Exception as exc:  # any failure means "not here"
+        return f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {type(exc).__name__}: {exc}"
+
+
+def create_postgres_database() -> str:
+    """A new empty database; returns its SQLAlchemy URL."""
+    import psycopg
+
+    name = f"openacm_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}"
+
+
+def drop_postgres_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class OpenAcmServer:
+    data_dir: Path
+    database_url: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def storage_args(self) -> list[str]:
+        args = ["--data-dir", str(self.data_dir)]
+        if self.database_url:
+            args += ["--database-url", self.database_url]
+        return args
+
+    def process_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENACM_", "AWS_"))}
+        env.update(self.env)
+        return env
+
+    def start(self, timeout: float = 30.0) -> OpenAcmServer:
+        self.port = self.port or free_port()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir / f"server-{self.port}.log"
+        log = self.log_path.open("ab")
+        command = [*OPENACM, "serve", "--dev", "--port", str(self.port), *self.storage_args()]
+        self.process = subprocess.Popen(
+            [*command, *self.extra_args], stdout=log, stderr=log, env=self.process_env(), cwd=REPO
+        )
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"openacm exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.endpoint}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"openacm did not become ready in {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        """kill -9: no shutdown hooks, no flushing."""
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    # -- clients --------------------------------------------------------------------------
+
+    def client(
+        self,
+        service: str = "acm",
+        *,
+        region: str = "us-east-1",
+        key: tuple[str, str] = DEV_KEY,
+    ) -> Any:
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=region,
+            aws_access_key_id=key[0],
+            aws_secret_access_key=key[1],
+            config=NO_RETRIES,
+        )
+
+    def aws(
+        self,
+        *args: str,
+        region: str = "us-east-1",
+        key: tuple[str, str] = DEV_KEY,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the aws CLI against this server with only an endpoint URL and keys."""
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(self.data_dir),
+            "AWS_ACCESS_KEY_ID": key[0],
+            "AWS_SECRET_ACCESS_KEY": key[1],
+            "AWS_DEFAULT_REGION": region,
+            "AWS_MAX_ATTEMPTS": "1",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
+        aws = str(Path(sys.executable).parent / "aws")
+        command = [aws, "--endpoint-url", self.endpoint, "--output", "json", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=check, timeout=60)
+
+    def aws_json(self, *args: str, **kwargs: Any) -> Any:
+        out = self.aws(*args, **kwargs).stdout
+        return json.loads(out) if out.strip() else None
+
+    def admin(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The openacm admin CLI on this server's storage."""
+        return subprocess.run(
+            [*OPENACM, *args, *self.storage_args()],
+            env=self.process_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+        )
+
+    def new_account(self) -> tuple[str, tuple[str, str]]:
+        """A fresh account with its own key, so a test sees only its own certificates."""
+        created = self.admin("admin", "account", "create")
+        assert created.returncode == 0, created.stderr
+        account_id = created.stdout.strip()
+        made = self.admin("admin", "key", "create", "--account-id", account_id, "--output", "json")
+        assert made.returncode == 0, made.stderr
+        key = json.loads(made.stdout)
+        return account_id, (key["access_key_id"], key["secret_access_key"])
