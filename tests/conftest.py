@@ -42,8 +42,12 @@ def _finish(server: OpenAcmServer) -> None:
     shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAcmServer]:
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OpenAcmServer]:
     """One openacm process per backend per test worker; tests isolate through accounts."""
     started = _start(tmp_path_factory.mktemp("openacm"), request.param)
     yield started

@@ -13,7 +13,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-_CURVES = {"EC_prime256v1": ec.SECP256R1, "EC_secp384r1": ec.SECP384R1, "EC_secp521r1": ec.SECP521R1}
+_CURVES = {
+    "EC_prime256v1": ec.SECP256R1,
+    "EC_secp384r1": ec.SECP384R1,
+    "EC_secp521r1": ec.SECP521R1,
+}
 _KEY_CACHE: dict[str, PrivateKey] = {}
 
 
@@ -133,13 +137,15 @@ def issue(
             builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     signer = issuer.key if issuer else key
     certificate = builder.sign(signer, hashes.SHA256())
-    chain = ([issuer.certificate, *issuer.chain] if issuer else [])
+    chain = [issuer.certificate, *issuer.chain] if issuer else []
     return Issued(certificate, key, chain)
 
 
 def ca_hierarchy() -> tuple[Issued, Issued]:
     """A root and an intermediate under it."""
-    root = issue("Test Root CA", is_ca=True, organization="openacm tests", key=shared_key("EC_secp384r1"))
+    root = issue(
+        "Test Root CA", is_ca=True, organization="openacm tests", key=shared_key("EC_secp384r1")
+    )
     intermediate = issue(
         "Test Intermediate CA",
         is_ca=True,

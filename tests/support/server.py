@@ -27,7 +27,9 @@ OPENACM = [sys.executable, "-m", "openacm"]
 PG_ADMIN_URL = os.environ.get("OPENACM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 DEV_KEY = ("test", "test")
 # No retries: a test must see the first answer, and a 500 must not be hidden by a retry.
-NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=60)
+NO_RETRIES = Config(
+    retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=60
+)
 
 
 def free_port() -> int:
@@ -173,7 +175,9 @@ class OpenAcmServer:
         }
         aws = str(Path(sys.executable).parent / "aws")
         command = [aws, "--endpoint-url", self.endpoint, "--output", "json", *args]
-        return subprocess.run(command, env=env, capture_output=True, text=True, check=check, timeout=60)
+        return subprocess.run(
+            command, env=env, capture_output=True, text=True, check=check, timeout=60
+        )
 
     def aws_json(self, *args: str, **kwargs: Any) -> Any:
         out = self.aws(*args, **kwargs).stdout

@@ -76,7 +76,7 @@ class AuditLog:
         os.write(self._fd, b"".join(orjson.dumps(e.record) + b"\n" for e in batch))
 
     def _drain(self) -> list[AuditEntry]:
-        batch = []
+        batch: list[AuditEntry] = []
         while len(batch) < FLUSH_BATCH:
             try:
                 batch.append(self._pending.get_nowait())

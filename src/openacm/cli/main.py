@@ -33,7 +33,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"show_default": True, "max_content_width": 100}
 
 
-def _load_config_file(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path | None:
+def _load_config_file(
+    ctx: click.Context, _param: click.Parameter, value: Path | None
+) -> Path | None:
     config = read_config_file(value)
     ctx.default_map = {**(ctx.default_map or {}), **config}
     ctx.meta["config_file"] = config
@@ -107,10 +109,29 @@ def _is_loopback(host: str) -> bool:
 @main.command()
 @storage_options
 @click.option("--host", envvar="OPENACM_HOST", default="127.0.0.1", help="Address to listen on.")
-@click.option("--port", envvar="OPENACM_PORT", default=8080, type=click.IntRange(0, 65535), help="Port to listen on.")
-@click.option("--dev", envvar="OPENACM_DEV", is_flag=True, help="Create account 000000000000 with key test / test.")
-@click.option("--tls-cert", envvar="OPENACM_TLS_CERT", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--tls-key", envvar="OPENACM_TLS_KEY", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--port",
+    envvar="OPENACM_PORT",
+    default=8080,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on.",
+)
+@click.option(
+    "--dev",
+    envvar="OPENACM_DEV",
+    is_flag=True,
+    help="Create account 000000000000 with key test / test.",
+)
+@click.option(
+    "--tls-cert",
+    envvar="OPENACM_TLS_CERT",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+)
+@click.option(
+    "--tls-key",
+    envvar="OPENACM_TLS_KEY",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+)
 @click.option(
     "--insecure-http",
     is_flag=True,
@@ -206,7 +227,9 @@ def _emit(rows: list[dict[str, Any]], output: str, columns: list[str]) -> None:
     widths = [max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns]
     click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in rows:
-        click.echo("  ".join(str(row.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True)))
+        click.echo(
+            "  ".join(str(row.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True))
+        )
 
 
 def _when(epoch: float) -> str:

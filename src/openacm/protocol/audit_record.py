@@ -53,8 +53,8 @@ def render(shape: Shape | None, value: Any) -> Any:
     if value is None:
         return None
     if (
-        shape is not None
-        and shape.serialization.get("sensitive")
+        (shape is not None
+        and shape.serialization.get("sensitive"))
         or (shape is not None and shape.metadata.get("sensitive"))
     ):
         return REDACTED

@@ -22,14 +22,24 @@ from starlette.responses import Response
 
 from openacm.adapters.audit_log import AuditEntry, AuditLog
 from openacm.domain.errors import ApiError, InternalServerError
-from openacm.protocol.audit_record import CallerIdentity, RequestFacts, cloudtrail_record, is_read_only
+from openacm.protocol.audit_record import (
+    CallerIdentity,
+    RequestFacts,
+    cloudtrail_record,
+    is_read_only,
+)
 from openacm.protocol.errors import (
     InvalidSignatureError,
     RequestEntityTooLargeError,
     UnknownOperationError,
     UnrecognizedClientError,
 )
-from openacm.protocol.jsonproto import decode_json_body, parse_input, serialize_error, serialize_output
+from openacm.protocol.jsonproto import (
+    decode_json_body,
+    parse_input,
+    serialize_error,
+    serialize_output,
+)
 from openacm.protocol.model import ApiModel
 from openacm.protocol.partitions import partition_for_region
 from openacm.protocol.sigv4 import IncomingRequest, SigV4Verifier
@@ -186,9 +196,7 @@ class JsonApiEndpoint:
         # A change that was made must have its record before the caller hears of it.
         durable = call.error is None and not is_read_only(call.facts.event_name)
         try:
-            self.audit.record(
-                AuditEntry(record, call.facts.event_time, resource), durable=durable
-            )
+            self.audit.record(AuditEntry(record, call.facts.event_time, resource), durable=durable)
         except Exception:
             log.exception("audit record for %s not written", call.facts.request_id)
 

@@ -578,6 +578,8 @@ class _ListNode(_Node):
                 _OBJECT_START if isinstance(value, dict) else "Expected list or null"
             )
         scalar = self.scalar_item
+        # The list's own length is reported before the violations of its members.
+        mark = len(errors)
         out: list[object]
         if scalar is not None:
             coerce = scalar.coerce
@@ -592,7 +594,8 @@ class _ListNode(_Node):
                     out.append(item.convert(v, f"{path}.{index}.member", errors))
         for text, check in self.length:
             if not check(out):
-                errors.append(_violation(self.render(out), path, text))
+                errors.insert(mark, _violation(self.render(out), path, text))
+                mark += 1
         if scalar is not None:
             has_null = None in out
             if has_null or (scalar.has_checks and not all(scalar.satisfied(v) for v in out)):
@@ -636,6 +639,7 @@ class _MapNode(_Node):
             )
         key_node = self.key
         scalar = self.scalar_value
+        mark = len(errors)
         out: dict[object, object] = {}
         for k, v in value.items():
             key = key_node.coerce(k)
@@ -647,7 +651,8 @@ class _MapNode(_Node):
                 out[key] = self.value.convert(v, f"{path}.{key}.member", errors)
         for text, check in self.length:
             if not check(out):
-                errors.append(_violation(self.render(out), path, text))
+                errors.insert(mark, _violation(self.render(out), path, text))
+                mark += 1
         if key_node.has_checks and not all(key_node.satisfied(k) for k in out):
             errors.append(
                 _violation(
@@ -710,7 +715,7 @@ class _StructureNode(_Node):
                 if required:
                     errors.append(_violation(None, _join(path, path_name), _NOT_NULL))
                 continue
-            out[name] = node.convert(v, _join(path, path_name), errors)
+            out[name] = node.convert(v, f"{path}.{path_name}" if path else path_name, errors)
         if self.union and len(out) != 1:
             errors.append(_violation(self.render(out), path, _EXACTLY_ONE))
         return out

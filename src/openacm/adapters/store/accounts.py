@@ -8,7 +8,12 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy import update as sql_update
 
-from openacm.adapters.store.schema import access_keys, account_settings, accounts, idempotency_tokens
+from openacm.adapters.store.schema import (
+    access_keys,
+    account_settings,
+    accounts,
+    idempotency_tokens,
+)
 
 
 @dataclass(frozen=True)
@@ -135,9 +140,7 @@ class AccountStore:
             return None
         return StoredToken(row.request_digest, row.response_json, row.created_at)
 
-    def put_token(
-        self, scope: tuple[str, str, str], token: str, stored: StoredToken
-    ) -> None:
+    def put_token(self, scope: tuple[str, str, str], token: str, stored: StoredToken) -> None:
         account_id, region, operation = scope
         # A token older than its hour may be reused by the caller: replace it.
         self.conn.execute(
@@ -158,7 +161,12 @@ class AccountStore:
 
 def _token_key(account_id: str, region: str, operation: str, token: str) -> list[Any]:
     t = idempotency_tokens.c
-    return [t.account_id == account_id, t.region == region, t.operation == operation, t.token == token]
+    return [
+        t.account_id == account_id,
+        t.region == region,
+        t.operation == operation,
+        t.token == token,
+    ]
 
 
 def _access_key(row: Any) -> AccessKey:

@@ -17,6 +17,11 @@ from openacm.adapters.store.schema import certificates
 c = certificates.c
 
 
+def _equals(column: Any, value: object) -> ColumnElement[bool]:
+    result: ColumnElement[bool] = column == value
+    return result
+
+
 def status_is(status: str, now: float) -> ColumnElement[bool]:
     """The effective status (an ISSUED certificate past NotAfter is EXPIRED)."""
     if status == "EXPIRED":
@@ -99,7 +104,7 @@ def search_condition(statement: Mapping[str, Any], now: float) -> ColumnElement[
 
 def _filter_condition(flt: Mapping[str, Any], now: float) -> ColumnElement[bool]:
     if "CertificateArn" in flt:
-        return c.arn == flt["CertificateArn"]
+        return _equals(c.arn, flt["CertificateArn"])
     if "X509AttributeFilter" in flt:
         return _x509_condition(flt["X509AttributeFilter"])
     return _metadata_condition(flt["AcmCertificateMetadataFilter"], now)
@@ -108,8 +113,7 @@ def _filter_condition(flt: Mapping[str, Any], now: float) -> ColumnElement[bool]
 def _compare(column: Any, comparison: Mapping[str, str]) -> ColumnElement[bool]:
     value = comparison["Value"]
     if comparison["ComparisonOperator"] == "EQUALS":
-        result: ColumnElement[bool] = column == value
-        return result
+        return _equals(column, value)
     contains: ColumnElement[bool] = column.contains(value, autoescape=True)
     return contains
 
@@ -143,9 +147,9 @@ def _x509_condition(flt: Mapping[str, Any]) -> ColumnElement[bool]:
     if "KeyUsage" in flt:
         return _has_item(c.key_usages_text, flt["KeyUsage"])
     if "KeyAlgorithm" in flt:
-        return c.key_algorithm == flt["KeyAlgorithm"]
+        return _equals(c.key_algorithm, flt["KeyAlgorithm"])
     if "SerialNumber" in flt:
-        return c.serial == flt["SerialNumber"]
+        return _equals(c.serial, flt["SerialNumber"])
     if "NotAfter" in flt:
         return _range(c.not_after, flt["NotAfter"])
     return _range(c.not_before, flt["NotBefore"])
@@ -169,5 +173,4 @@ def _metadata_condition(flt: Mapping[str, Any], now: float) -> ColumnElement[boo
     ((member, value),) = flt.items()
     if member == "Status":
         return status_is(value, now)
-    result: ColumnElement[bool] = _METADATA_COLUMNS[member] == value
-    return result
+    return _equals(_METADATA_COLUMNS[member], value)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, ColumnElement, Select, and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, or_, select
 from sqlalchemy import update as sql_update
 
 from openacm.adapters.store.schema import certificates, quota_ledger, tags
@@ -16,11 +16,15 @@ from openacm.domain.tags import Tag
 
 # Everything a response needs; the PEM bodies and the sealed key are fetched only by the
 # calls that return them.
-_LISTED_COLUMNS = [c for c in certificates.c if c.name not in ("certificate_pem", "chain_pem", "private_key_sealed")]
+_LISTED_COLUMNS = [
+    c
+    for c in certificates.c
+    if c.name not in ("certificate_pem", "chain_pem", "private_key_sealed")
+]
 
 
 def _joined(values: Iterable[str]) -> str:
-    """",A,B," — a delimited form a LIKE '%,A,%' predicate can test in any database."""
+    """ ",A,B," — a delimited form a LIKE '%,A,%' predicate can test in any database."""
     items = list(values)
     return "," + ",".join(items) + "," if items else ""
 
@@ -199,7 +203,9 @@ class CertificateStore:
 
     # -- quota ledger ---------------------------------------------------------------------
 
-    def record_quota_use(self, account_id: str, region: str, kind: str, arn: str, at: float) -> None:
+    def record_quota_use(
+        self, account_id: str, region: str, kind: str, arn: str, at: float
+    ) -> None:
         self.conn.execute(
             insert(quota_ledger).values(
                 account_id=account_id, region=region, kind=kind, certificate_arn=arn, at=at
@@ -253,6 +259,9 @@ class TagStore:
         if keys:
             self.conn.execute(
                 delete(tags).where(
-                    and_(tags.c.resource_arn == resource_arn, or_(*(tags.c.tag_key == k for k in keys)))
+                    and_(
+                        tags.c.resource_arn == resource_arn,
+                        or_(*(tags.c.tag_key == k for k in keys)),
+                    )
                 )
             )

@@ -91,11 +91,12 @@ class Database:
 
     def migrate(self) -> None:
         """Bring the schema to head; safe when several processes start at once."""
-        with self._migration_lock():
-            with self.engine.begin() as conn:
-                if not self.is_sqlite:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": PG_MIGRATION_LOCK_ID})
-                command.upgrade(self._alembic_config(conn), "head")
+        with self._migration_lock(), self.engine.begin() as conn:
+            if not self.is_sqlite:
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:id)"), {"id": PG_MIGRATION_LOCK_ID}
+                )
+            command.upgrade(self._alembic_config(conn), "head")
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:

@@ -96,7 +96,9 @@ certificates = Table(
     Column("facts_json", Text, nullable=False),
     Column("row_version", Integer, nullable=False),
     Index("ix_certificates_scope_created", "account_id", "region", "created_at", "arn"),
-    Index("ix_certificates_scope_key_created", "account_id", "region", "key_algorithm", "created_at"),
+    Index(
+        "ix_certificates_scope_key_created", "account_id", "region", "key_algorithm", "created_at"
+    ),
 )
 
 tags = Table(

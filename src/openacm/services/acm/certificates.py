@@ -69,7 +69,11 @@ class CertificateOperations:
     def owned_arn(self, ctx: CallContext, arn: str, operation: str) -> str:
         """The ARN, once it names an ACM certificate of the caller's account and region."""
         parsed = parse_arn(arn)
-        if parsed.service != "acm" or parsed.resource_type != "certificate" or not parsed.resource_id:
+        if (
+            parsed.service != "acm"
+            or parsed.resource_type != "certificate"
+            or not parsed.resource_id
+        ):
             raise InvalidArnError(f"String '{arn}' is not a valid ARN")
         if parsed.account_id != ctx.account_id:
             raise AccessDeniedError(
@@ -138,7 +142,9 @@ class CertificateOperations:
             replacement.in_use_by = original.in_use_by
             replacement.exported = original.exported
             replacement.row_version = original.row_version
-            if not store.replace(replacement, self.cipher.seal(material.private_key_pkcs8_der, arn)):
+            if not store.replace(
+                replacement, self.cipher.seal(material.private_key_pkcs8_der, arn)
+            ):
                 raise ValidationError(f"Certificate {arn} changed during the reimport; try again.")
             store.record_quota_use(ctx.account_id, ctx.region, "IMPORTED", arn, ctx.now)
         return {"CertificateArn": arn}
@@ -153,7 +159,9 @@ class CertificateOperations:
                     f"Account {ctx.account_id} has reached its limit of "
                     f"{self.quotas.imported_certificates} imported certificates in {ctx.region}."
                 )
-        recent = store.quota_uses_since(ctx.account_id, ctx.region, "IMPORTED", ctx.now - YEAR_SECONDS)
+        recent = store.quota_uses_since(
+            ctx.account_id, ctx.region, "IMPORTED", ctx.now - YEAR_SECONDS
+        )
         if recent >= self.quotas.imported_per_year:
             raise LimitExceededError(
                 f"Account {ctx.account_id} has reached its limit of "
@@ -197,7 +205,9 @@ class CertificateOperations:
         )
         created, arn_col = queries.c.created_at, queries.c.arn
         if params.get("NextToken"):
-            after_created, after_arn = _read_token(params["NextToken"], query_digest, InvalidArgsError)
+            after_created, after_arn = _read_token(
+                params["NextToken"], query_digest, InvalidArgsError
+            )
             if descending:
                 conditions.append(
                     (created < after_created) | ((created == after_created) & (arn_col < after_arn))
@@ -242,7 +252,9 @@ class CertificateOperations:
 
 
 def _not_found(arn: str, ctx: CallContext) -> ResourceNotFoundError:
-    return ResourceNotFoundError(f"Certificate with arn {arn} not found in account {ctx.account_id}")
+    return ResourceNotFoundError(
+        f"Certificate with arn {arn} not found in account {ctx.account_id}"
+    )
 
 
 def _facts_of(record: CertificateRecord) -> CertificateFacts:

@@ -12,7 +12,7 @@ from typing import Any
 
 from openacm.adapters.store.certificates import TagStore
 from openacm.domain.errors import ServiceQuotaExceededError, TooManyTagsError
-from openacm.domain.tags import Tag, merge_tags, tags_from_api, tags_to_remove, check_tags_to_change
+from openacm.domain.tags import Tag, check_tags_to_change, merge_tags, tags_from_api, tags_to_remove
 from openacm.services.acm.certificates import CertificateOperations
 from openacm.services.context import CallContext
 
@@ -45,7 +45,9 @@ class TagOperations:
 
     # -- certificate operations -----------------------------------------------------------
 
-    def add_tags_to_certificate(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
+    def add_tags_to_certificate(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         added = tags_from_api(params["Tags"])
         self._add(ctx, params["CertificateArn"], added, "AddTagsToCertificate")
         return {}
