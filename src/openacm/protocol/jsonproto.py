@@ -976,9 +976,8 @@ class _OutputCompiler:
         shape_name = shape.name
         # Filled after `write` exists, so that a recursive shape finds it while compiling.
         wires: dict[str, str] = {}
-        converters: dict[str, _Writer] = {}
+        converters: list[tuple[str, _Writer]] = []
         member_names = wires.keys()
-        convert = converters.get
 
         def write(value: object) -> object:
             if type(value) is not dict and not isinstance(value, Mapping):
@@ -987,11 +986,16 @@ class _OutputCompiler:
             if not value.keys() <= member_names:
                 unknown = sorted(set(value) - set(member_names))
                 raise ValueError(f"{shape_name} has no member {', '.join(unknown)}")
-            out: dict[str, object] = {}
-            for k, v in value.items():
+            # Copying in C and converting the few members that need it beats a Python loop
+            # over every member.
+            if None in value.values():
+                out = {k: v for k, v in value.items() if v is not None}
+            else:
+                out = dict(value)
+            for k, conv in converters:
+                v = out.get(k)
                 if v is not None:
-                    conv = convert(k)
-                    out[k] = v if conv is None else conv(v)
+                    out[k] = conv(v)
             return out
 
         def write_renamed(value: object) -> object:
@@ -1007,7 +1011,7 @@ class _OutputCompiler:
             renamed = renamed or wire != member_name
             conv = self.writer(member_shape)
             if conv is not None:
-                converters[member_name] = conv
+                converters.append((member_name, conv))
         del self.pending[shape_name]
         return write_renamed if renamed else write
 
