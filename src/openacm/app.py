@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from openacm.adapters.audit_log import AuditLog
 from openacm.adapters.envelope import MASTER_KEY_ENV, EnvelopeCipher, MasterKey
@@ -48,7 +49,22 @@ class Runtime:
         self.db.dispose()
 
 
-def create_app(settings: Settings) -> Starlette:
+class OpenAcmApp:
+    """`POST /` goes straight to the API endpoint; everything else (health, lifespan, later
+    the console) to the Starlette site."""
+
+    def __init__(self, api: JsonApiEndpoint, site: Starlette) -> None:
+        self.api = api
+        self.site = site
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
+            await self.api(scope, receive, send)
+        else:
+            await self.site(scope, receive, send)
+
+
+def create_app(settings: Settings) -> OpenAcmApp:
     runtime = Runtime.open(settings)
     audit = AuditLog(runtime.db, settings.audit_log_path)
     keys = KeyDirectory(runtime.db, runtime.cipher, dev=settings.dev)
@@ -78,8 +94,7 @@ def create_app(settings: Settings) -> Starlette:
             runtime.close()
 
     routes = [
-        Route("/", endpoint.handle, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import ssl
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -138,6 +137,13 @@ def _is_loopback(host: str) -> bool:
     help="Allow plain HTTP on a non-loopback address (private keys travel in request bodies).",
 )
 @click.option(
+    "--workers",
+    envvar="OPENACM_WORKERS",
+    default=1,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port (each uses one core).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -152,12 +158,12 @@ def serve(
     tls_cert: Path | None,
     tls_key: Path | None,
     insecure_http: bool,
+    workers: int,
     log_level: str,
 ) -> None:
     """Serve the APIs over HTTP(S)."""
-    import uvicorn
-
-    from openacm.app import create_app
+    from openacm.app import Runtime
+    from openacm.cli.server import bind_socket, run_workers, serve_on
 
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
@@ -179,25 +185,17 @@ def serve(
         insecure_http=insecure_http,
         log_level=log_level,
     )
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        ssl_certfile=str(tls_cert) if tls_cert else None,
-        ssl_keyfile=str(tls_key) if tls_key else None,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        server_header=False,
-    )
-    config.load()
-    if config.ssl is not None:
-        # The seeds require TLS 1.2 or later of ACM clients.
-        config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
+    sock = bind_socket(host, port)
+    # Migrate (and create the dev identity) once, before any worker starts.
+    Runtime.open(settings).close()
     scheme = "https" if tls_cert else "http"
     logging.getLogger("openacm").info(
-        "serving on %s://%s:%d with data in %s", scheme, host, port, settings.data_dir
+        "serving on %s://%s:%d with %d worker(s), data in %s",
+        scheme,
+        host,
+        sock.getsockname()[1],
+        workers,
+        settings.data_dir,
     )
     if dev:
         click.echo(
@@ -205,7 +203,10 @@ def serve(
             f"secret {DEV_SECRET_ACCESS_KEY}",
             err=True,
         )
-    uvicorn.Server(config).run()
+    if workers == 1:
+        serve_on(settings, sock)
+    else:
+        sys.exit(run_workers(settings, sock, workers))
 
 
 # -- admin ----------------------------------------------------------------------------------

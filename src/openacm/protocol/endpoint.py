@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botocore.model import OperationModel
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from openacm.adapters.audit_log import AuditEntry, AuditLog
 from openacm.domain.errors import ApiError, InternalServerError
@@ -93,8 +91,11 @@ class JsonApiEndpoint:
         self.clock = clock
         self.verifier = SigV4Verifier(keys.secret_for, clock=clock)
 
-    async def handle(self, request: Request) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A plain ASGI app: this is the path every API call takes, so it carries no
+        framework routing or middleware of its own."""
         started = time.perf_counter()
+        request = _HttpRequest.from_scope(scope)
         target = request.headers.get("x-amz-target", "")
         api = self.apis.get(target.split(".", 1)[0])
         call = _Call(
@@ -103,14 +104,14 @@ class JsonApiEndpoint:
                 event_source=api.event_source if api else "unknown",
                 event_name=target.split(".", 1)[-1] if target else "",
                 region=None,
-                source_ip=request.client.host if request.client else "",
+                source_ip=request.client_host,
                 user_agent=request.headers.get("user-agent", ""),
                 event_time=self.clock(),
-                tls=request.url.scheme == "https",
+                tls=request.scheme == "https",
             )
         )
         try:
-            body = await _read_body(request)
+            body = await _read_body(request, receive)
             status, headers, payload = await self._answer(request, body, api, target, call)
         except ApiError as error:
             call.error = error
@@ -119,9 +120,17 @@ class JsonApiEndpoint:
             log.exception("request %s failed", call.facts.request_id)
             call.error = InternalServerError("We encountered an internal error. Please try again.")
             status, headers, payload = serialize_error(call.error)
-        headers = {**headers, "x-amzn-RequestId": call.facts.request_id}
         self._audit(call)
-        log.info(
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": _response_headers(headers, call.facts.request_id, len(payload)),
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+        log.log(
+            logging.WARNING if status >= 500 else logging.DEBUG,
             "%s %s %d %.1fms",
             call.facts.event_name or "-",
             call.error.code if call.error else "OK",
@@ -129,10 +138,9 @@ class JsonApiEndpoint:
             (time.perf_counter() - started) * 1000,
             extra={"request_id": call.facts.request_id},
         )
-        return Response(payload, status_code=status, headers=headers, media_type=JSON_CONTENT_TYPE)
 
     async def _answer(
-        self, request: Request, body: bytes, api: ServedApi | None, target: str, call: _Call
+        self, request: _HttpRequest, body: bytes, api: ServedApi | None, target: str, call: _Call
     ) -> tuple[int, dict[str, str], bytes]:
         if api is None:
             raise UnknownOperationError("")
@@ -142,18 +150,18 @@ class JsonApiEndpoint:
         params = parse_input(operation, decode_json_body(body))
         call.params = params
         handler = api.service.handler(operation.name)
-        result = await run_in_threadpool(handler, ctx, params)
+        result = handler(ctx, params)
         call.result = result
         return 200, {}, serialize_output(operation, result)
 
     def _authenticate(
-        self, request: Request, body: bytes, api: ServedApi, call: _Call
+        self, request: _HttpRequest, body: bytes, api: ServedApi, call: _Call
     ) -> CallContext:
         incoming = IncomingRequest(
             method=request.method,
-            path=request.scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0],
-            query=request.scope.get("query_string", b"").decode("latin-1"),
-            headers={k.lower(): v for k, v in request.headers.items()},
+            path=request.raw_path,
+            query=request.query,
+            headers=request.headers,
             body=body,
         )
         verified = self.verifier.verify(incoming, service=api.model.signing_name)
@@ -214,7 +222,46 @@ def _with_region(facts: RequestFacts, region: str) -> RequestFacts:
     )
 
 
-async def _read_body(request: Request) -> bytes:
+@dataclass(frozen=True)
+class _HttpRequest:
+    method: str
+    raw_path: str  # still percent-encoded, as SigV4 needs it
+    query: str
+    headers: dict[str, str]  # lower-case names; repeated headers joined with ","
+    client_host: str
+    scheme: str
+
+    @classmethod
+    def from_scope(cls, scope: Scope) -> _HttpRequest:
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name = raw_name.decode("latin-1").lower()
+            value = raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        client = scope.get("client")
+        return cls(
+            method=scope["method"],
+            raw_path=raw_path.decode("latin-1").split("?", 1)[0],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            client_host=client[0] if client else "",
+            scheme=scope.get("scheme", "http"),
+        )
+
+
+def _response_headers(
+    headers: Mapping[str, str], request_id: str, length: int
+) -> list[tuple[bytes, bytes]]:
+    encoded = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    if not any(name == b"content-type" for name, _ in encoded):
+        encoded.append((b"content-type", JSON_CONTENT_TYPE.encode()))
+    encoded.append((b"x-amzn-requestid", request_id.encode()))
+    encoded.append((b"content-length", str(length).encode()))
+    return encoded
+
+
+async def _read_body(request: _HttpRequest, receive: Receive) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise RequestEntityTooLargeError(
@@ -222,11 +269,17 @@ async def _read_body(request: Request) -> bytes:
         )
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise RequestEntityTooLargeError(
                 f"Request body exceeds the limit of {MAX_BODY_BYTES} bytes."
             )
         chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     return b"".join(chunks)

@@ -10,7 +10,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, not_, or_, true
+from sqlalchemy import ColumnElement, Integer, and_, false, not_, or_, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import GenericFunction
 
 from openacm.adapters.store.schema import certificates
 
@@ -18,8 +21,28 @@ c = certificates.c
 
 
 def _equals(column: Any, value: object) -> ColumnElement[bool]:
-    result: ColumnElement[bool] = column == value
-    return result
+    # False, not NULL, where the column is NULL: Not of a filter on an attribute a certificate
+    # lacks (no common name, no export option) must select that certificate.
+    return and_(column.is_not(None), column == value)
+
+
+class _strpos(GenericFunction[int]):
+    """Where a substring starts (1-based; 0 when absent), case-sensitive on every backend:
+    strpos in PostgreSQL, instr in SQLite. (LIKE ignores ASCII case in SQLite but not in
+    PostgreSQL, so a LIKE-based CONTAINS would answer differently per backend.)"""
+
+    type = Integer()
+    inherit_cache = True
+    name = "strpos"
+
+
+@compiles(_strpos, "sqlite")
+def _strpos_sqlite(element: _strpos, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"instr({compiler.process(element.clauses, **kw)})"
+
+
+def _contains(column: Any, value: str) -> ColumnElement[bool]:
+    return and_(column.is_not(None), _strpos(column, value) > 0)
 
 
 def status_is(status: str, now: float) -> ColumnElement[bool]:
@@ -88,7 +111,9 @@ SEARCH_SORT_COLUMNS: dict[str, Any] = {
 
 
 def search_sort_column(sort_by: str) -> Any:
-    return SEARCH_SORT_COLUMNS.get(sort_by, getattr(c, sort_by.lower()))
+    if sort_by in SEARCH_SORT_COLUMNS:
+        return SEARCH_SORT_COLUMNS[sort_by]
+    return getattr(c, sort_by.lower())
 
 
 def search_condition(statement: Mapping[str, Any], now: float) -> ColumnElement[bool]:
@@ -114,8 +139,7 @@ def _compare(column: Any, comparison: Mapping[str, str]) -> ColumnElement[bool]:
     value = comparison["Value"]
     if comparison["ComparisonOperator"] == "EQUALS":
         return _equals(column, value)
-    contains: ColumnElement[bool] = column.contains(value, autoescape=True)
-    return contains
+    return _contains(column, value)
 
 
 def _name_condition(comparison: Mapping[str, str]) -> ColumnElement[bool]:
@@ -124,8 +148,7 @@ def _name_condition(comparison: Mapping[str, str]) -> ColumnElement[bool]:
         return false()
     if comparison["ComparisonOperator"] == "EQUALS":
         value = "\n" + value + "\n"
-    result: ColumnElement[bool] = c.names_text.contains(value, autoescape=True)
-    return result
+    return _contains(c.names_text, value)
 
 
 def _range(column: Any, span: Mapping[str, datetime]) -> ColumnElement[bool]:

@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy import update as sql_update
 
 from openacm.adapters.store.schema import certificates, quota_ledger, tags
@@ -21,6 +32,12 @@ _LISTED_COLUMNS = [
     for c in certificates.c
     if c.name not in ("certificate_pem", "chain_pem", "private_key_sealed")
 ]
+
+
+# Built once: a prebuilt statement keeps its compiled form and cache key across calls, which
+# matters on DescribeCertificate's path.
+_GET = select(*_LISTED_COLUMNS).where(certificates.c.arn == bindparam("arn"))
+_GET_WITH_BODIES = select(certificates).where(certificates.c.arn == bindparam("arn"))
 
 
 def _joined(values: Iterable[str]) -> str:
@@ -137,8 +154,8 @@ class CertificateStore:
     # -- single certificates --------------------------------------------------------------
 
     def get(self, arn: str, *, with_bodies: bool = False) -> CertificateRecord | None:
-        columns = list(certificates.c) if with_bodies else _LISTED_COLUMNS
-        row = self.conn.execute(select(*columns).where(certificates.c.arn == arn)).first()
+        statement = _GET_WITH_BODIES if with_bodies else _GET
+        row = self.conn.execute(statement, {"arn": arn}).first()
         return None if row is None else record_from_row(row)
 
     def sealed_private_key(self, arn: str) -> bytes | None:

@@ -25,6 +25,9 @@ from sqlalchemy.pool import QueuePool
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Requests run in anyio's worker threads (40 by default); a pooled connection for each keeps
+# connections from being opened and closed under load.
+POOL_SIZE = 40
 # Any constant works; it only has to be the same in every openacm process.
 PG_MIGRATION_LOCK_ID = 0x0A_C0_0001
 
@@ -42,14 +45,14 @@ class Database:
 
     def _create_engine(self) -> Engine:
         if not self.is_sqlite:
-            return create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            return create_engine(self.url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=10)
         if self.url.database:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             self.url,
             poolclass=QueuePool,
-            pool_size=8,
-            max_overflow=16,
+            pool_size=POOL_SIZE,
+            max_overflow=10,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         event.listen(engine, "connect", _configure_sqlite_connection)
