@@ -154,3 +154,98 @@ def ca_hierarchy() -> tuple[Issued, Issued]:
         key=shared_key("EC_prime256v1"),
     )
     return root, intermediate
+
+
+# -- helpers added for the import/list/search/tag integration tests ---------------------------
+
+# ACM's KeyUsage names (model enum, model order) and the cryptography KeyUsage flag for each.
+KEY_USAGE_FLAGS = {
+    "DIGITAL_SIGNATURE": "digital_signature",
+    "NON_REPUDIATION": "content_commitment",
+    "KEY_ENCIPHERMENT": "key_encipherment",
+    "DATA_ENCIPHERMENT": "data_encipherment",
+    "KEY_AGREEMENT": "key_agreement",
+    "CERTIFICATE_SIGNING": "key_cert_sign",
+    "CRL_SIGNING": "crl_sign",
+    "ENCIPHER_ONLY": "encipher_only",
+    "DECIPHER_ONLY": "decipher_only",
+}
+
+
+def issue_with_key_usages(
+    common_name: str | None,
+    usages: list[str] | None,
+    *,
+    sans: list[str] | None = None,
+    key: PrivateKey | None = None,
+    algorithm: str = "RSA_2048",
+    extended_key_usage: list[x509.ObjectIdentifier] | None = None,
+    organization: str | None = None,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+) -> Issued:
+    """A self-signed leaf whose KeyUsage extension holds exactly `usages` (ACM names);
+    None leaves the extension out. EKU as in `issue` (None: server+client; []: none)."""
+    key = key or shared_key(algorithm)
+    subject = name(common_name, organization)
+    start = not_before or now() - dt.timedelta(days=1)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(not_after or start + dt.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    )
+    if sans:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), critical=False
+        )
+    if usages is not None:
+        flags = {flag: False for flag in KEY_USAGE_FLAGS.values()}
+        flags.update({KEY_USAGE_FLAGS[u]: True for u in usages})
+        builder = builder.add_extension(x509.KeyUsage(**flags), critical=True)
+    eku = extended_key_usage
+    if eku is None:
+        eku = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    if eku:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+    return Issued(builder.sign(key, hashes.SHA256()), key)
+
+
+_CURVE_OIDS = {
+    "secp256r1": "1.2.840.10045.3.1.7",
+    "secp384r1": "1.3.132.0.34",
+    "secp521r1": "1.3.132.0.35",
+}
+
+
+def _der_oid(dotted: str) -> bytes:
+    arcs = [int(a) for a in dotted.split(".")]
+    body = bytearray([40 * arcs[0] + arcs[1]])
+    for arc in arcs[2:]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        body.extend(reversed(chunk))
+    return bytes([0x06, len(body)]) + bytes(body)
+
+
+def ec_parameters_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    """The `-----BEGIN EC PARAMETERS-----` block `openssl ecparam -genkey` puts before the key."""
+    import base64
+
+    der = _der_oid(_CURVE_OIDS[key.curve.name])
+    body = base64.b64encode(der).decode()
+    return f"-----BEGIN EC PARAMETERS-----\n{body}\n-----END EC PARAMETERS-----\n".encode()
+
+
+def acm_serial(certificate: x509.Certificate) -> str:
+    """The serial as ACM shows it: lowercase hex bytes joined by colons ("10:0a")."""
+    value = certificate.serial_number
+    raw = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+    return ":".join(f"{byte:02x}" for byte in raw)

@@ -23,6 +23,8 @@ c = certificates.c
 def _equals(column: Any, value: object) -> ColumnElement[bool]:
     # False, not NULL, where the column is NULL: Not of a filter on an attribute a certificate
     # lacks (no common name, no export option) must select that certificate.
+    if isinstance(value, str) and "\x00" in value:
+        return false()  # no stored text holds a NUL, and PostgreSQL refuses one in a query
     return and_(column.is_not(None), column == value)
 
 
@@ -42,6 +44,8 @@ def _strpos_sqlite(element: _strpos, compiler: SQLCompiler, **kw: Any) -> str:
 
 
 def _contains(column: Any, value: str) -> ColumnElement[bool]:
+    if "\x00" in value:
+        return false()  # as in _equals
     return and_(column.is_not(None), _strpos(column, value) > 0)
 
 

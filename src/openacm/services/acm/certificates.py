@@ -206,7 +206,7 @@ class CertificateOperations:
         created, arn_col = queries.c.created_at, queries.c.arn
         if params.get("NextToken"):
             after_created, after_arn = _read_token(
-                params["NextToken"], query_digest, InvalidArgsError
+                params["NextToken"], query_digest, InvalidArgsError, ((int, float), str)
             )
             if descending:
                 conditions.append(
@@ -234,13 +234,18 @@ class CertificateOperations:
         query_digest = _digest(params, exclude=("NextToken", "MaxResults"))
         offset = 0
         if params.get("NextToken"):
-            (offset,) = _read_token(params["NextToken"], query_digest, ValidationError)
+            (offset,) = _read_token(params["NextToken"], query_digest, ValidationError, (int,))
         conditions = []
         if params.get("FilterStatement"):
             conditions.append(queries.search_condition(params["FilterStatement"], ctx.now))
         column = queries.search_sort_column(params.get("SortBy", "CREATED_AT"))
         descending = params.get("SortOrder") == "DESCENDING"
-        order = [column.desc(), queries.c.arn.desc()] if descending else [column, queries.c.arn]
+        # Certificates without the sort key (no common name, never revoked...) come last either
+        # way, on every backend (SQLite and PostgreSQL disagree on where NULLs sort).
+        if descending:
+            order = [column.desc().nulls_last(), queries.c.arn.desc()]
+        else:
+            order = [column.asc().nulls_last(), queries.c.arn]
         with self.db.read() as conn:
             page = CertificateStore(conn).page(
                 ctx.account_id, ctx.region, conditions, order=order, limit=limit, offset=offset
@@ -325,12 +330,26 @@ def _make_token(position: list[Any], query_digest: str) -> str:
 
 
 def _read_token(
-    token: str, query_digest: str, error: type[InvalidArgsError] | type[ValidationError]
+    token: str,
+    query_digest: str,
+    error: type[InvalidArgsError] | type[ValidationError],
+    shape: tuple[type | tuple[type, ...], ...],
 ) -> list[Any]:
+    """The position in a token of this query; `shape` is the type of each of its parts, so a
+    token of another operation (or a forged one) is refused rather than failing the query."""
     try:
         document = orjson.loads(base64.urlsafe_b64decode(token.encode()))
         position = document["p"]
-        valid = document["q"] == query_digest and isinstance(position, list)
+        valid = (
+            document["q"] == query_digest
+            and isinstance(position, list)
+            and len(position) == len(shape)
+            and all(
+                isinstance(part, kind) and not isinstance(part, bool)
+                for part, kind in zip(position, shape, strict=True)
+            )
+            and not any(isinstance(part, int) and part < 0 for part in position)
+        )
     except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
         valid = False
     if not valid:
