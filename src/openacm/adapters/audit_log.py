@@ -25,6 +25,7 @@ from openacm.adapters.store.schema import audit_events
 
 FLUSH_SECONDS = 0.2
 FLUSH_BATCH = 500
+EVENT_NAME_MAX = 64  # audit_events.event_name
 log = logging.getLogger("openacm.audit")
 
 
@@ -44,7 +45,9 @@ def _row(entry: AuditEntry) -> dict[str, Any]:
         "account_id": record.get("recipientAccountId"),
         "region": record.get("awsRegion"),
         "event_source": record["eventSource"],
-        "event_name": record["eventName"],
+        # What the caller put in X-Amz-Target, clipped to the column (record_json has it all):
+        # one over-long name must not fail the batch it is written with.
+        "event_name": record["eventName"][:EVENT_NAME_MAX],
         "error_code": record.get("errorCode"),
         "access_key_id": identity.get("accessKeyId"),
         "resource_arn": entry.resource_arn,

@@ -83,6 +83,13 @@ PRIVATE_KEY_MISMATCH = "The private key does not match the public key in the cer
 CERTIFICATE_NOT_V3 = "The certificate must be an X.509 version 3 certificate."
 ISSUER_EMPTY = "The certificate's Issuer field must not be empty."
 OCSP_URL_TOO_LONG = "The OCSP authority URL in the certificate must not exceed 1000 characters."
+NAME_CONTAINS_NUL = (
+    "The certificate's subject or subject alternative names must not contain a NUL character."
+)
+NAME_TOO_LONG = (
+    "The certificate's common name and subject alternative names must not exceed 253 characters."
+)
+SERIAL_TOO_LONG = "The certificate's serial number must not exceed 21 octets."
 # [ACM] x2 (no trailing period in the real texts)
 REIMPORT_KEY_USAGES_MISSING = (
     "New certificate is missing one or more Key Usages supported by the currently imported "
@@ -106,6 +113,8 @@ REIMPORT_NO_DOMAIN = (
 )
 
 _OCSP_URL_MAX = 1000
+_NAME_MAX = 253
+_SERIAL_TEXT_MAX = 21 * 3 - 1  # "0a:1b:…": 21 octets (20, and a sign byte)
 
 
 def _chain_order_error(index: int) -> str:
@@ -614,6 +623,20 @@ def _check_profile(cert: x509.Certificate) -> None:
         raise ValidationError(OCSP_URL_TOO_LONG)
 
 
+def _check_names(facts: CertificateFacts) -> None:
+    """What the store keeps as text must fit it on every backend, as the model's shapes do:
+    no NUL (PostgreSQL cannot hold one, and inside a host name it is the null-prefix spoofing
+    trick), names of at most 253 characters (DomainNameString), a serial that fits its column."""
+    names = [facts.domain_name or "", facts.subject_dn.common_name or ""]
+    names += facts.subject_alternative_names
+    if any("\x00" in name for name in names):
+        raise ValidationError(NAME_CONTAINS_NUL)
+    if any(len(name) > _NAME_MAX for name in names):
+        raise ValidationError(NAME_TOO_LONG)
+    if len(facts.serial) > _SERIAL_TEXT_MAX:
+        raise ValidationError(SERIAL_TOO_LONG)
+
+
 def _check_validity(cert: x509.Certificate, now: datetime) -> None:
     moment = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     if moment < cert.not_valid_before_utc:
@@ -753,6 +776,8 @@ def parse_import(
     """
     cert = _parse_certificate(certificate)
     _check_profile(cert)
+    facts = certificate_facts(cert)
+    _check_names(facts)
     _check_validity(cert, now)
     key = _parse_private_key(private_key, max_private_key_bytes)
     _check_key_matches(cert, key)
@@ -769,7 +794,7 @@ def parse_import(
         chain=links,
         chain_pem="".join(_pem_text(link) for link in links) or None,
         private_key_pkcs8_der=pkcs8,
-        facts=certificate_facts(cert),
+        facts=facts,
     )
 
 

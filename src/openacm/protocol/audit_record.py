@@ -44,18 +44,25 @@ class RequestFacts:
     tls: bool
 
 
+# Read-only calls whose trail still shows what they returned (inventory §11.2: GetCertificate
+# records the certificate and chain; Describe/List record nothing).
+RESPONSE_RECORDED = frozenset({"GetCertificate"})
+
+
 def is_read_only(operation_name: str) -> bool:
-    return operation_name.startswith(READ_ONLY_PREFIXES) and operation_name != "GetCertificate"
+    return operation_name.startswith(READ_ONLY_PREFIXES)
+
+
+def _records_response(operation_name: str) -> bool:
+    return not is_read_only(operation_name) or operation_name in RESPONSE_RECORDED
 
 
 def render(shape: Shape | None, value: Any) -> Any:
     """A request or response value as the trail shows it."""
     if value is None:
         return None
-    if (
-        (shape is not None
-        and shape.serialization.get("sensitive"))
-        or (shape is not None and shape.metadata.get("sensitive"))
+    if (shape is not None and shape.serialization.get("sensitive")) or (
+        shape is not None and shape.metadata.get("sensitive")
     ):
         return REDACTED
     if isinstance(value, bytes):
@@ -115,7 +122,7 @@ def cloudtrail_record(
         "userAgent": facts.user_agent,
         "requestParameters": render(operation.input_shape if operation else None, params),
         "responseElements": None
-        if read_only or error is not None or not result
+        if not _records_response(facts.event_name) or error is not None or not result
         else render(operation.output_shape if operation else None, result),
         "requestID": facts.request_id,
         "eventID": str(uuid.uuid4()),

@@ -18,6 +18,8 @@ from openacm.config import DEV_ACCESS_KEY_ID, DEV_ACCOUNT_ID, DEV_SECRET_ACCESS_
 
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 ACCESS_KEY_ID = re.compile(r"[\w]{3,128}")
+USER_NAME = re.compile(r"[\w+=,.@-]{1,64}")  # IAM's user names
+ACCOUNT_NAME_MAX = 256
 ACTIVE, INACTIVE = "Active", "Inactive"
 # How long a process trusts what it read about a key; `admin key disable` in another process
 # takes effect everywhere within this time.
@@ -49,6 +51,8 @@ class IdentityAdmin:
             account_id = "".join(secrets.choice(string.digits[1:]) for _ in range(12))
         if not ACCOUNT_ID.fullmatch(account_id):
             raise IdentityError(f"an account id is 12 digits, not {account_id!r}")
+        if name is not None and len(name) > ACCOUNT_NAME_MAX:
+            raise IdentityError(f"an account name is at most {ACCOUNT_NAME_MAX} characters")
         account = Account(account_id, name or account_id, time.time())
         try:
             with self.db.write() as conn:
@@ -75,6 +79,8 @@ class IdentityAdmin:
         )
         if not ACCESS_KEY_ID.fullmatch(access_key_id):
             raise IdentityError("an access key id is 3 to 128 letters, digits or '_'")
+        if not USER_NAME.fullmatch(user_name):
+            raise IdentityError("a user name is 1 to 64 letters, digits or any of _+=,.@-")
         secret = secret_access_key or secrets.token_urlsafe(30)[:40]
         key = AccessKey(access_key_id, account_id, user_name, ACTIVE, time.time())
         sealed = self.cipher.seal(secret.encode(), _secret_context(access_key_id))
@@ -138,6 +144,9 @@ class KeyDirectory:
     def _load(self, access_key_id: str) -> tuple[Principal | None, str | None]:
         # The well-known dev key is refused outside --dev, whatever the store holds.
         if access_key_id == DEV_ACCESS_KEY_ID and not self.dev:
+            return None, None
+        # An id no key can have (a presigned URL can carry %00) is not looked up at all.
+        if not ACCESS_KEY_ID.fullmatch(access_key_id):
             return None, None
         with self.db.read() as conn:
             found = AccountStore(conn).access_key(access_key_id)
