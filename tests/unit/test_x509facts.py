@@ -1146,3 +1146,26 @@ def test_reimport_checks_facts_not_certificates() -> None:
     original = facts_for(Spec(key_usage=TLS_KEY_USAGE))
     tampered = replace(original, key_usages=("DIGITAL_SIGNATURE",))
     assert reimport_error(original, tampered) == xf.REIMPORT_KEY_USAGES_MISSING
+
+
+@pytest.mark.parametrize("corrupt", ["d", "dmp1", "dmq1", "iqmp"])
+def test_rsa_key_with_inconsistent_numbers_is_refused(corrupt: str) -> None:
+    """The modulus matches the certificate but a private value is wrong: OpenSSL would repair
+    some of these silently when signing, so the import must catch them itself."""
+    key = rsa_key(2048)
+    numbers = key.private_numbers()
+    values = {
+        "p": numbers.p,
+        "q": numbers.q,
+        "d": numbers.d,
+        "dmp1": numbers.dmp1,
+        "dmq1": numbers.dmq1,
+        "iqmp": numbers.iqmp,
+    }
+    values[corrupt] += 2
+    broken = rsa.RSAPrivateNumbers(**values, public_numbers=numbers.public_numbers).private_key(
+        unsafe_skip_rsa_key_validation=True
+    )
+    cert = pem(build(Spec(key=key)))
+    assert import_error(cert, key_pem(broken)) == xf.PRIVATE_KEY_UNSUPPORTED
+    assert parse_import(cert, key_pem(key), None, now=NOW).facts.key_algorithm == "RSA_2048"

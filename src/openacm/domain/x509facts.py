@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -681,7 +682,12 @@ def _parse_private_key(data: bytes, max_bytes: int) -> _SupportedPrivateKey:
         raise ValidationError(_private_key_too_large(max_bytes))
     der = _key_der(data)
     try:
-        key = serialization.load_der_private_key(der, password=None)
+        # OpenSSL's full RSA key check tests the primes (about 80 ms for RSA-2048, the whole
+        # cost of an import); _check_key_matches proves instead that the key signs what the
+        # certificate's public key verifies, which is what a TLS server needs of it.
+        key = serialization.load_der_private_key(
+            der, password=None, unsafe_skip_rsa_key_validation=True
+        )
     except TypeError as exc:  # an encrypted PKCS#8 body under a plain label
         raise ValidationError(PRIVATE_KEY_ENCRYPTED) from exc
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -700,6 +706,26 @@ def _spki(key: CertificatePublicKeyTypes) -> bytes:
 def _check_key_matches(cert: x509.Certificate, key: _SupportedPrivateKey) -> None:
     if _spki(key.public_key()) != _spki(cert.public_key()):
         raise ValidationError(PRIVATE_KEY_MISMATCH)
+    if isinstance(key, rsa.RSAPrivateKey) and not _rsa_numbers_consistent(key):
+        raise ValidationError(PRIVATE_KEY_UNSUPPORTED)
+
+
+def _rsa_numbers_consistent(key: rsa.RSAPrivateKey) -> bool:
+    """OpenSSL's check without its primality tests: the factors make the modulus, and the
+    private exponent and every CRT value agree with them. (OpenSSL repairs a bad CRT value
+    silently when signing, so a trial signature would not notice one.)"""
+    numbers = key.private_numbers()
+    p, q, d = numbers.p, numbers.q, numbers.d
+    n, e = numbers.public_numbers.n, numbers.public_numbers.e
+    if p <= 1 or q <= 1 or p * q != n:
+        return False
+    carmichael = (p - 1) * (q - 1) // math.gcd(p - 1, q - 1)
+    return (
+        (d * e) % carmichael == 1
+        and numbers.dmp1 == d % (p - 1)
+        and numbers.dmq1 == d % (q - 1)
+        and (numbers.iqmp * q) % p == 1
+    )
 
 
 def _parse_chain(data: bytes | None) -> tuple[x509.Certificate, ...]:
