@@ -1,0 +1,1 @@
+"""Throughput benchmark: openacm against moto, same data, same load generator (wrk)."""

@@ -17,12 +17,12 @@ REGION = "us-east-1"
 PAGE_SIZE = 100
 
 
-def acm_client(server: RunningServer, *, pool: int = 10, attempts: int = 10) -> Any:
+def acm_client(server: RunningServer, *, pool: int = 10) -> Any:
     """A plain boto3 ACM client pointed at `server` (standard retries for throttling)."""
     config = Config(
         region_name=REGION,
         max_pool_connections=pool,
-        retries={"mode": "standard", "max_attempts": attempts},
+        retries={"mode": "standard", "max_attempts": 10},
         connect_timeout=5,
         read_timeout=120,
     )
@@ -38,7 +38,7 @@ def acm_client(server: RunningServer, *, pool: int = 10, attempts: int = 10) -> 
 def import_all(server: RunningServer, fixtures: Fixtures, threads: int) -> list[str]:
     """Imports every fixture certificate; returns ARNs in fixture order."""
     client = acm_client(server, pool=threads)
-    label = f"importing into {server.target.name}"
+    label = f"import {len(fixtures.certificates)} -> {server.target.name}"
     with Progress(label, len(fixtures.certificates)) as progress:
 
         def import_one(certificate: bytes) -> str:

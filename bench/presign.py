@@ -17,7 +17,9 @@ from bench.client import PAGE_SIZE, acm_client
 from bench.servers import RunningServer
 
 
-class _Captured(Exception):  # noqa: N818 - control flow, not an error
+class _Captured(Exception):
+    """Carries a captured request out of botocore; never a real failure."""
+
     def __init__(self, raw: bytes) -> None:
         super().__init__("request captured")
         self.raw = raw
@@ -54,7 +56,7 @@ def _list_call(token: str | None) -> Call:
 
 
 def _capture(server: RunningServer, calls: Sequence[Call]) -> list[bytes]:
-    client = acm_client(server, attempts=1)
+    client = acm_client(server)
     client.meta.events.register("before-send.acm.*", _raise_captured)
     captured = []
     for call in calls:

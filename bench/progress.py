@@ -77,13 +77,15 @@ class Progress:
         filled = _BAR_WIDTH * self._done // self._total
         bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
         eta = f"{remaining:5.0f}s" if remaining != float("inf") else "    ?s"
-        line = (
-            f"{self._label:<24} [{bar}] {self._done:>6}/{self._total:<6} "
-            f"{rate:7.0f}/s ETA {eta}"
-        )
+        line = f"{self._label:<24} [{bar}] {self._done:>6}/{self._total:<6} {rate:7.0f}/s ETA {eta}"
         if self._tty:
             self._stream.write("\r" + line)
         else:
             self._stream.write(line + "\n")
             self._logged = self._done
         self._stream.flush()
+
+
+def say(message: str) -> None:
+    """One status line on stderr (stdout carries only the report)."""
+    print(f"bench: {message}", file=sys.stderr, flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -44,6 +45,7 @@ class RunningServer:
     target: Target
     port: int
     log_path: Path
+    process: subprocess.Popen[bytes]
 
     @property
     def endpoint(self) -> str:
@@ -113,19 +115,19 @@ def running(target: Target, work_dir: Path) -> Iterator[RunningServer]:
             start_new_session=True,  # Ctrl-C reaches us only; we stop the group
         )
         try:
-            server = RunningServer(target, port, log_path)
-            _wait_ready(server, proc)
+            server = RunningServer(target, port, log_path, proc)
+            _wait_ready(server)
             yield server
         finally:
             _stop(proc)
 
 
-def _wait_ready(server: RunningServer, proc: subprocess.Popen[bytes]) -> None:
+def _wait_ready(server: RunningServer) -> None:
     url = server.endpoint + server.target.ready_path
     deadline = time.monotonic() + _READY_TIMEOUT_S
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ServerError(server, f"exited with status {proc.returncode} before ready")
+        if server.process.poll() is not None:
+            raise ServerError(server, "exited before it was ready")
         if _answers_200(url):
             return
         time.sleep(0.2)
@@ -150,9 +152,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 class ServerError(RuntimeError):
-    def __init__(self, server: RunningServer, problem: str) -> None:
-        tail = _log_tail(server.log_path)
-        super().__init__(f"{server.target.name}: {problem}\n--- log tail ---\n{tail}")
+    """A server failed; the message carries its state and the end of its log."""
+
+    def __init__(self, server: RunningServer, problem: str, kept_log: Path | None = None) -> None:
+        status = server.process.poll()
+        state = "running" if status is None else f"exited with status {status}"
+        where = f"full log: {kept_log}" if kept_log else "log tail:"
+        super().__init__(
+            f"{server.target.name} ({state}): {problem}\n--- {where} ---\n"
+            f"{_log_tail(server.log_path)}"
+        )
 
 
 def _log_tail(path: Path) -> str:
@@ -160,3 +169,11 @@ def _log_tail(path: Path) -> str:
         return path.read_text(errors="replace")[-_LOG_TAIL_CHARS:]
     except OSError:
         return "(no log)"
+
+
+def keep_log(server: RunningServer, directory: Path) -> Path:
+    """Copies the server's log out of the temporary work dir, for a post-mortem."""
+    directory.mkdir(parents=True, exist_ok=True)
+    kept = directory / f"{server.target.name}-server.log"
+    shutil.copyfile(server.log_path, kept)
+    return kept

@@ -84,7 +84,7 @@ def run(endpoint: str, request_file: Path, shape: LoadShape) -> WrkResult:
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+        raise WrkError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
     return _parse(done.stdout)
 
 
@@ -92,4 +92,8 @@ def _parse(stdout: str) -> WrkResult:
     for line in stdout.splitlines():
         if line.startswith(_MARKER):
             return WrkResult(**json.loads(line[len(_MARKER) :]))
-    raise RuntimeError(f"wrk printed no summary:\n{stdout}")
+    raise WrkError(f"wrk printed no summary:\n{stdout}")
+
+
+class WrkError(RuntimeError):
+    """wrk itself failed or printed no summary."""

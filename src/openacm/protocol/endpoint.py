@@ -8,6 +8,7 @@ x-amzn-RequestId, and the audit log gets one record.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -177,7 +178,7 @@ class JsonApiEndpoint:
         call.caller = CallerIdentity(
             principal.account_id, principal.access_key_id, principal.user_name, partition
         )
-        call.facts = _with_region(call.facts, verified.region)
+        call.facts = dataclasses.replace(call.facts, region=verified.region)
         return CallContext(
             account_id=principal.account_id,
             region=verified.region,
@@ -207,19 +208,6 @@ class JsonApiEndpoint:
             self.audit.record(AuditEntry(record, call.facts.event_time, resource), durable=durable)
         except Exception:
             log.exception("audit record for %s not written", call.facts.request_id)
-
-
-def _with_region(facts: RequestFacts, region: str) -> RequestFacts:
-    return RequestFacts(
-        request_id=facts.request_id,
-        event_source=facts.event_source,
-        event_name=facts.event_name,
-        region=region,
-        source_ip=facts.source_ip,
-        user_agent=facts.user_agent,
-        event_time=facts.event_time,
-        tls=facts.tls,
-    )
 
 
 @dataclass(frozen=True)
