@@ -100,8 +100,15 @@ def _facts_document(record: CertificateRecord) -> dict[str, Any]:
     return document
 
 
-def record_from_row(row: Any) -> CertificateRecord:
-    mapping = row._mapping
+def _records(result: Any) -> list[CertificateRecord]:
+    # Plain dicts built from the result's keys once: RowMapping access costs several times
+    # more per row, and .get() of an absent column (the PEM bodies, left out of listings)
+    # raises and catches inside SQLAlchemy.
+    keys = list(result.keys())
+    return [record_from_mapping(dict(zip(keys, row, strict=True))) for row in result.all()]
+
+
+def record_from_mapping(mapping: dict[str, Any]) -> CertificateRecord:
     facts = orjson.loads(mapping["facts_json"])
     return CertificateRecord(
         arn=mapping["arn"],
@@ -155,8 +162,8 @@ class CertificateStore:
 
     def get(self, arn: str, *, with_bodies: bool = False) -> CertificateRecord | None:
         statement = _GET_WITH_BODIES if with_bodies else _GET
-        row = self.conn.execute(statement, {"arn": arn}).first()
-        return None if row is None else record_from_row(row)
+        records = _records(self.conn.execute(statement, {"arn": arn}))
+        return records[0] if records else None
 
     def sealed_private_key(self, arn: str) -> bytes | None:
         value: bytes | None = self.conn.execute(
@@ -215,8 +222,8 @@ class CertificateStore:
             .limit(limit + 1)
             .offset(offset)
         )
-        rows = self.conn.execute(query).all()
-        return Page([record_from_row(r) for r in rows[:limit]], len(rows) > limit)
+        records = _records(self.conn.execute(query))
+        return Page(records[:limit], len(records) > limit)
 
     # -- quota ledger ---------------------------------------------------------------------
 
