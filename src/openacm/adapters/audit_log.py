@@ -36,7 +36,7 @@ class AuditEntry:
     resource_arn: str | None
 
 
-def _row(entry: AuditEntry) -> dict[str, Any]:
+def _row(entry: AuditEntry, encoded: bytes) -> dict[str, Any]:
     record = entry.record
     identity = record.get("userIdentity") or {}
     return {
@@ -51,7 +51,7 @@ def _row(entry: AuditEntry) -> dict[str, Any]:
         "error_code": record.get("errorCode"),
         "access_key_id": identity.get("accessKeyId"),
         "resource_arn": entry.resource_arn,
-        "record_json": orjson.dumps(record).decode(),
+        "record_json": encoded.decode(),
     }
 
 
@@ -73,10 +73,14 @@ class AuditLog:
             self._pending.put(entry)
 
     def _write(self, batch: Sequence[AuditEntry]) -> None:
+        encoded = [orjson.dumps(entry.record) for entry in batch]
         with self.db.write() as conn:
-            conn.execute(insert(audit_events), [_row(entry) for entry in batch])
+            conn.execute(
+                insert(audit_events),
+                [_row(entry, text) for entry, text in zip(batch, encoded, strict=True)],
+            )
         # One write() per batch: O_APPEND keeps concurrent writers' lines whole.
-        os.write(self._fd, b"".join(orjson.dumps(e.record) + b"\n" for e in batch))
+        os.write(self._fd, b"\n".join(encoded) + b"\n")
 
     def _drain(self) -> list[AuditEntry]:
         batch: list[AuditEntry] = []
