@@ -91,23 +91,32 @@ def check_list(server: RunningServer, expected_total: int) -> ListCheck:
     return check
 
 
-def page_tokens(server: RunningServer) -> list[str | None]:
+def page_tokens(server: RunningServer, expected_total: int) -> list[str | None]:
     """Walks ListCertificates(MaxItems=100) to the end; returns each page's NextToken.
 
-    The first page is None (no token); the list is what the load generator replays.
+    The first page's is None (no token); the list is what the load generator replays.
+    Fails unless the pages hold `expected_total` distinct certificates in all.
     """
     client = acm_client(server)
     tokens: list[str | None] = [None]
+    seen: set[str] = set()
     while True:
         kwargs: dict[str, Any] = {"MaxItems": PAGE_SIZE}
         if tokens[-1] is not None:
             kwargs["NextToken"] = tokens[-1]
-        token = client.list_certificates(**kwargs).get("NextToken")
+        response = client.list_certificates(**kwargs)
+        seen.update(item["CertificateArn"] for item in response["CertificateSummaryList"])
+        token = response.get("NextToken")
         if not token:
-            return tokens
+            break
         if token in tokens:
             raise CheckError(f"{server.target.name}: NextToken repeats: {token!r}")
         tokens.append(token)
+    if len(seen) != expected_total:
+        raise CheckError(
+            f"{server.target.name}: pages held {len(seen)} certificates, not {expected_total}"
+        )
+    return tokens
 
 
 class CheckError(RuntimeError):

@@ -1,7 +1,7 @@
 """Pre-signed raw HTTP requests, produced by a real boto3 client that never sends them.
 
 A `before-send` hook captures each fully prepared request (JSON 1.1 body, X-Amz-Target,
-SigV4 Authorization and X-Amz-Date, exactly as boto3 would send it) and stops it there.
+SigV4 Authorization and X-Amz-Date: the headers and body boto3 sends) and stops it there.
 The load generator then replays the bytes, so it does no signing of its own. SigV4
 signatures are accepted for about 15 minutes: sign just before each measured run.
 """

@@ -72,6 +72,10 @@ MOTO = Target(
     description="moto.server (Werkzeug threaded dev server, in-memory, no SigV4 check)",
 )
 
+# One worker process per core, as openacm is deployed (`serve --workers`); set
+# OPENACM_WORKERS to measure another count. moto's server is one process whatever the cores.
+OPENACM_WORKERS = os.environ.get("OPENACM_WORKERS", str(os.cpu_count() or 1))
+
 OPENACM = Target(
     name="openacm",
     command=_openacm_command,
@@ -79,8 +83,12 @@ OPENACM = Target(
     env={
         "OPENACM_QUOTA_IMPORTED_CERTIFICATES": "100000",
         "OPENACM_QUOTA_IMPORTED_PER_YEAR": "100000",
+        "OPENACM_WORKERS": OPENACM_WORKERS,
     },
-    description="openacm serve --dev (SigV4 verified, SQLite persistence)",
+    description=(
+        f"openacm serve --dev --workers {OPENACM_WORKERS} "
+        "(SigV4 verified, SQLite persistence, audit record per call)"
+    ),
 )
 
 TARGETS: dict[str, Target] = {target.name: target for target in (OPENACM, MOTO)}
