@@ -22,7 +22,7 @@ from tests.support.server import (
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def _start(tmp_root: Path, backend: str, **kwargs: Any) -> OpenAcmServer:
+def start_server(tmp_root: Path, backend: str, **kwargs: Any) -> OpenAcmServer:
     database_url = None
     if backend == "postgresql":
         reason = postgres_available()
@@ -35,7 +35,7 @@ def _start(tmp_root: Path, backend: str, **kwargs: Any) -> OpenAcmServer:
     return OpenAcmServer(data_dir=data_dir, database_url=database_url, **kwargs).start()
 
 
-def _finish(server: OpenAcmServer) -> None:
+def finish_server(server: OpenAcmServer) -> None:
     server.stop()
     if server.database_url:
         drop_postgres_database(server.database_url)
@@ -49,25 +49,25 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OpenAcmServer]:
     """One openacm process per backend per test worker; tests isolate through accounts."""
-    started = _start(tmp_path_factory.mktemp("openacm"), request.param)
+    started = start_server(tmp_path_factory.mktemp("openacm"), request.param)
     yield started
-    _finish(started)
+    finish_server(started)
 
 
 @pytest.fixture(scope="session")
 def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAcmServer]:
     """For tests whose subject is not the store (protocol, auth, CLI)."""
-    started = _start(tmp_path_factory.mktemp("openacm"), "sqlite")
+    started = start_server(tmp_path_factory.mktemp("openacm"), "sqlite")
     yield started
-    _finish(started)
+    finish_server(started)
 
 
 @pytest.fixture
 def fresh_server(tmp_path: Path) -> Iterator[OpenAcmServer]:
     """A server of the test's own, for tests that stop, kill or reconfigure it."""
-    started = _start(tmp_path, "sqlite")
+    started = start_server(tmp_path, "sqlite")
     yield started
-    _finish(started)
+    finish_server(started)
 
 
 @dataclass

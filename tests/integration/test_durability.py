@@ -24,13 +24,10 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.conftest import IN_CI
+from tests.conftest import finish_server, start_server
 from tests.support import pki
 from tests.support.server import (
     OpenAcmServer,
-    create_postgres_database,
-    drop_postgres_database,
-    postgres_available,
 )
 
 THREADS = 4
@@ -42,23 +39,12 @@ KEY_TYPES = list(MODEL.shape_for("Filters").members["keyTypes"].member.enum)
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def killable_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenAcmServer]:
-    """A server of the test's own on either backend (started like conftest starts them)."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("fresh_server")
-        return
-    reason = postgres_available()
-    if reason:
-        if IN_CI:
-            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
-        pytest.skip(reason)
-    url = create_postgres_database()
-    server = OpenAcmServer(data_dir=tmp_path / "postgresql", database_url=url)
+    """A server of the test's own on either backend, started as conftest starts them."""
+    server = start_server(tmp_path, request.param)
     try:
-        server.start()
         yield server
     finally:
-        server.stop()
-        drop_postgres_database(url)
+        finish_server(server)
 
 
 @dataclass
