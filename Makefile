@@ -25,6 +25,7 @@ test: install
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -q
 
 bench: install
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench
 
 lint: install

@@ -7,6 +7,7 @@ key, usages, names), never read back from the server first, so a wrong field fai
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -719,3 +720,49 @@ def test_aws_cli_round_trip(sqlite_tenant: Tenant, tmp_path: Path) -> None:
     assert failed.returncode != 0
     assert "(ResourceNotFoundException)" in failed.stderr
     assert arn in failed.stderr
+
+
+def test_aws_cli_search_and_resource_tags(sqlite_tenant: Tenant, tmp_path: Path) -> None:
+    """The calls the round trip above leaves out, through the aws CLI with only an endpoint
+    URL and keys: search-certificates and the generic *-resource tag commands."""
+    tenant = sqlite_tenant
+    issued = pki.issue("cli-search.example.com", sans=["cli-search.example.com"])
+    (tmp_path / "cert.pem").write_bytes(issued.cert_pem)
+    (tmp_path / "key.pem").write_bytes(issued.key_pem)
+    arn = tenant.aws_json(
+        "acm",
+        "import-certificate",
+        "--certificate",
+        f"fileb://{tmp_path / 'cert.pem'}",
+        "--private-key",
+        f"fileb://{tmp_path / 'key.pem'}",
+    )["CertificateArn"]
+
+    statement = {
+        "Filter": {
+            "X509AttributeFilter": {
+                "SubjectAlternativeName": {
+                    "DnsName": {"Value": "cli-search.example.com", "ComparisonOperator": "EQUALS"}
+                }
+            }
+        }
+    }
+    found = tenant.aws_json(
+        "acm", "search-certificates", "--filter-statement", json.dumps(statement)
+    )
+    assert [r["CertificateArn"] for r in found["Results"]] == [arn]
+    result = found["Results"][0]
+    assert result["X509Attributes"]["Subject"] == {"CommonName": "cli-search.example.com"}
+    assert result["X509Attributes"]["SerialNumber"] == pki.acm_serial(issued.certificate)
+    assert result["CertificateMetadata"]["AcmCertificateMetadata"]["Type"] == "IMPORTED"
+
+    tenant.aws(
+        "acm", "tag-resource", "--resource-arn", arn, "--tags", "Key=team,Value=pki", "Key=bare"
+    )
+    listed = tenant.aws_json("acm", "list-tags-for-resource", "--resource-arn", arn)
+    assert listed == {"Tags": [{"Key": "team", "Value": "pki"}, {"Key": "bare"}]}
+    tenant.aws("acm", "untag-resource", "--resource-arn", arn, "--tag-keys", "bare")
+    listed = tenant.aws_json("acm", "list-tags-for-resource", "--resource-arn", arn)
+    assert listed == {"Tags": [{"Key": "team", "Value": "pki"}]}
+    same = tenant.aws_json("acm", "list-tags-for-certificate", "--certificate-arn", arn)
+    assert same == listed
