@@ -91,14 +91,19 @@ def _import_continuously(
         attempt = Attempt(number, issued.cert_pem.decode(), issued.chain_pem.decode(), tags)
         burst.add(attempt)
         try:
-            arn = acm.import_certificate(**issued.import_args(Tags=tags))["CertificateArn"]
+            answer = acm.import_certificate(**issued.import_args(Tags=tags))
         except ClientError as exc:
             attempt.refused = f"{exc.response['Error']['Code']}: {exc}"
+            continue
         except BotoCoreError as exc:  # the server died under this request
             attempt.lost = repr(exc)
             return
-        else:
-            attempt.arn = arn
+        if "CertificateArn" not in answer:
+            # The kill fell between the status line and the body: botocore hands back an
+            # empty result. The caller never learnt the ARN, so nothing was acknowledged.
+            attempt.lost = "answer cut off after its status line"
+            return
+        attempt.arn = answer["CertificateArn"]
 
 
 def _list_all(acm: Any) -> list[str]:
