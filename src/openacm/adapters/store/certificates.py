@@ -165,12 +165,6 @@ class CertificateStore:
         records = _records(self.conn.execute(statement, {"arn": arn}))
         return records[0] if records else None
 
-    def sealed_private_key(self, arn: str) -> bytes | None:
-        value: bytes | None = self.conn.execute(
-            select(certificates.c.private_key_sealed).where(certificates.c.arn == arn)
-        ).scalar()
-        return value
-
     def insert(self, record: CertificateRecord, private_key_sealed: bytes | None) -> None:
         self.conn.execute(insert(certificates).values(record_row(record, private_key_sealed)))
 
