@@ -32,17 +32,19 @@ class Runtime:
     cipher: EnvelopeCipher
 
     @classmethod
-    def open(cls, settings: Settings, *, migrate: bool = True) -> Runtime:
+    def open(cls, settings: Settings, *, prepare: bool = True) -> Runtime:
+        """The runtime for `settings`; `prepare` also brings the schema to head and, in dev
+        mode, creates the dev identity (once per start, by the process that starts)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         master = MasterKey.load_or_create(
             settings.effective_master_key_file, os.environ.get(MASTER_KEY_ENV)
         )
         db = Database(settings.effective_database_url)
-        if migrate:
-            db.migrate()
         runtime = cls(settings, db, EnvelopeCipher(master))
-        if settings.dev:
-            IdentityAdmin(db, runtime.cipher).ensure_dev_identity()
+        if prepare:
+            db.migrate()
+            if settings.dev:
+                IdentityAdmin(db, runtime.cipher).ensure_dev_identity()
         return runtime
 
     def close(self) -> None:
@@ -65,7 +67,9 @@ class OpenAcmApp:
 
 
 def create_app(settings: Settings) -> OpenAcmApp:
-    runtime = Runtime.open(settings)
+    # `openacm serve` prepared the store before starting the workers; /readyz reports a
+    # schema that is not at head.
+    runtime = Runtime.open(settings, prepare=False)
     audit = AuditLog(runtime.db, settings.audit_log_path)
     keys = KeyDirectory(runtime.db, runtime.cipher, dev=settings.dev)
     acm = ServedApi(

@@ -94,9 +94,13 @@ def issue(
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
     key_usage: bool = True,
+    key_usage_names: list[str] | None = None,
     extended_key_usage: list[x509.ObjectIdentifier] | None = None,
     organization: str | None = None,
 ) -> Issued:
+    """A certificate signed by `issuer` (self-signed without one). KeyUsage: the usual flags
+    for a CA or leaf, or exactly `key_usage_names` (ACM names) when given; none when
+    `key_usage` is false. EKU (leaves only): server+client by default, none for []."""
     key = key or shared_key(algorithm)
     subject = name(common_name, organization)
     start = not_before or now() - dt.timedelta(days=1)
@@ -114,7 +118,11 @@ def issue(
     general += [x509.IPAddress(ipaddress.ip_address(a)) for a in (ips or [])]
     if general:
         builder = builder.add_extension(x509.SubjectAlternativeName(general), critical=False)
-    if key_usage:
+    if key_usage and key_usage_names is not None:
+        flags = {flag: False for flag in KEY_USAGE_FLAGS.values()}
+        flags.update({KEY_USAGE_FLAGS[u]: True for u in key_usage_names})
+        builder = builder.add_extension(x509.KeyUsage(**flags), critical=True)
+    elif key_usage:
         builder = builder.add_extension(
             x509.KeyUsage(
                 digital_signature=True,
@@ -186,33 +194,18 @@ def issue_with_key_usages(
 ) -> Issued:
     """A self-signed leaf whose KeyUsage extension holds exactly `usages` (ACM names);
     None leaves the extension out. EKU as in `issue` (None: server+client; []: none)."""
-    key = key or shared_key(algorithm)
-    subject = name(common_name, organization)
-    start = not_before or now() - dt.timedelta(days=1)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(not_after or start + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+    return issue(
+        common_name,
+        sans=sans,
+        key=key,
+        algorithm=algorithm,
+        not_before=not_before,
+        not_after=not_after,
+        key_usage=usages is not None,
+        key_usage_names=usages,
+        extended_key_usage=extended_key_usage,
+        organization=organization,
     )
-    if sans:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), critical=False
-        )
-    if usages is not None:
-        flags = {flag: False for flag in KEY_USAGE_FLAGS.values()}
-        flags.update({KEY_USAGE_FLAGS[u]: True for u in usages})
-        builder = builder.add_extension(x509.KeyUsage(**flags), critical=True)
-    eku = extended_key_usage
-    if eku is None:
-        eku = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-    if eku:
-        builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
-    return Issued(builder.sign(key, hashes.SHA256()), key)
 
 
 _CURVE_OIDS = {

@@ -215,6 +215,6 @@ class OpenAcmServer:
             from openacm.services.identity import IdentityAdmin
 
             settings = Settings(data_dir=self.data_dir, database_url=self.database_url)
-            runtime = Runtime.open(settings, migrate=False)
+            runtime = Runtime.open(settings, prepare=False)
             self._admin = IdentityAdmin(runtime.db, runtime.cipher)
         return self._admin

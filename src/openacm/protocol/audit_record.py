@@ -61,9 +61,7 @@ def render(shape: Shape | None, value: Any) -> Any:
     """A request or response value as the trail shows it."""
     if value is None:
         return None
-    if (shape is not None and shape.serialization.get("sensitive")) or (
-        shape is not None and shape.metadata.get("sensitive")
-    ):
+    if shape is not None and shape.metadata.get("sensitive"):
         return REDACTED
     if isinstance(value, bytes):
         return {"length": len(value), "sha256": hashlib.sha256(value).hexdigest()}
