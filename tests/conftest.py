@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.bind import BindServer, bind_server  # noqa: F401 (a fixture)
 from tests.support.server import (
     OpenAcmServer,
     create_postgres_database,
@@ -102,3 +103,46 @@ def tenant(server: OpenAcmServer) -> Tenant:
 @pytest.fixture
 def sqlite_tenant(sqlite_server: OpenAcmServer) -> Tenant:
     return _tenant(sqlite_server)
+
+
+# -- servers that validate against the test DNS server ----------------------------------------
+
+# The links put into issued certificates: a public-looking name, so the CA/B linter judges the
+# certificates as it would a production installation's (tests fetch CRLs and OCSP answers
+# from the server's own address).
+PKI_PUBLIC_URL = "http://pki.openacm-test.com"
+
+
+def pki_env(dns: BindServer, **overrides: str) -> dict[str, str]:
+    """Settings of a server that validates quickly against the test BIND server."""
+    env = {
+        "OPENACM_VALIDATION_RESOLVERS": dns.nameserver_spec,
+        "OPENACM_VALIDATION_POLL_INTERVAL": "0.1",
+        "OPENACM_VALIDATION_RETRY_INITIAL": "0.1",
+        "OPENACM_VALIDATION_RETRY_MAX": "0.4",
+        "OPENACM_VALIDATION_DNS_TIMEOUT": "2",
+        "OPENACM_ISSUANCE_PUBLIC_URL": PKI_PUBLIC_URL,
+        "OPENACM_ISSUANCE_RSA_KEY_POOL_SIZE": "4",
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def pki_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    bind_server: BindServer,  # noqa: F811
+) -> Iterator[OpenAcmServer]:
+    started = start_server(
+        tmp_path_factory.mktemp("openacm-pki"), request.param, env=pki_env(bind_server)
+    )
+    yield started
+    finish_server(started)
+
+
+@pytest.fixture
+def pki_tenant(pki_server: OpenAcmServer) -> Tenant:
+    return _tenant(pki_server)

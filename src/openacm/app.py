@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from publicsuffixlist import PublicSuffixList
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -14,13 +17,22 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from openacm.adapters.audit_log import AuditLog
+from openacm.adapters.dns.resolver import DnsChecker, Nameserver
 from openacm.adapters.envelope import MASTER_KEY_ENV, EnvelopeCipher, MasterKey
 from openacm.adapters.store.database import Database, StoreNotReady
-from openacm.config import Settings
+from openacm.config import Settings, ValidationSettings
+from openacm.domain.names import NamePolicy
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
 from openacm.protocol.model import ApiModel
+from openacm.protocol.pki_endpoints import pki_routes
 from openacm.services.acm.service import AcmService
+from openacm.services.acm.validation_worker import ValidationWorker
+from openacm.services.background import BackgroundWork
 from openacm.services.identity import IdentityAdmin, KeyDirectory
+from openacm.services.pki.builtin_ca import BuiltinCa, public_base_url, signer_factory
+from openacm.services.pki.leaf_issuer import LeafIssuer
+from openacm.services.pki.leaf_keys import LeafKeys
+from openacm.services.pki.secrets import DNS_VALIDATION_KEY, installation_secret
 
 
 @dataclass
@@ -45,7 +57,16 @@ class Runtime:
             db.migrate()
             if settings.dev:
                 IdentityAdmin(db, runtime.cipher).ensure_dev_identity()
+            BuiltinCa.ensure_created(db, runtime.cipher, settings, now=time.time())
+            installation_secret(db, runtime.cipher, DNS_VALIDATION_KEY, now=time.time())
         return runtime
+
+    def builtin_ca(self) -> BuiltinCa:
+        return BuiltinCa.load(
+            self.db,
+            signer_factory(self.cipher, self.settings.issuance),
+            public_base_url(self.settings),
+        )
 
     def close(self) -> None:
         self.db.dispose()
@@ -66,18 +87,55 @@ class OpenAcmApp:
             await self.site(scope, receive, send)
 
 
+def resolvers_of(validation: ValidationSettings) -> list[Nameserver]:
+    """The configured validation resolvers, or the system's (resolv.conf) when none are."""
+    if validation.resolvers:
+        return [Nameserver.parse(text) for text in validation.resolvers]
+    import dns.resolver
+
+    return [Nameserver(str(address)) for address in dns.resolver.Resolver().nameservers]
+
+
 def create_app(settings: Settings) -> OpenAcmApp:
     # `openacm serve` prepared the store before starting the workers; /readyz reports a
     # schema that is not at head.
     runtime = Runtime.open(settings, prepare=False)
     audit = AuditLog(runtime.db, settings.audit_log_path)
     keys = KeyDirectory(runtime.db, runtime.cipher, dev=settings.dev)
+    ca = runtime.builtin_ca()
+    names = NamePolicy(PublicSuffixList(only_icann=True), settings.issuance.forbidden_suffixes)
+    validation_key = installation_secret(
+        runtime.db, runtime.cipher, DNS_VALIDATION_KEY, now=time.time()
+    )
     acm = ServedApi(
         ApiModel.load("acm"),
-        AcmService(runtime.db, runtime.cipher, settings.quotas),
+        AcmService(
+            runtime.db,
+            runtime.cipher,
+            settings,
+            names=names,
+            validation_key=validation_key,
+            ca=ca,
+        ),
         "acm.amazonaws.com",
     )
     endpoint = JsonApiEndpoint([acm], keys, audit)
+    keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
+    worker = ValidationWorker(
+        runtime.db,
+        DnsChecker(resolvers_of(settings.validation), timeout=settings.validation.dns_timeout),
+        LeafIssuer(runtime.db, runtime.cipher, ca, keys_pool, settings.issuance),
+        settings.validation,
+        settings.issuance,
+    )
+    background = BackgroundWork(
+        runtime.db,
+        worker,
+        ca,
+        keys_pool,
+        settings.issuance,
+        poll_interval=settings.validation.poll_interval,
+    )
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -91,14 +149,19 @@ def create_app(settings: Settings) -> OpenAcmApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(background.run(stop))
         try:
             yield
         finally:
+            stop.set()
+            await task
             audit.close()
             runtime.close()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        *pki_routes(runtime.db, ca, settings.issuance.crl_validity_seconds),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

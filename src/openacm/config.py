@@ -13,12 +13,58 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 ENV_PREFIX = "OPENACM_"
 DEFAULT_DATA_DIR = Path(".openacm")
 DEV_ACCOUNT_ID = "000000000000"
 DEV_ACCESS_KEY_ID = "test"
 DEV_SECRET_ACCESS_KEY = "test"
+
+S = TypeVar("S")
+
+
+def _section_value(spec: dataclasses.Field[Any], raw: object) -> object:
+    """A value from a TOML table or an environment variable, as the field's type wants it."""
+    kind = str(spec.type)
+    if kind.startswith("tuple"):
+        if isinstance(raw, str):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if isinstance(raw, list | tuple):
+            return tuple(str(part) for part in raw)
+        raise ValueError(f"{spec.name} must be a list")
+    if kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(raw).lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{spec.name} must be true or false, not {raw!r}")
+    if kind in ("int", "float", "int | None", "float | None"):
+        number_type = float if kind.startswith("float") else int
+        try:
+            number = number_type(str(raw))
+        except ValueError as exc:
+            raise ValueError(f"{spec.name} must be a number, not {raw!r}") from exc
+        if number < 0:
+            raise ValueError(f"{spec.name} must not be negative")
+        return number
+    return str(raw)
+
+
+def load_section(
+    cls: type[S], file_table: Mapping[str, object], env: Mapping[str, str], env_prefix: str
+) -> S:
+    """One settings section from its `[table]` in the file and `OPENACM_<PREFIX>_<FIELD>`."""
+    values: dict[str, object] = {}
+    for spec in dataclasses.fields(cls):  # type: ignore[arg-type]
+        raw: object = env.get(f"{ENV_PREFIX}{env_prefix}_{spec.name.upper()}")
+        if raw is None:
+            raw = file_table.get(spec.name, file_table.get(spec.name.replace("_", "-")))
+        if raw is not None:
+            values[spec.name] = _section_value(spec, raw)
+    return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -27,26 +73,62 @@ class Quotas:
 
     imported_certificates: int = 2500
     imported_per_year: int = 5000
+    certificates: int = 2500
+    certificates_per_year: int = 5000
+    domains_per_certificate: int = 10
     tags_per_resource: int = 50
     tag_key_length: int = 127
     tag_value_length: int = 255
 
-    @classmethod
-    def from_sources(cls, file_table: Mapping[str, object], env: Mapping[str, str]) -> Quotas:
-        values: dict[str, int] = {}
-        for spec in dataclasses.fields(cls):
-            env_name = f"{ENV_PREFIX}QUOTA_{spec.name.upper()}"
-            raw = env.get(env_name, file_table.get(spec.name))
-            if raw is None:
-                continue
-            try:
-                number = int(str(raw))
-            except ValueError as exc:
-                raise ValueError(f"quota {spec.name} must be an integer, not {raw!r}") from exc
-            if number < 0:
-                raise ValueError(f"quota {spec.name} must not be negative")
-            values[spec.name] = number
-        return cls(**values)
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    """How pending names are checked (`[validation]`, OPENACM_VALIDATION_*)."""
+
+    # The zone the validation CNAMEs point into (PRODUCT.md).
+    zone: str = "acm-validations.openacm.internal"
+    # Nameservers asked ("addr" or "addr:port"); empty means the system's resolv.conf.
+    resolvers: tuple[str, ...] = ()
+    dns_timeout: float = 3.0
+    # How often a worker looks for due work, and the backoff between checks of one request.
+    poll_interval: float = 2.0
+    retry_initial: float = 10.0
+    retry_max: float = 600.0
+    # ACM gives up after 72 hours (inventory §2.2).
+    timeout: float = 72 * 3600.0
+    lease_seconds: float = 120.0
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class IssuanceSettings:
+    """The builtin public CA and its policy (`[issuance]`, OPENACM_ISSUANCE_*)."""
+
+    # Domain names that CAA `issue`/`issuewild` records must name for openacm to issue.
+    caa_identities: tuple[str, ...] = ("openacm.internal",)
+    # Names under these suffixes are refused with DOMAIN_NOT_ALLOWED (inventory §4.3).
+    forbidden_suffixes: tuple[str, ...] = (
+        "amazonaws.com",
+        "cloudfront.net",
+        "elasticbeanstalk.com",
+    )
+    # Public validity may only be lowered below the CA/Browser Forum maximum (decision 6).
+    max_validity_days: int | None = None
+    # Boulder's practice: lint the to-be-signed certificate before the CA key signs it.
+    lint_before_sign: bool = True
+    # Base URL put into certificates for CRL, OCSP and CA-issuer links (default: the
+    # server's own http://host:port).
+    public_url: str = ""
+    # Pre-generated RSA leaf keys kept ready (0 turns the pool off).
+    rsa_key_pool_size: int = 64
+    # Where the builtin CA keys live: "envelope" (sealed in the store) or "pkcs11".
+    ca_key_storage: str = "envelope"
+    pkcs11_module: str = ""
+    pkcs11_token_label: str = ""
+    pkcs11_pin: str = ""
+    # How often each CA's CRL is re-signed, and how long a CRL claims to be current.
+    crl_refresh_seconds: float = 3600.0
+    crl_validity_seconds: float = 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +144,8 @@ class Settings:
     master_key_file: Path | None = None
     log_level: str = "info"
     quotas: Quotas = field(default_factory=Quotas)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
+    issuance: IssuanceSettings = field(default_factory=IssuanceSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -87,8 +171,28 @@ def read_config_file(path: Path | None) -> dict[str, object]:
     return {key.replace("-", "_"): value for key, value in raw.items()}
 
 
-def quotas_from(config: Mapping[str, object], env: Mapping[str, str] | None = None) -> Quotas:
-    table = config.get("quotas", {})
+def _table(config: Mapping[str, object], name: str) -> Mapping[str, object]:
+    table = config.get(name, {})
     if not isinstance(table, Mapping):
-        raise ValueError("[quotas] in the config file must be a table")
-    return Quotas.from_sources(table, os.environ if env is None else env)
+        raise ValueError(f"[{name}] in the config file must be a table")
+    return table
+
+
+def quotas_from(config: Mapping[str, object], env: Mapping[str, str] | None = None) -> Quotas:
+    return load_section(
+        Quotas, _table(config, "quotas"), os.environ if env is None else env, "QUOTA"
+    )
+
+
+def sections_from(
+    config: Mapping[str, object], env: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The Settings sections read from the file's tables and the environment."""
+    source = os.environ if env is None else env
+    return {
+        "quotas": quotas_from(config, source),
+        "validation": load_section(
+            ValidationSettings, _table(config, "validation"), source, "VALIDATION"
+        ),
+        "issuance": load_section(IssuanceSettings, _table(config, "issuance"), source, "ISSUANCE"),
+    }

@@ -78,6 +78,7 @@ class OpenAcmServer:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _admin: Any = None
+    _runtime_handle: Any = None
 
     @property
     def endpoint(self) -> str:
@@ -124,9 +125,10 @@ class OpenAcmServer:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
     def stop(self) -> None:
-        if self._admin is not None:
-            self._admin.db.dispose()
-            self._admin = None
+        self._admin = None
+        if self._runtime_handle is not None:
+            self._runtime_handle.close()
+            self._runtime_handle = None
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -208,13 +210,46 @@ class OpenAcmServer:
         key, secret = admin.create_access_key(account.account_id, user_name="tester")
         return account.account_id, (key.access_key_id, secret)
 
-    def _identity_admin(self) -> Any:
-        if self._admin is None:
+    def _runtime(self) -> Any:
+        if self._runtime_handle is None:
             from openacm.app import Runtime
             from openacm.config import Settings
-            from openacm.services.identity import IdentityAdmin
 
             settings = Settings(data_dir=self.data_dir, database_url=self.database_url)
-            runtime = Runtime.open(settings, prepare=False)
+            self._runtime_handle = Runtime.open(settings, prepare=False)
+        return self._runtime_handle
+
+    def _identity_admin(self) -> Any:
+        if self._admin is None:
+            from openacm.services.identity import IdentityAdmin
+
+            runtime = self._runtime()
             self._admin = IdentityAdmin(runtime.db, runtime.cipher)
         return self._admin
+
+    def private_key_pem(self, arn: str) -> bytes:
+        """The certificate's private key, read from the store as the server would (tests of
+        a working TLS handshake need it; the API hands keys out only through export)."""
+        from cryptography.hazmat.primitives import serialization
+        from sqlalchemy import select
+
+        from openacm.adapters.store.schema import certificates
+
+        runtime = self._runtime()
+        with runtime.db.read() as conn:
+            sealed = conn.execute(
+                select(certificates.c.private_key_sealed).where(certificates.c.arn == arn)
+            ).scalar_one()
+        der = runtime.cipher.open(bytes(sealed), arn)
+        key = serialization.load_der_private_key(der, password=None)
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    def query(self, statement: Any) -> list[Any]:
+        """Rows of a SQLAlchemy statement run on the server's store (for checks on what the
+        API does not show, such as how many times a serial was signed)."""
+        with self._runtime().db.read() as conn:
+            return list(conn.execute(statement).all())

@@ -24,8 +24,8 @@ from openacm.config import (
     DEV_ACCOUNT_ID,
     DEV_SECRET_ACCESS_KEY,
     Settings,
-    quotas_from,
     read_config_file,
+    sections_from,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,7 +84,7 @@ def storage_options(func: F) -> F:
 def _settings(**values: Any) -> Settings:
     ctx = click.get_current_context()
     file_config = ctx.meta.get("config_file", {})
-    return Settings(quotas=quotas_from(file_config), **values)
+    return Settings(**sections_from(file_config), **values)
 
 
 @click.group(context_settings=CONTEXT)

@@ -34,11 +34,38 @@ def response_key_algorithm(enum_name: str) -> str:
     return _RESPONSE_KEY_ALGORITHM.get(enum_name, enum_name)
 
 
-def effective_status(status: str, not_after: float, now: float) -> str:
+def effective_status(status: str, not_after: float | None, now: float) -> str:
     """An issued certificate past its NotAfter is EXPIRED, whether or not a job noticed yet."""
-    if status == "ISSUED" and now > not_after:
+    if status == "ISSUED" and not_after is not None and now > not_after:
         return "EXPIRED"
     return status
+
+
+@dataclass(frozen=True)
+class DomainValidation:
+    """One requested name of an AMAZON_ISSUED certificate and its validation state."""
+
+    domain_name: str
+    validation_domain: str
+    validation_method: str
+    status: str
+    record_name: str | None = None
+    record_value: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        option: dict[str, Any] = {
+            "DomainName": self.domain_name,
+            "ValidationDomain": self.validation_domain,
+            "ValidationStatus": self.status,
+            "ValidationMethod": self.validation_method,
+        }
+        if self.record_name and self.record_value:
+            option["ResourceRecord"] = {
+                "Name": self.record_name,
+                "Type": "CNAME",
+                "Value": self.record_value,
+            }
+        return option
 
 
 @dataclass
@@ -54,11 +81,11 @@ class CertificateRecord:
     key_algorithm: str
     key_usages: tuple[str, ...]
     extended_key_usages: tuple[tuple[str, str], ...]
-    serial: str
-    not_before: float
-    not_after: float
+    serial: str | None
+    not_before: float | None
+    not_after: float | None
     created_at: float
-    certificate_pem: str
+    certificate_pem: str | None
     chain_pem: str | None
     facts: Mapping[str, Any]
     imported_at: float | None = None
@@ -78,6 +105,10 @@ class CertificateRecord:
     options: Mapping[str, str] = field(
         default_factory=lambda: {"CertificateTransparencyLoggingPreference": "ENABLED"}
     )
+    failure_reason: str | None = None
+    issuer_ca_id: str | None = None
+    # Loaded only by the calls that show them (DescribeCertificate).
+    validations: tuple[DomainValidation, ...] = ()
     row_version: int = 1
 
     @property
@@ -91,7 +122,16 @@ class CertificateRecord:
     def status_at(self, now: float) -> str:
         return effective_status(self.status, self.not_after, now)
 
+    @property
+    def subject_alternative_names(self) -> list[str]:
+        """The certificate's SANs once it exists; the requested names before."""
+        if "subject_alternative_names" in self.facts:
+            return list(self.facts["subject_alternative_names"])
+        return list(self.names)
+
     def domain_validation_options(self) -> list[dict[str, Any]]:
+        if self.validations:
+            return [validation.to_api() for validation in self.validations]
         # Imported certificates carry no validation data: each name with only DomainName.
         return [{"DomainName": name} for name in self.names]
 
@@ -100,12 +140,12 @@ class CertificateRecord:
         detail: dict[str, Any] = {
             "CertificateArn": self.arn,
             "DomainName": self.domain_name,
-            "SubjectAlternativeNames": list(self.facts["subject_alternative_names"]) or None,
+            "SubjectAlternativeNames": self.subject_alternative_names or None,
             "ManagedBy": self.managed_by,
             "DomainValidationOptions": self.domain_validation_options() or None,
             "Serial": self.serial,
-            "Subject": self.facts["subject"],
-            "Issuer": self.facts["issuer"],
+            "Subject": self.facts.get("subject"),
+            "Issuer": self.facts.get("issuer"),
             "CreatedAt": self.created_at,
             "IssuedAt": self.issued_at,
             "ImportedAt": self.imported_at,
@@ -115,13 +155,15 @@ class CertificateRecord:
             "NotBefore": self.not_before,
             "NotAfter": self.not_after,
             "KeyAlgorithm": response_key_algorithm(self.key_algorithm),
-            "SignatureAlgorithm": self.facts["signature_algorithm"],
+            "SignatureAlgorithm": self.facts.get("signature_algorithm"),
             "InUseBy": list(self.in_use_by),
             "Type": self.type,
             "KeyUsages": [{"Name": name} for name in self.key_usages],
             "ExtendedKeyUsages": [{"Name": n, "OID": oid} for n, oid in self.extended_key_usages],
+            "FailureReason": self.failure_reason,
             "RenewalEligibility": self.renewal_eligibility,
             "Options": dict(self.options),
+            "CertificateAuthorityArn": None,
             "CertificateKeyPairOrigin": self.key_pair_origin,
             "AcmeEndpointArn": self.acme_endpoint_arn,
             "AcmeAccountId": self.acme_account_id,
@@ -130,7 +172,7 @@ class CertificateRecord:
 
     def summary(self, now: float) -> dict[str, Any]:
         """ListCertificates' CertificateSummary."""
-        sans = list(self.facts["subject_alternative_names"])
+        sans = self.subject_alternative_names
         return {
             "CertificateArn": self.arn,
             "DomainName": self.domain_name,
@@ -160,9 +202,9 @@ class CertificateRecord:
         return {
             "CertificateArn": self.arn,
             "X509Attributes": {
-                "Issuer": self.facts["issuer_dn"],
-                "Subject": self.facts["subject_dn"],
-                "SubjectAlternativeNames": list(self.facts["general_names"]) or None,
+                "Issuer": self.facts.get("issuer_dn"),
+                "Subject": self.facts.get("subject_dn"),
+                "SubjectAlternativeNames": list(self.facts.get("general_names", ())) or None,
                 "ExtendedKeyUsages": [name for name, _ in self.extended_key_usages] or None,
                 "KeyAlgorithm": self.key_algorithm,
                 "KeyUsages": list(self.key_usages) or None,

@@ -484,6 +484,19 @@ class CertificateFacts:
         return self.domain_name is not None or bool(self.subject_alternative_names)
 
 
+def facts_document(facts: CertificateFacts) -> dict[str, object]:
+    """The facts a certificate record keeps for Describe/Search (stored as JSON)."""
+    return {
+        "subject": facts.subject,
+        "issuer": facts.issuer,
+        "subject_dn": facts.subject_dn.to_api(),
+        "issuer_dn": facts.issuer_dn.to_api(),
+        "subject_alternative_names": list(facts.subject_alternative_names),
+        "general_names": list(facts.general_names),
+        "signature_algorithm": facts.signature_algorithm,
+    }
+
+
 def certificate_facts(cert: x509.Certificate) -> CertificateFacts:
     """Derive ACM's view of a certificate. Raises ValidationError for an unsupported key."""
     san = _optional_extension(cert, x509.SubjectAlternativeName)

@@ -39,9 +39,7 @@ class CaSigner(Protocol):
         self, builder: x509.CertificateRevocationListBuilder
     ) -> x509.CertificateRevocationList: ...
 
-    def sign_ocsp_response(
-        self, builder: ocsp.OCSPResponseBuilder
-    ) -> ocsp.OCSPResponse: ...
+    def sign_ocsp_response(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse: ...
 
 
 class SoftwareSigner:

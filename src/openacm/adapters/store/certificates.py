@@ -61,7 +61,7 @@ def record_row(record: CertificateRecord, private_key_sealed: bytes | None) -> d
         "status": record.status,
         "domain_name": record.domain_name,
         "has_domain": record.has_domain,
-        "common_name": record.facts.get("subject_dn", {}).get("CommonName"),
+        "common_name": (record.facts.get("subject_dn") or {}).get("CommonName"),
         "names_text": _names_text(record.names),
         "key_algorithm": record.key_algorithm,
         "key_usages_text": _joined(record.key_usages),
@@ -84,6 +84,9 @@ def record_row(record: CertificateRecord, private_key_sealed: bytes | None) -> d
         "validation_method": record.validation_method,
         "acme_endpoint_arn": record.acme_endpoint_arn,
         "acme_account_id": record.acme_account_id,
+        "failure_reason": record.failure_reason,
+        "ct_logging": record.options.get("CertificateTransparencyLoggingPreference"),
+        "issuer_ca_id": record.issuer_ca_id,
         "certificate_pem": record.certificate_pem,
         "chain_pem": record.chain_pem,
         "private_key_sealed": private_key_sealed,
@@ -126,7 +129,7 @@ def record_from_mapping(mapping: dict[str, Any]) -> CertificateRecord:
         not_before=mapping["not_before"],
         not_after=mapping["not_after"],
         created_at=mapping["created_at"],
-        certificate_pem=mapping.get("certificate_pem", ""),
+        certificate_pem=mapping.get("certificate_pem"),
         chain_pem=mapping.get("chain_pem"),
         facts=facts,
         imported_at=mapping["imported_at"],
@@ -142,8 +145,18 @@ def record_from_mapping(mapping: dict[str, Any]) -> CertificateRecord:
         validation_method=mapping["validation_method"],
         acme_endpoint_arn=mapping["acme_endpoint_arn"],
         acme_account_id=mapping["acme_account_id"],
+        failure_reason=mapping["failure_reason"],
+        issuer_ca_id=mapping["issuer_ca_id"],
+        options=_options(mapping),
         row_version=mapping["row_version"],
     )
+
+
+def _options(mapping: dict[str, Any]) -> dict[str, str]:
+    options = {"CertificateTransparencyLoggingPreference": mapping["ct_logging"] or "ENABLED"}
+    if mapping["export_option"]:
+        options["Export"] = mapping["export_option"]
+    return options
 
 
 @dataclass(frozen=True)

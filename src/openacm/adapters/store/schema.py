@@ -71,9 +71,9 @@ certificates = Table(
     Column("key_algorithm", String(16), nullable=False),
     Column("key_usages_text", Text, nullable=False),
     Column("extended_key_usages_text", Text, nullable=False),
-    Column("serial", String(64), nullable=False),
-    Column("not_before", Float, nullable=False),
-    Column("not_after", Float, nullable=False),
+    Column("serial", String(64)),
+    Column("not_before", Float),
+    Column("not_after", Float),
     Column("created_at", Float, nullable=False),
     Column("imported_at", Float),
     Column("issued_at", Float),
@@ -89,7 +89,12 @@ certificates = Table(
     Column("validation_method", String(16)),
     Column("acme_endpoint_arn", String(2048)),
     Column("acme_account_id", String(36)),
-    Column("certificate_pem", Text, nullable=False),
+    # Requested (AMAZON_ISSUED) certificates: why a request failed, its CT preference, and
+    # the CA that signed the current certificate.
+    Column("failure_reason", String(64)),
+    Column("ct_logging", String(16)),
+    Column("issuer_ca_id", String(64)),
+    Column("certificate_pem", Text),
     Column("chain_pem", Text),
     Column("private_key_sealed", LargeBinary),
     # X.509-derived facts shown by Describe/Search, serialized once at import.
@@ -161,4 +166,96 @@ audit_events = Table(
     Column("record_json", Text, nullable=False),
     Index("ix_audit_events_time", "event_time"),
     Index("ix_audit_events_account_time", "account_id", "event_time"),
+)
+
+# Per requested name of an AMAZON_ISSUED certificate: how it is validated and where it stands.
+# The DNS record is derived from (account, name) and stored so every read shows it at once.
+domain_validations = Table(
+    "domain_validations",
+    metadata,
+    Column("certificate_arn", String(2048), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("domain_name", String(253), nullable=False),
+    Column("validation_domain", String(253), nullable=False),
+    Column("validation_method", String(16), nullable=False),
+    Column("record_name", String(300)),
+    Column("record_value", String(300)),
+    Column("status", String(32), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Background work (validation checks, later renewals and expiry events), taken through
+# leases so that several server processes on one database never do the same item at once.
+work_items = Table(
+    "work_items",
+    metadata,
+    Column("item_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("resource_arn", String(2048), nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("deadline_at", Float),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", Float),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("kind", "resource_arn"),
+    Index("ix_work_items_kind_due", "kind", "due_at"),
+)
+
+# The certificate authorities openacm signs with (the builtin hierarchy now, private CAs
+# later): certificate, where the key lives, and the current CRL.
+issuing_cas = Table(
+    "issuing_cas",
+    metadata,
+    Column("ca_id", String(64), primary_key=True),
+    Column("issuer", String(32), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("certificate_pem", Text, nullable=False),
+    Column("key_storage", String(16), nullable=False),
+    Column("key_sealed", LargeBinary),
+    Column("key_label", String(128)),
+    Column("crl_number", Integer, nullable=False),
+    Column("crl_der", LargeBinary),
+    Column("crl_next_update", Float),
+    Column("created_at", Float, nullable=False),
+    Index("ix_issuing_cas_issuer_role", "issuer", "role"),
+)
+
+# Every serial a CA has planned or signed: written before signing so a crash leaves a
+# trace, and the source of CRLs and OCSP answers.
+issued_serials = Table(
+    "issued_serials",
+    metadata,
+    Column("ca_id", String(64), primary_key=True),
+    Column("serial", String(64), primary_key=True),
+    Column("certificate_arn", String(2048), nullable=False),
+    Column("state", String(16), nullable=False),  # planned | issued | abandoned
+    Column("planned_at", Float, nullable=False),
+    Column("issued_at", Float),
+    Column("not_after", Float, nullable=False),
+    Column("tbs_sha256", String(64)),
+    Column("revoked_at", Float),
+    Column("revocation_reason", String(32)),
+    Index("ix_issued_serials_ca_revoked", "ca_id", "revoked_at"),
+)
+
+# Installation-wide secrets (sealed), e.g. the key that derives DNS validation tokens, kept
+# in the store so every node derives the same records.
+installation_secrets = Table(
+    "installation_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Pre-generated leaf keys (RSA generation is slow), sealed, taken one per issuance.
+key_pool = Table(
+    "key_pool",
+    metadata,
+    Column("key_id", Integer, primary_key=True, autoincrement=True),
+    Column("key_algorithm", String(16), nullable=False),
+    Column("key_sealed", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_key_pool_algorithm", "key_algorithm", "key_id"),
 )

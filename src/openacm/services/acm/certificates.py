@@ -23,6 +23,8 @@ from openacm.adapters.store import certificate_queries as queries
 from openacm.adapters.store.accounts import AccountStore
 from openacm.adapters.store.certificates import CertificateStore, TagStore
 from openacm.adapters.store.database import Database
+from openacm.adapters.store.issuance import ValidationStore
+from openacm.adapters.store.work import WorkQueue
 from openacm.config import Quotas
 from openacm.domain.arn import certificate_arn, parse_arn
 from openacm.domain.certificates import (
@@ -36,6 +38,7 @@ from openacm.domain.errors import (
     InvalidArnError,
     InvalidParameterError,
     LimitExceededError,
+    RequestInProgressError,
     ResourceInUseError,
     ResourceNotFoundError,
     ValidationError,
@@ -46,6 +49,7 @@ from openacm.domain.x509facts import (
     ImportMaterial,
     certificate_facts,
     check_reimport,
+    facts_document,
     parse_import,
 )
 from openacm.services.context import CallContext
@@ -174,11 +178,21 @@ class CertificateOperations:
     def describe_certificate(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
         with self.db.read() as conn:
             record = self.load(conn, ctx, params["CertificateArn"], "DescribeCertificate")
+            if record.type == "AMAZON_ISSUED":
+                record.validations = ValidationStore(conn).list(record.arn)
         return {"Certificate": record.detail(ctx.now)}
 
     def get_certificate(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
         with self.db.read() as conn:
             record = self.load(conn, ctx, params["CertificateArn"], "GetCertificate", bodies=True)
+        if record.certificate_pem is None:
+            if record.status == "PENDING_VALIDATION":
+                raise RequestInProgressError(
+                    f"Certificate {record.arn} is still pending validation and has not been issued."
+                )
+            raise ValidationError(
+                f"Certificate {record.arn} was never issued (status {record.status})."
+            )
         return {"Certificate": record.certificate_pem, "CertificateChain": record.chain_pem}
 
     def delete_certificate(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,12 +204,14 @@ class CertificateOperations:
                     f"Certificate {arn} is in use by {', '.join(record.in_use_by)}."
                 )
             CertificateStore(conn).delete(arn)
+            ValidationStore(conn).delete(arn)
+            WorkQueue(conn).cancel("validate", arn)
         return {}
 
     def list_certificates(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
         descending = params.get("SortOrder") == "DESCENDING"
         limit = params.get("MaxItems") or LIST_DEFAULT_MAX_ITEMS
-        query_digest = _digest(params, exclude=("NextToken", "MaxItems"))
+        query_digest = query_digest_of(params, exclude=("NextToken", "MaxItems"))
         conditions = queries.list_conditions(
             params.get("CertificateStatuses") or [],
             params.get("CertificateKeyPairOrigins") or DEFAULT_LIST_KEY_PAIR_ORIGINS,
@@ -205,7 +221,7 @@ class CertificateOperations:
         )
         created, arn_col = queries.c.created_at, queries.c.arn
         if params.get("NextToken"):
-            after_created, after_arn = _read_token(
+            after_created, after_arn = read_page_token(
                 params["NextToken"], query_digest, InvalidArgsError, ((int, float), str)
             )
             if descending:
@@ -226,15 +242,15 @@ class CertificateOperations:
         }
         if page.has_more:
             last = page.records[-1]
-            result["NextToken"] = _make_token([last.created_at, last.arn], query_digest)
+            result["NextToken"] = make_page_token([last.created_at, last.arn], query_digest)
         return result
 
     def search_certificates(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
         limit = params.get("MaxResults") or SEARCH_DEFAULT_MAX_RESULTS
-        query_digest = _digest(params, exclude=("NextToken", "MaxResults"))
+        query_digest = query_digest_of(params, exclude=("NextToken", "MaxResults"))
         offset = 0
         if params.get("NextToken"):
-            (offset,) = _read_token(params["NextToken"], query_digest, ValidationError, (int,))
+            (offset,) = read_page_token(params["NextToken"], query_digest, ValidationError, (int,))
         conditions = []
         if params.get("FilterStatement"):
             conditions.append(queries.search_condition(params["FilterStatement"], ctx.now))
@@ -252,7 +268,7 @@ class CertificateOperations:
             )
         result: dict[str, Any] = {"Results": [r.search_result(ctx.now) for r in page.records]}
         if page.has_more:
-            result["NextToken"] = _make_token([offset + limit], query_digest)
+            result["NextToken"] = make_page_token([offset + limit], query_digest)
         return result
 
 
@@ -264,6 +280,7 @@ def _not_found(arn: str, ctx: CallContext) -> ResourceNotFoundError:
 
 def _facts_of(record: CertificateRecord) -> CertificateFacts:
     """The stored certificate's facts, read again from its PEM: the rules compare X.509."""
+    assert record.certificate_pem is not None
     return certificate_facts(x509.load_pem_x509_certificate(record.certificate_pem.encode()))
 
 
@@ -290,15 +307,7 @@ def _imported_record(
         imported_at=ctx.now,
         certificate_pem=material.certificate_pem,
         chain_pem=material.chain_pem,
-        facts={
-            "subject": facts.subject,
-            "issuer": facts.issuer,
-            "subject_dn": facts.subject_dn.to_api(),
-            "issuer_dn": facts.issuer_dn.to_api(),
-            "subject_alternative_names": list(facts.subject_alternative_names),
-            "general_names": list(facts.general_names),
-            "signature_algorithm": facts.signature_algorithm,
-        },
+        facts=facts_document(facts),
     )
 
 
@@ -313,7 +322,7 @@ def _distinct_names(domain_name: str | None, sans: tuple[str, ...]) -> tuple[str
 # token replayed with other filters is refused instead of silently skipping results.
 
 
-def _digest(params: Mapping[str, Any], *, exclude: tuple[str, ...]) -> str:
+def query_digest_of(params: Mapping[str, Any], *, exclude: tuple[str, ...]) -> str:
     relevant = {k: v for k, v in params.items() if k not in exclude}
     encoded = orjson.dumps(relevant, option=orjson.OPT_SORT_KEYS, default=_json_default)
     return hashlib.sha256(encoded).hexdigest()[:16]
@@ -325,11 +334,11 @@ def _json_default(value: object) -> object:
     raise TypeError(type(value).__name__)
 
 
-def _make_token(position: list[Any], query_digest: str) -> str:
+def make_page_token(position: list[Any], query_digest: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps({"p": position, "q": query_digest})).decode()
 
 
-def _read_token(
+def read_page_token(
     token: str,
     query_digest: str,
     error: type[InvalidArgsError] | type[ValidationError],

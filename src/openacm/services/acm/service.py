@@ -7,12 +7,16 @@ from typing import Any
 
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.database import Database
-from openacm.config import Quotas
+from openacm.config import Settings
+from openacm.domain.names import NamePolicy
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.acm.account import AccountOperations
 from openacm.services.acm.certificates import CertificateOperations
+from openacm.services.acm.requests import RequestOperations
+from openacm.services.acm.revocation import RevocationOperations
 from openacm.services.acm.tagging import TagOperations
 from openacm.services.context import CallContext
+from openacm.services.pki.builtin_ca import BuiltinCa
 
 Handler = Callable[[CallContext, Mapping[str, Any]], dict[str, Any]]
 
@@ -23,11 +27,27 @@ class AcmService:
 
     service_name = "acm"
 
-    def __init__(self, db: Database, cipher: EnvelopeCipher, quotas: Quotas) -> None:
-        certificates = CertificateOperations(db, cipher, quotas)
+    def __init__(
+        self,
+        db: Database,
+        cipher: EnvelopeCipher,
+        settings: Settings,
+        *,
+        names: NamePolicy,
+        validation_key: bytes,
+        ca: BuiltinCa,
+    ) -> None:
+        certificates = CertificateOperations(db, cipher, settings.quotas)
+        requests = RequestOperations(
+            db, certificates, settings.quotas, settings.validation, names, validation_key
+        )
+        revocation = RevocationOperations(db, certificates, ca, settings.issuance)
         tagging = TagOperations(certificates)
         account = AccountOperations(db)
         self.handlers: dict[str, Handler] = {
+            "RequestCertificate": requests.request_certificate,
+            "ListCertificateDomainValidations": requests.list_certificate_domain_validations,
+            "RevokeCertificate": revocation.revoke_certificate,
             "ImportCertificate": certificates.import_certificate,
             "DescribeCertificate": certificates.describe_certificate,
             "GetCertificate": certificates.get_certificate,

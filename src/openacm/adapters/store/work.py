@@ -1,0 +1,140 @@
+"""A durable work queue with leases: what lets several server processes share one database.
+
+An item is (kind, resource); a worker leases due items for a while, does the work, then
+finishes them (delete) or reschedules them (new due time, lease released). A worker that dies
+holding a lease simply lets it expire and another worker takes the item: nothing is lost on
+`kill -9`, and as long as the work is finished or rescheduled only by the lease holder
+(checked in the same transaction as the work's result), nothing is done twice.
+
+Leasing is a compare-and-set per row (`UPDATE ... WHERE lease is free`), which is correct on
+SQLite (writers are serialized) and on PostgreSQL (the row lock makes the losing UPDATE see
+the new lease and match nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
+
+from openacm.adapters.store.schema import work_items
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    item_id: int
+    kind: str
+    resource_arn: str
+    due_at: float
+    deadline_at: float | None
+    attempts: int
+
+
+class WorkQueue:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def schedule(
+        self, kind: str, resource_arn: str, *, due_at: float, deadline_at: float | None, now: float
+    ) -> None:
+        """Add an item, or move an existing one's due time earlier (never later)."""
+        existing = self.conn.execute(
+            select(work_items.c.item_id, work_items.c.due_at).where(
+                work_items.c.kind == kind, work_items.c.resource_arn == resource_arn
+            )
+        ).first()
+        if existing is None:
+            self.conn.execute(
+                insert(work_items).values(
+                    kind=kind,
+                    resource_arn=resource_arn,
+                    due_at=due_at,
+                    deadline_at=deadline_at,
+                    attempts=0,
+                    created_at=now,
+                )
+            )
+        elif due_at < existing.due_at:
+            self.conn.execute(
+                update(work_items)
+                .where(work_items.c.item_id == existing.item_id)
+                .values(due_at=due_at, deadline_at=deadline_at)
+            )
+
+    def lease_due(
+        self, kind: str, owner: str, *, now: float, lease_seconds: float, limit: int
+    ) -> list[WorkItem]:
+        free = or_(work_items.c.lease_expires_at.is_(None), work_items.c.lease_expires_at < now)
+        candidates = self.conn.execute(
+            select(work_items.c.item_id)
+            .where(work_items.c.kind == kind, work_items.c.due_at <= now, free)
+            .order_by(work_items.c.due_at)
+            .limit(limit)
+        ).all()
+        leased: list[WorkItem] = []
+        for (item_id,) in candidates:
+            taken = self.conn.execute(
+                update(work_items)
+                .where(work_items.c.item_id == item_id, free)
+                .values(lease_owner=owner, lease_expires_at=now + lease_seconds)
+            )
+            if taken.rowcount == 1:
+                row = self.conn.execute(
+                    select(work_items).where(work_items.c.item_id == item_id)
+                ).one()
+                leased.append(
+                    WorkItem(
+                        row.item_id,
+                        row.kind,
+                        row.resource_arn,
+                        row.due_at,
+                        row.deadline_at,
+                        row.attempts,
+                    )
+                )
+        return leased
+
+    def _held(self, item: WorkItem, owner: str, now: float) -> ColumnElement[bool]:
+        return and_(
+            work_items.c.item_id == item.item_id,
+            work_items.c.lease_owner == owner,
+            work_items.c.lease_expires_at >= now,
+        )
+
+    def still_held(self, item: WorkItem, owner: str, now: float) -> bool:
+        row = self.conn.execute(
+            select(work_items.c.item_id).where(self._held(item, owner, now))
+        ).first()
+        return row is not None
+
+    def finish(self, item: WorkItem, owner: str, now: float) -> bool:
+        """Remove the item; False when the lease was lost (someone else owns the item now)."""
+        result = self.conn.execute(delete(work_items).where(self._held(item, owner, now)))
+        return bool(result.rowcount == 1)
+
+    def reschedule(self, item: WorkItem, owner: str, *, due_at: float, now: float) -> bool:
+        result = self.conn.execute(
+            update(work_items)
+            .where(self._held(item, owner, now))
+            .values(
+                due_at=due_at,
+                attempts=item.attempts + 1,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
+        return bool(result.rowcount == 1)
+
+    def cancel(self, kind: str, resource_arn: str) -> None:
+        self.conn.execute(
+            delete(work_items).where(
+                work_items.c.kind == kind, work_items.c.resource_arn == resource_arn
+            )
+        )
+
+    def pending_count(self, kind: str) -> int:
+        return int(
+            self.conn.execute(
+                select(func.count()).select_from(work_items).where(work_items.c.kind == kind)
+            ).scalar_one()
+        )

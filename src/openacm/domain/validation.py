@@ -1,0 +1,72 @@
+"""DNS validation, ACM's model: one CNAME per distinct name, the same for every certificate.
+
+The record for a name is derived from (account, name without a leading `*.`) with a keyed
+hash, so a record created once serves every later certificate, renewal and region of that
+account (inventory §3.2), and nobody without the installation's key can predict another
+account's record. `*.example.com` and `example.com` share one record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+RECORD_TYPE = "CNAME"
+# ACM fails a chain longer than five links (inventory §3.2).
+MAX_CNAME_LINKS = 5
+
+PENDING = "PENDING_VALIDATION"
+SUCCESS = "SUCCESS"
+FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class ValidationRecord:
+    name: str  # "_<32 hex>.<name>."
+    value: str  # "_<32 hex>.<validation zone>."
+    type: str = RECORD_TYPE
+
+    def to_api(self) -> dict[str, str]:
+        return {"Name": self.name, "Type": self.type, "Value": self.value}
+
+
+def base_name(name: str) -> str:
+    """The name a wildcard covers the children of: `*.example.com` → `example.com`."""
+    return name[2:] if name.startswith("*.") else name
+
+
+def _label(key: bytes, purpose: bytes, account_id: str, name: str) -> str:
+    message = b"\x00".join((purpose, account_id.encode(), base_name(name).lower().encode()))
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def validation_record(
+    key: bytes, account_id: str, name: str, validation_zone: str
+) -> ValidationRecord:
+    """The CNAME that proves control of `name` for `account_id`."""
+    zone = validation_zone.strip(".").lower()
+    owner = base_name(name).lower().rstrip(".")
+    return ValidationRecord(
+        name=f"_{_label(key, b'name', account_id, name)}.{owner}.",
+        value=f"_{_label(key, b'value', account_id, name)}.{zone}.",
+    )
+
+
+def _normalized_target(value: str) -> str:
+    """A CNAME target as compared: lowercase, no trailing dot, no leading underscore (some
+    DNS providers refuse underscores in values; ACM accepts the value without it)."""
+    return value.strip().lower().rstrip(".").removeprefix("_")
+
+
+def chain_proves(record: ValidationRecord, chain: Sequence[str], *, too_long: bool) -> bool:
+    """Whether the CNAME chain found at `record.name` leads to the expected value.
+
+    Any link may carry the value (the user may alias the record through their own names),
+    but no further than MAX_CNAME_LINKS links; a longer chain fails as at ACM.
+    """
+    if too_long or len(chain) > MAX_CNAME_LINKS:
+        return False
+    expected = _normalized_target(record.value)
+    return any(_normalized_target(target) == expected for target in chain)

@@ -1,0 +1,254 @@
+"""RequestCertificate and what follows it on the API: the validation records, revocation.
+
+A request is checked, recorded (certificate row, one validation row per name, a validation
+work item) in one transaction, and answered with its ARN; the validation worker does the
+rest. The DNS records are in the store before the ARN is returned, so the very first
+DescribeCertificate shows them (ACM leaves a window of seconds without them; openacm has none).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from openacm.adapters.store.accounts import AccountStore, StoredToken
+from openacm.adapters.store.certificates import CertificateStore, TagStore
+from openacm.adapters.store.database import Database
+from openacm.adapters.store.issuance import ValidationStore
+from openacm.adapters.store.work import WorkQueue
+from openacm.config import Quotas, ValidationSettings
+from openacm.domain.arn import certificate_arn
+from openacm.domain.certificates import CertificateRecord, DomainValidation
+from openacm.domain.errors import InvalidArgsError, LimitExceededError
+from openacm.domain.names import NamePolicy, RequestedNames, check_requested_names
+from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
+from openacm.domain.validation import PENDING, validation_record
+from openacm.protocol.errors import NotImplementedOperationError
+from openacm.services.acm.certificates import (
+    LIST_DEFAULT_MAX_ITEMS,
+    CertificateOperations,
+    make_page_token,
+    query_digest_of,
+    read_page_token,
+)
+from openacm.services.context import CallContext
+
+YEAR_SECONDS = 365 * 24 * 3600
+IDEMPOTENCY_WINDOW_SECONDS = 3600
+VALIDATE_WORK = "validate"
+# ACM's default when ValidationMethod is left out (the API reference).
+DEFAULT_VALIDATION_METHOD = "EMAIL"
+DEFAULT_KEY_ALGORITHM = "RSA_2048"
+
+
+class RequestOperations:
+    def __init__(
+        self,
+        db: Database,
+        certificates_ops: CertificateOperations,
+        quotas: Quotas,
+        validation: ValidationSettings,
+        names: NamePolicy,
+        validation_key: bytes,
+    ) -> None:
+        self.db = db
+        self.certificates = certificates_ops
+        self.quotas = quotas
+        self.validation = validation
+        self.names = names
+        self.validation_key = validation_key
+        self.tag_limits = TagLimits(
+            quotas.tags_per_resource, quotas.tag_key_length, quotas.tag_value_length
+        )
+
+    # -- RequestCertificate ---------------------------------------------------------------
+
+    def request_certificate(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
+        if params.get("CertificateAuthorityArn"):
+            raise NotImplementedOperationError(
+                "openacm does not issue private certificates (CertificateAuthorityArn) yet."
+            )
+        method = params.get("ValidationMethod") or DEFAULT_VALIDATION_METHOD
+        if method != "DNS":
+            raise NotImplementedOperationError(
+                f"openacm does not implement {method} validation yet; use ValidationMethod=DNS."
+            )
+        requested = check_requested_names(
+            params["DomainName"],
+            params.get("SubjectAlternativeNames"),
+            max_names=self.quotas.domains_per_certificate,
+        )
+        validation_domains = self.names.validation_domains(
+            requested.names, params.get("DomainValidationOptions")
+        )
+        tags = merge_tags([], tags_from_api(params.get("Tags") or []), self.tag_limits)
+        token = params.get("IdempotencyToken")
+        digest = _request_digest(params)
+        scope = (ctx.account_id, ctx.region, "RequestCertificate")
+        with self.db.write() as conn:
+            accounts = AccountStore(conn)
+            accounts.lock_account(ctx.account_id)
+            if token:
+                earlier = accounts.token(scope, token, since=ctx.now - IDEMPOTENCY_WINDOW_SECONDS)
+                if earlier is not None and earlier.request_digest == digest:
+                    answer: dict[str, Any] = orjson.loads(earlier.response_json)
+                    return answer
+            store = CertificateStore(conn)
+            self._check_quotas(store, ctx)
+            record = self._new_record(ctx, params, requested)
+            validations = self._validations(
+                ctx, requested, validation_domains, failed=record.status == "FAILED"
+            )
+            store.insert(record, None)
+            store.record_quota_use(ctx.account_id, ctx.region, "AMAZON_ISSUED", record.arn, ctx.now)
+            ValidationStore(conn).insert(record.arn, validations, ctx.now)
+            TagStore(conn).put(record.arn, tags)
+            if record.status == PENDING:
+                WorkQueue(conn).schedule(
+                    VALIDATE_WORK,
+                    record.arn,
+                    due_at=ctx.now,
+                    deadline_at=ctx.now + self.validation.timeout,
+                    now=ctx.now,
+                )
+            answer = {"CertificateArn": record.arn}
+            if token:
+                accounts.put_token(
+                    scope, token, StoredToken(digest, orjson.dumps(answer).decode(), ctx.now)
+                )
+        return answer
+
+    def _check_quotas(self, store: CertificateStore, ctx: CallContext) -> None:
+        held = store.count(ctx.account_id, ctx.region, "AMAZON_ISSUED")
+        if held >= self.quotas.certificates:
+            raise LimitExceededError(
+                f"Account {ctx.account_id} has reached its limit of "
+                f"{self.quotas.certificates} ACM certificates in {ctx.region}."
+            )
+        recent = store.quota_uses_since(
+            ctx.account_id, ctx.region, "AMAZON_ISSUED", ctx.now - YEAR_SECONDS
+        )
+        if recent >= self.quotas.certificates_per_year:
+            raise LimitExceededError(
+                f"Account {ctx.account_id} has reached its limit of "
+                f"{self.quotas.certificates_per_year} certificate requests in {ctx.region} "
+                "in the last 365 days."
+            )
+
+    def _new_record(
+        self, ctx: CallContext, params: Mapping[str, Any], requested: RequestedNames
+    ) -> CertificateRecord:
+        certificate_id = str(uuid.uuid4())
+        failure = self.names.failure_reason(requested.names)
+        options = params.get("Options") or {}
+        export = options.get("Export")
+        return CertificateRecord(
+            arn=certificate_arn(ctx.partition, ctx.region, ctx.account_id, certificate_id),
+            certificate_id=certificate_id,
+            account_id=ctx.account_id,
+            region=ctx.region,
+            type="AMAZON_ISSUED",
+            # A request for a name no public CA may certify fails at once (inventory §2.2).
+            status="FAILED" if failure else PENDING,
+            failure_reason=failure,
+            domain_name=requested.domain_name,
+            names=requested.names,
+            key_algorithm=params.get("KeyAlgorithm") or DEFAULT_KEY_ALGORITHM,
+            key_usages=(),
+            extended_key_usages=(),
+            serial=None,
+            not_before=None,
+            not_after=None,
+            created_at=ctx.now,
+            certificate_pem=None,
+            chain_pem=None,
+            facts={},
+            managed_by=params.get("ManagedBy"),
+            key_pair_origin="AWS_MANAGED",
+            validation_method="DNS",
+            export_option=export,
+            options={
+                "CertificateTransparencyLoggingPreference": options.get(
+                    "CertificateTransparencyLoggingPreference", "ENABLED"
+                ),
+                **({"Export": export} if export else {}),
+            },
+        )
+
+    def _validations(
+        self,
+        ctx: CallContext,
+        requested: RequestedNames,
+        validation_domains: Mapping[str, str],
+        *,
+        failed: bool,
+    ) -> list[DomainValidation]:
+        validations = []
+        for name in requested.names:
+            record = validation_record(
+                self.validation_key, ctx.account_id, name, self.validation.zone
+            )
+            validations.append(
+                DomainValidation(
+                    domain_name=name,
+                    validation_domain=validation_domains.get(name, name),
+                    validation_method="DNS",
+                    status="FAILED" if failed else PENDING,
+                    record_name=record.name,
+                    record_value=record.value,
+                )
+            )
+        return validations
+
+    # -- ListCertificateDomainValidations ---------------------------------------------------
+
+    def list_certificate_domain_validations(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        arn = params["CertificateArn"]
+        limit = params.get("MaxItems") or LIST_DEFAULT_MAX_ITEMS
+        digest = query_digest_of(params, exclude=("NextToken", "MaxItems"))
+        offset = 0
+        if params.get("NextToken"):
+            (offset,) = read_page_token(params["NextToken"], digest, InvalidArgsError, (int,))
+        with self.db.read() as conn:
+            record = self.certificates.load(conn, ctx, arn, "ListCertificateDomainValidations")
+            validations = ValidationStore(conn).list(record.arn)
+        page = validations[offset : offset + limit]
+        result: dict[str, Any] = {
+            "DomainValidationSummaryList": [_validation_summary(v) for v in page]
+        }
+        if offset + limit < len(validations):
+            result["NextToken"] = make_page_token([offset + limit], digest)
+        return result
+
+
+def _validation_summary(validation: DomainValidation) -> dict[str, Any]:
+    challenge: dict[str, Any] = {}
+    if validation.record_name and validation.record_value:
+        challenge = {
+            "DnsValidationChallenge": {
+                "ResourceRecord": {
+                    "Name": validation.record_name,
+                    "Type": "CNAME",
+                    "Value": validation.record_value,
+                }
+            }
+        }
+    return {
+        "DomainName": validation.domain_name,
+        "ActiveValidationConfiguration": {
+            "ValidationMethod": validation.validation_method,
+            "ValidationChallenge": challenge or None,
+            "ValidationStatus": validation.status,
+        },
+    }
+
+
+def _request_digest(params: Mapping[str, Any]) -> str:
+    relevant = {k: v for k, v in params.items() if k != "IdempotencyToken"}
+    return hashlib.sha256(orjson.dumps(relevant, option=orjson.OPT_SORT_KEYS)).hexdigest()

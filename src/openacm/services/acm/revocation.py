@@ -1,0 +1,81 @@
+"""RevokeCertificate: a public certificate's revocation, published at once in its CA's CRL
+and OCSP answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import update
+
+from openacm.adapters.store.database import Database
+from openacm.adapters.store.issuance import AuthorityStore
+from openacm.adapters.store.schema import certificates
+from openacm.config import IssuanceSettings
+from openacm.domain.errors import ConflictError, ValidationError
+from openacm.services.acm.certificates import CertificateOperations
+from openacm.services.context import CallContext
+from openacm.services.pki.builtin_ca import BuiltinCa
+from openacm.services.pki.crls import regenerate_crl
+from openacm.services.pki.leaf_issuer import serial_hex
+
+# The CA/Browser Forum Baseline Requirements (7.2.2) forbid certificateHold for TLS server
+# certificates, and a revocation here is permanent (the API reference), so neither the hold
+# nor its removal is accepted.
+REFUSED_REASONS = ("CERTIFICATE_HOLD", "REMOVE_FROM_CRL")
+
+
+class RevocationOperations:
+    def __init__(
+        self,
+        db: Database,
+        certificates_ops: CertificateOperations,
+        ca: BuiltinCa,
+        issuance: IssuanceSettings,
+    ) -> None:
+        self.db = db
+        self.certificates = certificates_ops
+        self.ca = ca
+        self.issuance = issuance
+
+    def revoke_certificate(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
+        arn = params["CertificateArn"]
+        reason = params["RevocationReason"]
+        if reason in REFUSED_REASONS:
+            raise ValidationError(
+                f"RevocationReason {reason} is not supported: revocation is permanent."
+            )
+        with self.db.write() as conn:
+            record = self.certificates.load(conn, ctx, arn, "RevokeCertificate")
+            if record.status == "REVOKED":
+                raise ConflictError(f"Certificate {arn} is already revoked.")
+            if record.type != "AMAZON_ISSUED" or record.serial is None:
+                raise ValidationError(
+                    f"Certificate {arn} cannot be revoked: only issued public certificates "
+                    "can be revoked."
+                )
+            if not (record.exported or record.export_option == "ENABLED"):
+                raise ValidationError(
+                    f"Certificate {arn} cannot be revoked: only exportable certificates can "
+                    "be revoked."
+                )
+            issuing = self.ca.by_id.get(record.issuer_ca_id or "")
+            if issuing is None:
+                raise ValidationError(f"Certificate {arn} was not signed by a CA of openacm.")
+            conn.execute(
+                update(certificates)
+                .where(certificates.c.arn == arn)
+                .values(
+                    status="REVOKED",
+                    revoked_at=ctx.now,
+                    revocation_reason=reason,
+                    row_version=certificates.c.row_version + 1,
+                )
+            )
+            serial = serial_hex(int(record.serial.replace(":", ""), 16))
+            AuthorityStore(conn).revoke_serial(issuing.ca_id, serial, at=ctx.now, reason=reason)
+            regenerate_crl(
+                conn, issuing, now=ctx.now, validity_seconds=self.issuance.crl_validity_seconds
+            )
+        issuing.ocsp.invalidate(int(serial, 16))
+        return {"CertificateArn": arn}
