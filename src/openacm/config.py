@@ -132,6 +132,53 @@ class IssuanceSettings:
 
 
 @dataclass(frozen=True)
+class DnsZone:
+    """A DNS zone openacm may write validation records into (RFC 2136 + TSIG), for the
+    accounts listed: writing a validation CNAME proves control of a name, so a zone is
+    opened to named accounts only ("*" for every account, explicitly)."""
+
+    zone: str
+    server: str  # "addr" or "addr:port" of the primary that accepts updates
+    tsig_key_name: str
+    tsig_secret: str  # base64, as tsig-keygen prints it
+    tsig_algorithm: str = "hmac-sha256"
+    accounts: tuple[str, ...] = ()
+
+    def allows(self, account_id: str) -> bool:
+        return "*" in self.accounts or account_id in self.accounts
+
+    def contains(self, name: str) -> bool:
+        zone = self.zone.strip(".").lower()
+        owner = name.strip(".").lower()
+        return owner == zone or owner.endswith("." + zone)
+
+
+def dns_zones_from(config: Mapping[str, object]) -> tuple[DnsZone, ...]:
+    """`[[dns_zones]]` entries of the config file (secrets belong in the file, mode 0600)."""
+    entries = config.get("dns_zones", [])
+    if not isinstance(entries, list):
+        raise ValueError("dns_zones in the config file must be an array of tables")
+    zones = []
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            raise ValueError("each [[dns_zones]] entry must be a table")
+        values = {key.replace("-", "_"): value for key, value in entry.items()}
+        accounts = values.pop("accounts", ())
+        if isinstance(accounts, str) or not isinstance(accounts, list | tuple):
+            raise ValueError('dns_zones accounts must be a list of account ids or ["*"]')
+        try:
+            zones.append(
+                DnsZone(
+                    **{k: str(v) for k, v in values.items()},
+                    accounts=tuple(str(a) for a in accounts),
+                )
+            )
+        except TypeError as exc:
+            raise ValueError(f"bad [[dns_zones]] entry: {exc}") from exc
+    return tuple(zones)
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -146,6 +193,7 @@ class Settings:
     quotas: Quotas = field(default_factory=Quotas)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     issuance: IssuanceSettings = field(default_factory=IssuanceSettings)
+    dns_zones: tuple[DnsZone, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -195,4 +243,5 @@ def sections_from(
             ValidationSettings, _table(config, "validation"), source, "VALIDATION"
         ),
         "issuance": load_section(IssuanceSettings, _table(config, "issuance"), source, "ISSUANCE"),
+        "dns_zones": dns_zones_from(config),
     }

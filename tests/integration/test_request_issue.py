@@ -20,6 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import select
 
+from openacm.adapters.ca.lint import lint_dv_subscriber
 from openacm.adapters.store.schema import issued_serials
 from tests.conftest import Tenant
 from tests.support.acm_flow import (
@@ -118,6 +119,10 @@ def test_issued_chain_verifies_and_serves_tls(
     chain = x509.load_pem_x509_certificates(issued["CertificateChain"].encode())
     issuer_name = chain[0].subject.rfc4514_string()
     assert ("ECDSA" if key_algorithm.startswith("EC") else "RSA") in issuer_name
+
+    # The CA/Browser Forum linter finds no error in what the builtin CA issued.
+    blocking = [f for f in lint_dv_subscriber(leaf) if f.blocks_signing]
+    assert not blocking, blocking
 
     (tmp_path / "root.pem").write_bytes(_roots_pem(pki_tenant))
     (tmp_path / "chain.pem").write_text(issued["CertificateChain"])

@@ -538,3 +538,33 @@ def test_leaf_signature_hash_follows_issuing_key(leaf: LeafCase) -> None:
     else:
         assert leaf.certificate.signature_algorithm_oid == SignatureAlgorithmOID.ECDSA_WITH_SHA384
         assert isinstance(algorithm, hashes.SHA384)
+
+
+@pytest.mark.parametrize(
+    "issued_at",
+    [
+        utc(2026, 3, 15, 0, 30),  # the backdated notBefore still falls in the 398-day era
+        utc(2027, 3, 15, 0, 30),
+        utc(2029, 3, 15, 0, 30),
+        utc(2030, 6, 1),
+    ],
+)
+def test_validity_window_satisfies_linter_across_the_schedule(
+    hierarchy: BuiltinHierarchy, issued_at: datetime
+) -> None:
+    not_before, not_after = public_validity_window(issued_at)
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = leaf_builder(
+        common_name=NAMES[0],
+        names=NAMES,
+        public_key=key.public_key(),
+        issuer=hierarchy.ecdsa_intermediate.certificate,
+        serial_number=new_serial_number(),
+        not_before=not_before,
+        not_after=not_after,
+        urls=LEAF_URLS,
+    )
+    certificate = SoftwareSigner(hierarchy.ecdsa_intermediate.private_key).sign_certificate(builder)
+    _detected_as, findings = cabf_serverauth_findings(certificate)
+    # No error, and not even the "exceeds N-1 days" warnings that precede each limit.
+    assert set(findings) <= ACCEPTED_LEAF_WARNINGS

@@ -42,7 +42,7 @@ __all__ = [
 
 # BR 7.1.2.1.1 allows a root 2922 to 9132 days; 25 years (with its 6 leap days) is 9131.
 ROOT_VALIDITY = timedelta(days=9131)
-# Ten years, within the 8-10 asked for; capped at the root's notAfter.
+# Ten years (3652 days): many leaf generations per issuing CA, and capped at the root's notAfter.
 INTERMEDIATE_VALIDITY = timedelta(days=3652)
 
 ROOT_RSA_KEY_BITS = 4096

@@ -380,6 +380,7 @@ def ocsp_request_from_get_path(path_part: str) -> bytes:
     Also accepted: base64url, missing padding, and "+" turned into a space by an intermediary.
     Raises ValueError if it is not base64.
     """
+    # A DER request starts with 0x30, "M" in base64, so a leading "/" is the path's, not data.
     text = unquote(path_part).lstrip("/").replace(" ", "+")
     text = text.replace("-", "+").replace("_", "/")
     text += "=" * (-len(text) % 4)
