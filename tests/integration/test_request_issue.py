@@ -6,6 +6,7 @@ dynamic update to BIND, and checks what comes out with OpenSSL and a real TLS ha
 
 from __future__ import annotations
 
+import itertools
 import socket
 import ssl
 import subprocess
@@ -83,7 +84,7 @@ def test_wildcard_and_apex_share_one_record_and_records_are_per_account(
     again_detail = describe(pki_tenant.client("acm", region="eu-west-1"), again)
     assert again_detail["DomainValidationOptions"][0]["ResourceRecord"] == apex["ResourceRecord"]
     # Another account gets its own record for the same name.
-    other_account, other_key = pki_server.new_account()
+    _other_account, other_key = pki_server.new_account()
     other = pki_server.client(key=other_key)
     other_detail = describe(other, request(other, domain))
     assert other_detail["DomainValidationOptions"][0]["ResourceRecord"] != apex["ResourceRecord"]
@@ -150,7 +151,6 @@ def _tls_handshake(
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(fullchain, key)
     client_context = ssl.create_default_context(cafile=str(root))
-    client_context.load_default_certs = None  # type: ignore[assignment,method-assign]
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     errors: list[BaseException] = []
@@ -166,12 +166,14 @@ def _tls_handshake(
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-            with client_context.wrap_socket(raw, server_hostname=server_name) as tls:
-                assert tls.recv(5) == b"hello"
-                peer = tls.getpeercert(binary_form=True)
-                assert peer is not None
-                assert x509.load_der_x509_certificate(peer) == leaf
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            client_context.wrap_socket(raw, server_hostname=server_name) as tls,
+        ):
+            assert tls.recv(5) == b"hello"
+            peer = tls.getpeercert(binary_form=True)
+            assert peer is not None
+            assert x509.load_der_x509_certificate(peer) == leaf
     finally:
         thread.join(timeout=10)
         listener.close()
@@ -219,7 +221,7 @@ def test_value_without_underscore_or_through_a_five_link_chain_validates(
 
 def _chain(dns: BindServer, record: dict[str, str], *, links: int, base: str) -> None:
     hops = [record["Name"]] + [f"l{i}.{base}." for i in range(1, links)]
-    for source, target in zip(hops, hops[1:], strict=False):
+    for source, target in itertools.pairwise(hops):
         dns.add_cname(source, target)
     dns.add_cname(hops[-1], record["Value"])
 

@@ -146,10 +146,10 @@ def _dv_subscriber_linter() -> _Linter:
 def _build_dv_subscriber_linter() -> _Linter:
     # Imported here: pkilint takes about half a second to import, which only processes that
     # actually issue certificates should pay.
-    from pkilint import finding_filter, loader  # type: ignore[import-untyped]
-    from pkilint.cabf import serverauth  # type: ignore[import-untyped]
-    from pkilint.cabf.serverauth import serverauth_constants  # type: ignore[import-untyped]
-    from pkilint.pkix import certificate  # type: ignore[import-untyped]
+    from pkilint import finding_filter, loader
+    from pkilint.cabf import serverauth
+    from pkilint.cabf.serverauth import serverauth_constants
+    from pkilint.pkix import certificate
 
     # openacm issues domain-validated certificates only, so the type is fixed rather than
     # detected: detection would lint a builder that wrongly says CA:TRUE as a CA certificate.

@@ -30,9 +30,9 @@ from cryptography.x509 import ocsp
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 from pkcs11.exceptions import PKCS11Error, SessionHandleInvalid, UserAlreadyLoggedIn
 from pkcs11.util.ec import encode_named_curve_parameters
-from pyasn1.codec.der import decoder, encoder  # type: ignore[import-untyped]
-from pyasn1.type import namedtype, univ  # type: ignore[import-untyped]
-from pyasn1_alt_modules import rfc5280, rfc6960  # type: ignore[import-untyped]
+from pyasn1.codec.der import decoder, encoder
+from pyasn1.type import namedtype, univ
+from pyasn1_alt_modules import rfc5280, rfc6960
 
 from openacm.adapters.ca.lint import throwaway_key_for
 from openacm.adapters.ca.signer import CaPublicKey, signature_hash_for

@@ -242,7 +242,7 @@ class _CachedResponse:
 class OcspResponder:
     """Answers OCSP requests about certificates `issuer` issued, signing as `issuer` itself.
 
-    Responses without a nonce are cached per serial number (and CertID hash) and served again
+    Responses without a nonce are cached per serial number, CertID hash and status, and served again
     until half their validity has passed (at most four days), so popular certificates cost one
     signature per period; requests with a nonce always get a fresh signature that carries it.
     After revoking a certificate, call `invalidate` so the next answer says so. Safe to share
@@ -263,7 +263,7 @@ class OcspResponder:
         self._validity = validity
         self._reuse_for = min(validity / 2, _MAX_RESPONSE_REUSE)
         self._issuer_cert_ids = _issuer_cert_ids(issuer, signer.public_key)
-        self._cache: dict[tuple[int, str], _CachedResponse] = {}
+        self._cache: dict[tuple[int, str, str], _CachedResponse] = {}
         self._lock = threading.Lock()
 
     def respond(
@@ -294,12 +294,15 @@ class OcspResponder:
         algorithm = self._cert_id_algorithm(request)
         if algorithm is None:
             return _UNAUTHORIZED
-        cache_key = (request.serial_number, algorithm.name)
+        # The status is read every time (the store is the truth shared by every process); the
+        # cache only saves the signature, and is keyed by the status, so a revocation made by
+        # another process is never hidden behind a cached "good".
+        status = status_of(request.serial_number)
+        cache_key = (request.serial_number, algorithm.name, status.state)
         if nonce is None:
             cached = self._cached(cache_key, now)
             if cached is not None:
                 return cached
-        status = status_of(request.serial_number)
         response = self._sign(request, algorithm, status, now, nonce)
         # "unknown" is not cached: the serial may be issued a moment later, and caching it would
         # let anyone fill memory with made-up serials.
@@ -318,14 +321,14 @@ class OcspResponder:
             return None
         return algorithm
 
-    def _cached(self, key: tuple[int, str], now: datetime) -> bytes | None:
+    def _cached(self, key: tuple[int, str, str], now: datetime) -> bytes | None:
         with self._lock:
             entry = self._cache.get(key)
         if entry is None or not entry.is_fresh(now):
             return None
         return entry.der
 
-    def _store(self, key: tuple[int, str], entry: _CachedResponse, now: datetime) -> None:
+    def _store(self, key: tuple[int, str, str], entry: _CachedResponse, now: datetime) -> None:
         with self._lock:
             if len(self._cache) >= _CACHE_SWEEP_THRESHOLD:
                 for stale in [k for k, v in self._cache.items() if not v.is_fresh(now)]:
