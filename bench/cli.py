@@ -76,7 +76,7 @@ class Options:
 def main(argv: Sequence[str] | None = None) -> int:
     options = _parse(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    with _only_run_on_this_machine() as holder:
+    with only_run_on_this_machine() as holder:
         if holder is not None:
             say(f"another bench run (pid {holder}) is measuring on this machine; try later")
             return 3
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def _only_run_on_this_machine() -> Iterator[str | None]:
+def only_run_on_this_machine() -> Iterator[str | None]:
     """Two benchmarks at once would each measure the other's load: yields the pid of the
     run that holds the machine-wide lock, or None once this run holds it."""
     with LOCK_PATH.open("a+") as lock:

@@ -33,6 +33,13 @@ def list_requests(server: RunningServer, tokens: Sequence[str | None]) -> list[b
     return _capture(server, [_list_call(token) for token in tokens])
 
 
+def request_certificate_requests(
+    server: RunningServer, names: Sequence[str], key_algorithm: str
+) -> list[bytes]:
+    """One DNS-validated RequestCertificate per name (no SANs, no idempotency token)."""
+    return _capture(server, [_request_call(name, key_algorithm) for name in names])
+
+
 def write_request_file(path: Path, requests: Sequence[bytes]) -> None:
     """`<length>\\n<raw request>` records, the format bench/replay.lua reads."""
     with path.open("wb") as out:
@@ -53,6 +60,12 @@ def _list_call(token: str | None) -> Call:
     if token is not None:
         kwargs["NextToken"] = token
     return lambda client: client.list_certificates(**kwargs)
+
+
+def _request_call(name: str, key_algorithm: str) -> Call:
+    return lambda client: client.request_certificate(
+        DomainName=name, ValidationMethod="DNS", KeyAlgorithm=key_algorithm
+    )
 
 
 def _capture(server: RunningServer, calls: Sequence[Call]) -> list[bytes]:

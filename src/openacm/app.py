@@ -33,6 +33,7 @@ from openacm.services.pki.builtin_ca import BuiltinCa, public_base_url, signer_f
 from openacm.services.pki.leaf_issuer import LeafIssuer
 from openacm.services.pki.leaf_keys import LeafKeys
 from openacm.services.pki.secrets import DNS_VALIDATION_KEY, installation_secret
+from openacm.services.records import OpenAcmService
 
 
 @dataclass
@@ -119,7 +120,14 @@ def create_app(settings: Settings) -> OpenAcmApp:
         ),
         "acm.amazonaws.com",
     )
-    endpoint = JsonApiEndpoint([acm], keys, audit)
+    # openacm's own API next to ACM's (CreateValidationRecords, ListValidationZones), signed
+    # with the same credentials: docs/dns-zones.md.
+    openacm_api = ServedApi(
+        ApiModel.load("openacm"),
+        OpenAcmService(runtime.db, runtime.cipher, settings),
+        "openacm.amazonaws.com",
+    )
+    endpoint = JsonApiEndpoint([acm, openacm_api], keys, audit)
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
     worker = ValidationWorker(
         runtime.db,

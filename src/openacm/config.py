@@ -129,6 +129,9 @@ class IssuanceSettings:
     # How often each CA's CRL is re-signed, and how long a CRL claims to be current.
     crl_refresh_seconds: float = 3600.0
     crl_validity_seconds: float = 24 * 3600.0
+    # How often a running server looks whether its own TLS certificate was renewed (by itself,
+    # another worker or `openacm ca renew-server-certificate`) and loads the new one.
+    server_tls_check_seconds: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -188,6 +191,12 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     insecure_http: bool = False
+    # Serve a certificate the builtin CA issues to this server itself (`serve` decides: on
+    # when listening beyond loopback without --tls-cert, or when --self-tls asks for it).
+    self_tls: bool = False
+    # Names that certificate is for (empty: the machine's FQDN); the listen address joins
+    # them when it is one specific address.
+    tls_hostnames: tuple[str, ...] = ()
     master_key_file: Path | None = None
     log_level: str = "info"
     quotas: Quotas = field(default_factory=Quotas)

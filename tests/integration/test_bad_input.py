@@ -1050,11 +1050,12 @@ def test_unknown_target(bad: BadInput) -> None:
 
 
 def test_unimplemented_operation(bad: BadInput) -> None:
+    # EMAIL is ACM's default validation method; it arrives with email validation.
     answer = bad.caller.call("RequestCertificate", DomainName="www.example.com")
     bad.expect(
         answer,
         "NotImplementedException",
-        "openacm does not implement RequestCertificate yet.",
+        "openacm does not implement EMAIL validation yet; use ValidationMethod=DNS.",
         status=501,
     )
     answer = bad.caller.call("RenewCertificate", CertificateArn=bad.me.arn)

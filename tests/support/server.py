@@ -95,7 +95,7 @@ class OpenAcmServer:
         env.update(self.env)
         return env
 
-    def start(self, timeout: float = 30.0) -> OpenAcmServer:
+    def start(self, timeout: float = 60.0) -> OpenAcmServer:
         self.port = self.port or free_port()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / f"server-{self.port}.log"

@@ -11,80 +11,24 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
+from openacm.cli.ca import ca
 from openacm.cli.logs import configure_logging
+from openacm.cli.options import emit_rows, output_option, settings_from_context, storage_options
+from openacm.cli.records import records
 from openacm.config import (
     DEV_ACCESS_KEY_ID,
     DEV_ACCOUNT_ID,
     DEV_SECRET_ACCESS_KEY,
-    Settings,
-    read_config_file,
-    sections_from,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT = {"show_default": True, "max_content_width": 100}
-
-
-def _load_config_file(
-    ctx: click.Context, _param: click.Parameter, value: Path | None
-) -> Path | None:
-    config = read_config_file(value)
-    ctx.default_map = {**(ctx.default_map or {}), **config}
-    ctx.meta["config_file"] = config
-    return value
-
-
-def storage_options(func: F) -> F:
-    """Where the state lives: shared by `serve` and every admin command."""
-    options = [
-        click.option(
-            "--config",
-            envvar="OPENACM_CONFIG",
-            type=click.Path(dir_okay=False, exists=True, path_type=Path),
-            callback=_load_config_file,
-            is_eager=True,
-            expose_value=False,
-            help="TOML file with option values (keys as the long option names).",
-        ),
-        click.option(
-            "--data-dir",
-            envvar="OPENACM_DATA_DIR",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=Path(".openacm"),
-            help="Directory for the SQLite database, master key and audit log.",
-        ),
-        click.option(
-            "--database-url",
-            envvar="OPENACM_DATABASE_URL",
-            default=None,
-            help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in "
-            "the data dir).",
-        ),
-        click.option(
-            "--master-key-file",
-            envvar="OPENACM_MASTER_KEY_FILE",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=None,
-            help="Master key file, created 0600 on first start (default: DATA_DIR/master.key; "
-            "OPENACM_MASTER_KEY overrides it).",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _settings(**values: Any) -> Settings:
-    ctx = click.get_current_context()
-    file_config = ctx.meta.get("config_file", {})
-    return Settings(**sections_from(file_config), **values)
 
 
 @click.group(context_settings=CONTEXT)
@@ -103,6 +47,28 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+class _HostnameList(click.ParamType[str]):
+    """A repeatable host-name option whose environment variable lists names comma-separated."""
+
+    name = "name"
+
+    def split_envvar_value(self, rv: str) -> list[str]:
+        return [part.strip() for part in rv.split(",") if part.strip()]
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        return str(value).strip()
+
+
+def _check_server_hostnames(configured: tuple[str, ...], host: str) -> None:
+    """Refuse bad names of the server's own certificate before anything starts."""
+    from openacm.services.pki.server_certificate import ServerHostnames, default_hostnames
+
+    try:
+        ServerHostnames.parse(default_hostnames(configured, host))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--tls-hostname") from None
 
 
 @main.command()
@@ -133,8 +99,27 @@ def _is_loopback(host: str) -> bool:
 )
 @click.option(
     "--insecure-http",
+    envvar="OPENACM_INSECURE_HTTP",
     is_flag=True,
-    help="Allow plain HTTP on a non-loopback address (private keys travel in request bodies).",
+    help="Plain HTTP on a non-loopback address, on purpose (say, behind a TLS proxy); private "
+    "keys travel in request bodies.",
+)
+@click.option(
+    "--self-tls",
+    envvar="OPENACM_SELF_TLS",
+    is_flag=True,
+    help="Serve HTTPS with a certificate from the builtin CA on loopback too (beyond loopback "
+    "it is the default when no --tls-cert is given).",
+)
+@click.option(
+    "--tls-hostname",
+    "tls_hostnames",
+    envvar="OPENACM_TLS_HOSTNAMES",
+    multiple=True,
+    type=_HostnameList(),
+    help="A name (or IP address) of the builtin CA's certificate for this server; repeatable "
+    "(environment: comma-separated). Default: the machine's FQDN. The listen address joins "
+    "them when it is one specific address.",
 )
 @click.option(
     "--workers",
@@ -158,6 +143,8 @@ def serve(
     tls_cert: Path | None,
     tls_key: Path | None,
     insecure_http: bool,
+    self_tls: bool,
+    tls_hostnames: tuple[str, ...],
     workers: int,
     log_level: str,
 ) -> None:
@@ -167,13 +154,14 @@ def serve(
 
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
-    if not tls_cert and not _is_loopback(host) and not insecure_http:
-        raise click.UsageError(
-            f"refusing plain HTTP on {host}: private keys travel in request bodies. "
-            "Give --tls-cert/--tls-key, or --insecure-http if a TLS proxy fronts openacm."
-        )
+    if self_tls and (tls_cert or insecure_http):
+        raise click.UsageError("--self-tls goes with neither --tls-cert nor --insecure-http")
+    # Beyond loopback, no certificate given means the builtin CA's own, not plain HTTP.
+    self_tls = self_tls or not (tls_cert or insecure_http or _is_loopback(host))
+    if self_tls:
+        _check_server_hostnames(tls_hostnames, host)
     configure_logging(log_level)
-    settings = _settings(
+    settings = settings_from_context(
         host=host,
         port=port,
         data_dir=data_dir,
@@ -183,12 +171,14 @@ def serve(
         tls_cert=tls_cert,
         tls_key=tls_key,
         insecure_http=insecure_http,
+        self_tls=self_tls,
+        tls_hostnames=tls_hostnames,
         log_level=log_level,
     )
     sock = bind_socket(host, port)
     # Migrate (and create the dev identity) once, before any worker starts.
     Runtime.open(settings).close()
-    scheme = "https" if tls_cert else "http"
+    scheme = "https" if tls_cert or self_tls else "http"
     logging.getLogger("openacm").info(
         "serving on %s://%s:%d with %d worker(s), data in %s",
         scheme,
@@ -216,30 +206,12 @@ def _open_admin(**storage: Any) -> Any:
     from openacm.app import Runtime
     from openacm.services.identity import IdentityAdmin
 
-    runtime = Runtime.open(_settings(**storage))
+    runtime = Runtime.open(settings_from_context(**storage))
     return IdentityAdmin(runtime.db, runtime.cipher)
-
-
-def _emit(rows: list[dict[str, Any]], output: str, columns: list[str]) -> None:
-    if output == "json":
-        for row in rows:
-            click.echo(json.dumps(row))
-        return
-    widths = [max([len(c)] + [len(str(r.get(c, ""))) for r in rows]) for c in columns]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for row in rows:
-        click.echo(
-            "  ".join(str(row.get(c, "")).ljust(w) for c, w in zip(columns, widths, strict=True))
-        )
 
 
 def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-output_option = click.option(
-    "--output", type=click.Choice(["table", "json"]), default="table", help="Output format."
-)
 
 
 @main.group()
@@ -276,7 +248,7 @@ def account_list(output: str, **storage: Any) -> None:
         {"account_id": a.account_id, "name": a.name, "created": _when(a.created_at)}
         for a in _open_admin(**storage).list_accounts()
     ]
-    _emit(rows, output, ["account_id", "name", "created"])
+    emit_rows(rows, output, ["account_id", "name", "created"])
 
 
 @admin.group()
@@ -341,7 +313,7 @@ def key_list(account_id: str | None, output: str, **storage: Any) -> None:
         }
         for k in _open_admin(**storage).list_access_keys(account_id)
     ]
-    _emit(rows, output, ["access_key_id", "account_id", "user_name", "status", "created"])
+    emit_rows(rows, output, ["access_key_id", "account_id", "user_name", "status", "created"])
 
 
 def _set_key_status(access_key_id: str, status: str, storage: dict[str, Any]) -> None:
@@ -386,7 +358,7 @@ def _parse_time(value: str | None) -> float | None:
 def _open_audit_db(storage: dict[str, Any]) -> Any:
     from openacm.app import Runtime
 
-    return Runtime.open(_settings(**storage)).db
+    return Runtime.open(settings_from_context(**storage)).db
 
 
 @main.group()
@@ -463,6 +435,10 @@ def audit_search(
     )
     for record in records:
         click.echo(json.dumps(record))
+
+
+main.add_command(records)
+main.add_command(ca)
 
 
 if __name__ == "__main__":

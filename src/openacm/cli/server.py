@@ -8,6 +8,7 @@ PR_SET_PDEATHSIG), so `kill -9` of the server leaves nothing listening behind.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import logging
@@ -16,10 +17,17 @@ import signal
 import socket
 import ssl
 import sys
+from collections.abc import Callable
 
 import uvicorn
 
 from openacm.config import Settings
+from openacm.services.pki.server_certificate import (
+    ServedCertificate,
+    ServerCertificate,
+    ServerHostnames,
+    default_hostnames,
+)
 
 log = logging.getLogger("openacm")
 PR_SET_PDEATHSIG = 1
@@ -35,24 +43,118 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def tls_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    # The seeds require TLS 1.2 or later of ACM clients.
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def load_pem_bundle(context: ssl.SSLContext, bundle: bytes) -> None:
+    """Load a chain and its private key from memory: `load_cert_chain` reads only files, so
+    they go through an anonymous memory file and the key never touches a disk in clear."""
+    fd = os.memfd_create("openacm-server-tls", os.MFD_CLOEXEC)
+    try:
+        with open(fd, "wb", closefd=False) as memory:
+            memory.write(bundle)
+        context.load_cert_chain(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+
+
+class SelfIssuedTls:
+    """The builtin CA's certificate for this server, in one SSLContext, kept current.
+
+    A new certificate is loaded into the same context, so connections accepted afterwards
+    present it while the listening socket stays open. Loading happens on the event loop's
+    thread, the one that creates the TLS connections, so no handshake sees a context
+    half-way between two certificates.
+    """
+
+    def __init__(self, certificates: ServerCertificate, check_seconds: float) -> None:
+        self.certificates = certificates
+        self.check_seconds = max(check_seconds, 0.1)
+        self.context = tls_context()
+        self.serial: str | None = None
+
+    def load(self, served: ServedCertificate) -> None:
+        load_pem_bundle(self.context, served.pem_bundle())
+        self.serial = served.serial
+        log.info("serving the server's TLS certificate", extra=served.log_fields())
+
+    async def keep_current(self) -> None:
+        while True:
+            await asyncio.sleep(self.check_seconds)
+            try:
+                served = await asyncio.to_thread(self.certificates.current)
+            except Exception:
+                # Keep serving the loaded certificate; the next check tries again.
+                log.exception("could not check the server's TLS certificate")
+                continue
+            if served.serial != self.serial:
+                self.load(served)
+
+
+def _self_issued_tls(settings: Settings) -> SelfIssuedTls:
+    from openacm.app import Runtime
+
+    runtime = Runtime.open(settings, prepare=False)
+    hostnames = ServerHostnames.parse(default_hostnames(settings.tls_hostnames, settings.host))
+    certificates = ServerCertificate(
+        runtime.db,
+        runtime.cipher,
+        runtime.builtin_ca(),
+        hostnames,
+        max_validity_days=settings.issuance.max_validity_days,
+    )
+    tls = SelfIssuedTls(certificates, settings.issuance.server_tls_check_seconds)
+    tls.load(certificates.current())
+    return tls
+
+
 def serve_on(settings: Settings, sock: socket.socket) -> None:
     """One worker: build the app and serve the socket until told to stop."""
     from openacm.app import create_app
 
+    context: ssl.SSLContext | None = None
+    self_issued: SelfIssuedTls | None = None
+    if settings.tls_cert:
+        context = tls_context()
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    elif settings.self_tls:
+        self_issued = _self_issued_tls(settings)
+        context = self_issued.context
+
+    def use_context(
+        _config: uvicorn.Config, _default: Callable[[], ssl.SSLContext]
+    ) -> ssl.SSLContext:
+        assert context is not None
+        return context
+
     config = uvicorn.Config(
         create_app(settings),
-        ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
-        ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
+        ssl_context_factory=use_context if context else None,
         log_config=None,
         access_log=False,
         lifespan="on",
         server_header=False,
     )
-    config.load()
-    if config.ssl is not None:
-        # The seeds require TLS 1.2 or later of ACM clients.
-        config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(_serve(server, sock, self_issued))
+
+
+async def _serve(
+    server: uvicorn.Server, sock: socket.socket, self_issued: SelfIssuedTls | None
+) -> None:
+    renewal = asyncio.create_task(self_issued.keep_current()) if self_issued else None
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        if renewal is not None:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
 
 
 def _die_with_parent() -> None:

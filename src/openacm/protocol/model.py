@@ -4,13 +4,15 @@ openacm never retypes a shape: every member name, type, constraint and error cod
 comes from the same JSON model files that boto3 and the AWS CLI use, so a client built from a
 given botocore version and this server agree by construction.
 
-Only botocore's own bundled data is searched (not ``~/.aws/models``), so what the server
+Only botocore's own bundled data and openacm's own models (``protocol/models``, the APIs
+openacm adds, in the same format) are searched, never ``~/.aws/models``, so what the server
 accepts cannot change with the home directory of the user running it.
 """
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import ClassVar
 
 from botocore.loaders import Loader
@@ -18,7 +20,11 @@ from botocore.model import OperationModel, ServiceModel
 
 from openacm.protocol.errors import UnknownOperationError
 
-__all__ = ["ApiModel"]
+__all__ = ["MODELS_PATH", "ApiModel"]
+
+# openacm's own service models, laid out as botocore's data directory is
+# (<service>/<api version>/service-2.json): clients load them through AWS_DATA_PATH.
+MODELS_PATH = Path(__file__).resolve().parent / "models"
 
 
 class ApiModel:
@@ -53,15 +59,17 @@ class ApiModel:
 
     @classmethod
     def load(cls, service_name: str) -> ApiModel:
-        """The model of `service_name` ("acm", "acm-pca"), loaded once per process."""
+        """The model of `service_name` ("acm", "acm-pca", openacm's "openacm"), loaded once
+        per process."""
         model = cls._cache.get(service_name)
         if model is not None:
             return model
         with cls._lock:
             model = cls._cache.get(service_name)
             if model is None:
+                # botocore's data first: a file of ours can never shadow an AWS contract.
                 loader = Loader(
-                    extra_search_paths=[Loader.BUILTIN_DATA_PATH],
+                    extra_search_paths=[Loader.BUILTIN_DATA_PATH, str(MODELS_PATH)],
                     include_default_search_paths=False,
                 )
                 description = loader.load_service_model(service_name, "service-2")

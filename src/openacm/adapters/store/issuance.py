@@ -259,6 +259,22 @@ class AuthorityStore:
             insert(installation_secrets).values(name=name, sealed=sealed, created_at=now)
         )
 
+    def update_secret(self, name: str, sealed: bytes, now: float) -> None:
+        """Replace a secret's value (callers serialize replacements themselves)."""
+        self.conn.execute(
+            update(installation_secrets)
+            .where(installation_secrets.c.name == name)
+            .values(sealed=sealed, created_at=now)
+        )
+
+    def secret_names(self, prefix: str) -> list[str]:
+        rows = self.conn.execute(
+            select(installation_secrets.c.name)
+            .where(installation_secrets.c.name.startswith(prefix, autoescape=True))
+            .order_by(installation_secrets.c.name)
+        ).all()
+        return [row.name for row in rows]
+
     # -- key pool --------------------------------------------------------------------------
 
     def pooled_key_count(self, key_algorithm: str) -> int:

@@ -13,6 +13,7 @@ the new lease and match nothing).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
@@ -64,35 +65,40 @@ class WorkQueue:
     def lease_due(
         self, kind: str, owner: str, *, now: float, lease_seconds: float, limit: int
     ) -> list[WorkItem]:
+        """Lease up to `limit` due items (earliest due first) in one compare-and-set UPDATE:
+        an item another worker leased meanwhile fails the `free` condition and is skipped."""
         free = or_(work_items.c.lease_expires_at.is_(None), work_items.c.lease_expires_at < now)
-        candidates = self.conn.execute(
-            select(work_items.c.item_id)
-            .where(work_items.c.kind == kind, work_items.c.due_at <= now, free)
-            .order_by(work_items.c.due_at)
-            .limit(limit)
-        ).all()
-        leased: list[WorkItem] = []
-        for (item_id,) in candidates:
-            taken = self.conn.execute(
-                update(work_items)
-                .where(work_items.c.item_id == item_id, free)
-                .values(lease_owner=owner, lease_expires_at=now + lease_seconds)
+        candidates = [
+            item_id
+            for (item_id,) in self.conn.execute(
+                select(work_items.c.item_id)
+                .where(work_items.c.kind == kind, work_items.c.due_at <= now, free)
+                .order_by(work_items.c.due_at)
+                .limit(limit)
             )
-            if taken.rowcount == 1:
-                row = self.conn.execute(
-                    select(work_items).where(work_items.c.item_id == item_id)
-                ).one()
-                leased.append(
-                    WorkItem(
-                        row.item_id,
-                        row.kind,
-                        row.resource_arn,
-                        row.due_at,
-                        row.deadline_at,
-                        row.attempts,
-                    )
-                )
-        return leased
+        ]
+        if not candidates:
+            return []
+        rows = self.conn.execute(
+            update(work_items)
+            .where(work_items.c.item_id.in_(candidates), free)
+            .values(lease_owner=owner, lease_expires_at=now + lease_seconds)
+            .returning(
+                work_items.c.item_id,
+                work_items.c.kind,
+                work_items.c.resource_arn,
+                work_items.c.due_at,
+                work_items.c.deadline_at,
+                work_items.c.attempts,
+            )
+        ).all()
+        leased = [
+            WorkItem(
+                row.item_id, row.kind, row.resource_arn, row.due_at, row.deadline_at, row.attempts
+            )
+            for row in rows
+        ]
+        return sorted(leased, key=lambda item: item.due_at)
 
     def _held(self, item: WorkItem, owner: str, now: float) -> ColumnElement[bool]:
         return and_(
@@ -107,10 +113,36 @@ class WorkQueue:
         ).first()
         return row is not None
 
+    def held(self, items: Sequence[WorkItem], owner: str, now: float) -> set[int]:
+        """The ids of `items` whose lease `owner` still holds, in one query."""
+        if not items:
+            return set()
+        rows = self.conn.execute(
+            select(work_items.c.item_id).where(
+                work_items.c.item_id.in_([item.item_id for item in items]),
+                work_items.c.lease_owner == owner,
+                work_items.c.lease_expires_at >= now,
+            )
+        )
+        return {item_id for (item_id,) in rows}
+
     def finish(self, item: WorkItem, owner: str, now: float) -> bool:
         """Remove the item; False when the lease was lost (someone else owns the item now)."""
         result = self.conn.execute(delete(work_items).where(self._held(item, owner, now)))
         return bool(result.rowcount == 1)
+
+    def finish_many(self, items: Sequence[WorkItem], owner: str, now: float) -> int:
+        """Remove those of `items` whose lease `owner` still holds; returns how many."""
+        if not items:
+            return 0
+        result = self.conn.execute(
+            delete(work_items).where(
+                work_items.c.item_id.in_([item.item_id for item in items]),
+                work_items.c.lease_owner == owner,
+                work_items.c.lease_expires_at >= now,
+            )
+        )
+        return int(result.rowcount)
 
     def reschedule(self, item: WorkItem, owner: str, *, due_at: float, now: float) -> bool:
         result = self.conn.execute(
