@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from openacm.adapters.store.schema import (
     domain_validations,
@@ -278,10 +278,12 @@ class AuthorityStore:
     # -- key pool --------------------------------------------------------------------------
 
     def pooled_key_count(self, key_algorithm: str) -> int:
-        return len(
+        return int(
             self.conn.execute(
-                select(key_pool.c.key_id).where(key_pool.c.key_algorithm == key_algorithm)
-            ).all()
+                select(func.count())
+                .select_from(key_pool)
+                .where(key_pool.c.key_algorithm == key_algorithm)
+            ).scalar_one()
         )
 
     def add_pooled_key(self, key_algorithm: str, sealed: bytes, now: float) -> None:
@@ -289,22 +291,24 @@ class AuthorityStore:
             insert(key_pool).values(key_algorithm=key_algorithm, key_sealed=sealed, created_at=now)
         )
 
-    def take_pooled_key(self, key_algorithm: str) -> tuple[int, bytes] | None:
-        """Remove and return one pooled key; another transaction never gets the same one
-        (the DELETE's row count decides who took it)."""
-        for _ in range(5):
-            row = self.conn.execute(
-                select(key_pool.c.key_id, key_pool.c.key_sealed)
-                .where(key_pool.c.key_algorithm == key_algorithm)
-                .order_by(key_pool.c.key_id)
-                .limit(1)
-            ).first()
-            if row is None:
-                return None
-            taken = self.conn.execute(delete(key_pool).where(key_pool.c.key_id == row.key_id))
-            if taken.rowcount == 1:
-                return int(row.key_id), bytes(row.key_sealed)
-        return None
+    def take_pooled_keys(self, key_algorithm: str, count: int) -> list[tuple[int, bytes]]:
+        """Remove and return up to `count` pooled keys, oldest first. Only the rows this
+        DELETE removed come back, so another transaction never gets the same key (one that
+        raced for the same rows gets fewer, or none)."""
+        if count < 1:
+            return []
+        oldest = (
+            select(key_pool.c.key_id)
+            .where(key_pool.c.key_algorithm == key_algorithm)
+            .order_by(key_pool.c.key_id)
+            .limit(count)
+        )
+        rows = self.conn.execute(
+            delete(key_pool)
+            .where(key_pool.c.key_id.in_(oldest))
+            .returning(key_pool.c.key_id, key_pool.c.key_sealed)
+        ).all()
+        return sorted((int(row.key_id), bytes(row.key_sealed)) for row in rows)
 
 
 def _stored_ca(row: object) -> StoredCa:
