@@ -126,6 +126,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
         ApiModel.load("openacm"),
         OpenAcmService(runtime.db, runtime.cipher, settings),
         "openacm.amazonaws.com",
+        blocking_operations=frozenset({"CreateValidationRecords"}),
     )
     endpoint = JsonApiEndpoint([acm, openacm_api], keys, audit)
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)

@@ -7,6 +7,8 @@ defaults, and the quotas, which have no command-line flags.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import os
 import tomllib
@@ -178,7 +180,34 @@ def dns_zones_from(config: Mapping[str, object]) -> tuple[DnsZone, ...]:
             )
         except TypeError as exc:
             raise ValueError(f"bad [[dns_zones]] entry: {exc}") from exc
+        _check_zone(zones[-1])
     return tuple(zones)
+
+
+TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1")
+
+
+def _check_zone(zone: DnsZone) -> None:
+    """Refuse at start what would otherwise only fail at the first update."""
+    try:
+        base64.b64decode(zone.tsig_secret, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"dns_zones {zone.zone}: tsig_secret is not base64") from exc
+    if zone.tsig_algorithm.lower() not in TSIG_ALGORITHMS:
+        raise ValueError(
+            f"dns_zones {zone.zone}: tsig_algorithm must be one of {', '.join(TSIG_ALGORITHMS)}"
+        )
+    host, _, port = (
+        zone.server.rpartition(":")
+        if zone.server.count(":") == 1
+        else (
+            zone.server,
+            "",
+            "",
+        )
+    )
+    if not (host or zone.server) or (port and not port.isdigit()):
+        raise ValueError(f"dns_zones {zone.zone}: server must be ADDRESS or ADDRESS:PORT")
 
 
 @dataclass(frozen=True)

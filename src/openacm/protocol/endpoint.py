@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import anyio.to_thread
 from botocore.model import OperationModel
 from starlette.types import Receive, Scope, Send
 
@@ -63,6 +64,10 @@ class ServedApi:
     model: ApiModel
     service: Service
     event_source: str  # CloudTrail's eventSource, e.g. "acm.amazonaws.com"
+    # Operations that wait on the network (DNS updates, upstream CAs): run in a worker thread
+    # so they never hold up the event loop. The rest are short store transactions and run
+    # inline, which is what keeps the common calls fast.
+    blocking_operations: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -151,7 +156,10 @@ class JsonApiEndpoint:
         params = parse_input(operation, decode_json_body(body))
         call.params = params
         handler = api.service.handler(operation.name)
-        result = handler(ctx, params)
+        if operation.name in api.blocking_operations:
+            result = await anyio.to_thread.run_sync(handler, ctx, params)
+        else:
+            result = handler(ctx, params)
         call.result = result
         return 200, {}, serialize_output(operation, result)
 

@@ -37,7 +37,7 @@ ALREADY_PRESENT = "ALREADY_PRESENT"
 NO_CONFIGURED_ZONE = "NO_CONFIGURED_ZONE"
 NOT_PERMITTED = "NOT_PERMITTED"
 FAILED = "FAILED"
-# ACM's validation records carry a 300 s TTL in Route 53 as its console creates them.
+# The TTL ACM's console gives the validation records it creates in Route 53.
 RECORD_TTL = 300
 
 
@@ -114,9 +114,6 @@ class ZoneWriter:
         )
 
 
-WriterFactory = Callable[[DnsZone], ZoneWriter]
-
-
 class ValidationRecordOperations:
     def __init__(
         self,
@@ -124,16 +121,11 @@ class ValidationRecordOperations:
         certificates: CertificateOperations,
         zones: Sequence[DnsZone],
         validation: ValidationSettings,
-        *,
-        writer_for: WriterFactory | None = None,
     ) -> None:
         self.db = db
         self.certificates = certificates
         self.zones = tuple(zones)
         self.validation = validation
-        self.writer_for: WriterFactory = writer_for or (
-            lambda zone: ZoneWriter(zone, validation.zone, validation.dns_timeout)
-        )
 
     # -- CreateValidationRecords ------------------------------------------------------------
 
@@ -178,7 +170,8 @@ class ValidationRecordOperations:
                 "lists the accounts that may write into it.",
                 zone.zone.strip("."),
             )
-        return self.writer_for(zone).put(record)
+        writer = ZoneWriter(zone, self.validation.zone, self.validation.dns_timeout)
+        return writer.put(record)
 
     def _validate_soon(self, ctx: CallContext, record: CertificateRecord) -> None:
         """Make the certificate's validation work due now: after backing off while the
