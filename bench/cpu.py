@@ -41,7 +41,7 @@ class CpuUse:
 
 
 def sample(server_group: int) -> CpuSample:
-    return CpuSample(time.monotonic(), _machine_busy_s(), _group_cpu_s(server_group), _children_s())
+    return CpuSample(time.monotonic(), machine_busy_s(), group_cpu_s(server_group), _children_s())
 
 
 def between(start: CpuSample, end: CpuSample) -> CpuUse:
@@ -52,13 +52,22 @@ def between(start: CpuSample, end: CpuSample) -> CpuUse:
     return CpuUse(server, load_generator, max(machine - server - load_generator, 0.0))
 
 
-def _machine_busy_s() -> float:
+def machine_busy_s() -> float:
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return (sum(fields[:8]) - idle) / _TICKS  # user..steal; guest time is inside user
 
 
-def _group_cpu_s(group: int) -> float:
+def process_cpu_s(pid: int) -> float:
+    """utime + stime of one process (all its threads); 0 once it has gone."""
+    try:
+        after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(after_name[11]) + int(after_name[12])) / _TICKS
+
+
+def group_cpu_s(group: int) -> float:
     """utime + stime of every live process in the process group `group`."""
     total = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):

@@ -66,7 +66,9 @@ DEV_ACCOUNT = "000000000000"
 EC_TARGET = 0.25
 RSA_TARGET = 0.90
 BURST_TARGET = 10.0
-_POLL_S = 0.005
+SCENARIO_KINDS = ("ec", "rsa", "burst")
+# How often the store is asked whether the run is done: the timing error is at most this.
+_POLL_S = 0.01
 _RUN_TIMEOUT_S = 600.0
 
 
@@ -290,19 +292,54 @@ class Scenario:
     target_kind: str  # "fraction" (of the raw rate) or "multiple" (of it)
 
 
+@dataclass(frozen=True)
+class CpuSeconds:
+    """CPU seconds used so far by each party of a run, and by the whole machine."""
+
+    server: float  # openacm's process group
+    bind: float
+    bench: float  # this process: sending requests, polling the store
+    machine: float
+
+    @classmethod
+    def now(cls, server: RunningServer, bind_pid: int) -> CpuSeconds:
+        return cls(
+            cpu.group_cpu_s(server.process.pid),
+            cpu.process_cpu_s(bind_pid),
+            _own_cpu_s(),
+            cpu.machine_busy_s(),
+        )
+
+    def __sub__(self, earlier: CpuSeconds) -> CpuSeconds:
+        return CpuSeconds(
+            self.server - earlier.server,
+            self.bind - earlier.bind,
+            self.bench - earlier.bench,
+            self.machine - earlier.machine,
+        )
+
+    @property
+    def other(self) -> float:
+        """Everything else the machine ran meanwhile (other work on a shared machine)."""
+        return max(self.machine - self.server - self.bind - self.bench, 0.0)
+
+
 @dataclass
 class E2eRun:
     scenario: Scenario
     seconds: float
     accepted_seconds: float  # until the last RequestCertificate was answered
-    server_cores: float
-    bench_cores: float
-    other_cores: float
+    used: CpuSeconds
+    arns: list[str]
     pool_before: int | None = None
 
     @property
     def per_s(self) -> float:
         return self.scenario.certificates / self.seconds
+
+    def ms_per_certificate(self, seconds: float) -> float:
+        """CPU time per certificate: unlike the rate, hardly changed by other load."""
+        return 1000 * seconds / self.scenario.certificates
 
 
 def openacm_target(bind_spec: str, config: ServerConfig, workers: str) -> Target:
@@ -413,6 +450,14 @@ def publish_records(bind: BindServer, server: RunningServer, arns: Sequence[str]
             raise CheckError(f"BIND refused the update: rcode {response.rcode()}")
 
 
+def delete_all(server: RunningServer, arns: Sequence[str]) -> None:
+    """Untimed: every run starts with the account as small as the last left it, so that
+    per-account work (the quota count of RequestCertificate) does not grow run by run."""
+    client = acm_client(server, pool=8)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda arn: client.delete_certificate(CertificateArn=arn), arns))
+
+
 @dataclass(frozen=True)
 class Sent:
     arns: list[str]
@@ -473,6 +518,7 @@ def wait_until_issued(
 
 def timed_run(
     server: RunningServer,
+    bind_pid: int,
     probe: StoreProbe,
     scenario: Scenario,
     names: Sequence[str],
@@ -483,8 +529,7 @@ def timed_run(
     say(f"{scenario.name}, {scenario.config.label}: {len(names)} certificates")
     requests = presign.request_certificate_requests(server, names, scenario.key_algorithm)
     since = time.time()
-    cpu_before = cpu.sample(server.process.pid)
-    own_before = _own_cpu_s()
+    cpu_before = CpuSeconds.now(server, bind_pid)
     started = time.monotonic()
     outcome: list[Sent] = []
     failure: list[BaseException] = []
@@ -502,23 +547,31 @@ def timed_run(
     finally:
         sending.join()
     seconds = time.monotonic() - started
-    used = cpu.between(cpu_before, cpu.sample(server.process.pid))
-    own = (_own_cpu_s() - own_before) / seconds
+    used = CpuSeconds.now(server, bind_pid) - cpu_before
     if failure:
         raise failure[0]
     sent = outcome[0]
     probe.check_issued(sent.arns, scenario.key_algorithm)
-    run = E2eRun(
-        scenario,
-        seconds,
-        sent.seconds,
-        server_cores=used.server,
-        bench_cores=own,
-        other_cores=max(used.other - own, 0.0),
-    )
+    run = E2eRun(scenario, seconds, sent.seconds, used, sent.arns)
     say(f"  {run.per_s:.1f} certificates/s ({seconds:.2f}s; requests answered in "
-        f"{sent.seconds:.2f}s)")  # fmt: skip
+        f"{sent.seconds:.2f}s; server CPU {run.ms_per_certificate(used.server):.2f} ms, BIND "
+        f"{run.ms_per_certificate(used.bind):.2f} ms per certificate; other load "
+        f"{used.other / seconds:.2f} cores)")  # fmt: skip
     return run
+
+
+def _pid_of(bind: BindServer) -> int:
+    """The named process serving `bind` (found by its working directory)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            argv = cmdline.read_bytes().split(b"\0")
+            if (
+                argv
+                and argv[0].endswith(b"named")
+                and str(bind.work_dir).encode() in b" ".join(argv)
+            ):
+                return int(cmdline.parent.name)
+    raise CheckError("named is not running")
 
 
 def _own_cpu_s() -> float:
@@ -548,6 +601,7 @@ class Options:
     lint_ec_certs: int
     lint_rsa_certs: int
     lint_on: bool
+    only: tuple[str, ...]
     workers: str
     connections: int
     raw_seconds: float
@@ -583,6 +637,12 @@ def _parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--lint-ec-certs", type=int, default=300, help="EC, lint on")
     parser.add_argument("--lint-rsa-certs", type=int, default=100, help="RSA, lint on")
     parser.add_argument("--no-lint-on", action="store_true", help="skip the lint-on runs")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SCENARIO_KINDS,
+        help="run only these scenarios (repeatable; default: all)",
+    )
     parser.add_argument("--connections", type=int, default=8, help="request connections")
     parser.add_argument("--raw-seconds", type=float, default=3.0, help="per raw figure")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="JSON output")
@@ -605,6 +665,7 @@ def _parse(argv: Sequence[str] | None) -> Options:
         lint_ec_certs=args.lint_ec_certs,
         lint_rsa_certs=args.lint_rsa_certs,
         lint_on=not args.no_lint_on,
+        only=tuple(args.only or SCENARIO_KINDS),
         workers=OPENACM_WORKERS,
         connections=args.connections,
         raw_seconds=args.raw_seconds,
@@ -617,18 +678,21 @@ def scenarios(options: Options) -> list[Scenario]:
     pool = max(options.burst + options.burst // 4, 100)
     plain, pooled = ServerConfig(False, 0), ServerConfig(False, pool)
     found = [
-        Scenario(EC, EC, options.ec_certs, plain, "ec_leaf", EC_TARGET, "fraction"),
-        Scenario(RSA, RSA, options.rsa_certs, plain, "rsa_key", RSA_TARGET, "fraction"),
-        Scenario(f"{RSA} burst", RSA, options.burst, pooled, "rsa_key", BURST_TARGET, "multiple"),
-    ]
+        ("ec", Scenario(EC, EC, options.ec_certs, plain, "ec_leaf", EC_TARGET, "fraction")),
+        ("rsa", Scenario(RSA, RSA, options.rsa_certs, plain, "rsa_key", RSA_TARGET, "fraction")),
+        ("burst", Scenario(f"{RSA} burst", RSA, options.burst, pooled, "rsa_key", BURST_TARGET,
+                           "multiple")),
+    ]  # fmt: skip
     if options.lint_on:
         linted, linted_pool = ServerConfig(True, 0), ServerConfig(True, pool)
         found += [
-            Scenario(EC, EC, options.lint_ec_certs, linted, "ec_leaf", None, "fraction"),
-            Scenario(RSA, RSA, options.lint_rsa_certs, linted, "rsa_key", None, "fraction"),
-            Scenario(f"{RSA} burst", RSA, options.burst, linted_pool, "rsa_key", None, "multiple"),
-        ]
-    return found
+            ("ec", Scenario(EC, EC, options.lint_ec_certs, linted, "ec_leaf", None, "fraction")),
+            ("rsa", Scenario(RSA, RSA, options.lint_rsa_certs, linted, "rsa_key", None,
+                             "fraction")),
+            ("burst", Scenario(f"{RSA} burst", RSA, options.burst, linted_pool, "rsa_key", None,
+                               "multiple")),
+        ]  # fmt: skip
+    return [scenario for kind, scenario in found if kind in options.only]
 
 
 def _run(options: Options) -> int:
@@ -665,6 +729,7 @@ def _run(options: Options) -> int:
                         with _profiled(server, scenario, options.profile_dir):
                             run = timed_run(
                                 server,
+                                _pid_of(bind),
                                 probe,
                                 scenario,
                                 names[: scenario.certificates],
@@ -672,6 +737,7 @@ def _run(options: Options) -> int:
                             )
                         run.pool_before = pool_before
                         runs.append(run)
+                        delete_all(server, run.arns)
                 except (CheckError, OSError, http.client.HTTPException) as error:
                     kept = keep_log(server, options.results.parent)
                     raise ServerError(server, f"{type(error).__name__}: {error}", kept) from error
@@ -701,8 +767,8 @@ def _server(target: Target, work_dir: Path, results: Path) -> Iterator[RunningSe
 
 @contextlib.contextmanager
 def _profiled(server: RunningServer, scenario: Scenario, directory: Path | None) -> Iterator[None]:
-    """py-spy samples every openacm process while the block runs (a diagnosis aid: the
-    sampling costs CPU, so figures taken with it are not results)."""
+    """py-spy samples every openacm process while the block runs, CPU only (a diagnosis
+    aid: the sampling costs CPU, so figures taken with it are not results)."""
     if directory is None:
         yield
         return
@@ -712,7 +778,7 @@ def _profiled(server: RunningServer, scenario: Scenario, directory: Path | None)
     py_spy = Path(sys.executable).parent / "py-spy"
     recorder = subprocess.Popen(
         [str(py_spy), "record", "--pid", str(server.process.pid), "--subprocesses",
-         "--threads", "--idle", "--rate", "250", "--format", "raw", "--output", str(output)],
+         "--threads", "--rate", "250", "--format", "raw", "--output", str(output)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     time.sleep(1.0)  # py-spy attaches
@@ -740,6 +806,7 @@ def _publish_all(
     publish_records(bind, server, sent.arns)
     wait_until_issued(probe, since, len(names))
     probe.check_issued(sent.arns, EC)
+    delete_all(server, sent.arns)
 
 
 # -- the report ---------------------------------------------------------------------------
@@ -790,7 +857,7 @@ class IssuanceReport:
         header = (
             f"{'scenario':<18} {'lint':>4} {'pool':>5} {'certs':>6} {'seconds':>7} "
             f"{'certs/s':>8} {'raw/s':>7} {'ratio':>8} {'target':>7} {'verdict':>10} | "
-            f"cores: {'server':>6} {'bench':>5} {'other':>5}"
+            f"CPU ms/cert: {'server':>6} {'BIND':>5} {'bench':>5} | other cores"
         )
         lines += ["", header, "-" * len(header)]
         for run in self.runs:
@@ -801,14 +868,18 @@ class IssuanceReport:
                 f"{run.seconds:>7.2f} {run.per_s:>8.1f} "
                 f"{self.raw.limit(scenario.raw_operation):>7.1f} "
                 f"{_ratio_text(self.ratio(run), scenario.target_kind):>8} "
-                f"{_target_text(scenario):>7} {self.verdict(run):>10} |        "
-                f"{run.server_cores:>6.2f} {run.bench_cores:>5.2f} {run.other_cores:>5.2f}"
+                f"{_target_text(scenario):>7} {self.verdict(run):>10} |              "
+                f"{run.ms_per_certificate(run.used.server):>6.2f} "
+                f"{run.ms_per_certificate(run.used.bind):>5.2f} "
+                f"{run.ms_per_certificate(run.used.bench):>5.2f} | "
+                f"{run.used.other / run.seconds:>11.2f}"
             )
         lines += [
             "ratio: certs/s over raw/s, where raw/s is the EC leaf figure for EC and the RSA "
             "key-generation figure for RSA; burst: a multiple of it",
-            "cores: server = openacm's process group, bench = this process (sending, polling "
-            "the store), other = everything else, BIND included",
+            "CPU per certificate: server = openacm's process group, bench = this process "
+            "(sending, polling the store); other cores = the rest of the machine's load "
+            "(other work: high means the rate is too low, the CPU figures hold)",
         ]
         return "\n".join(lines)
 
@@ -842,11 +913,12 @@ class IssuanceReport:
                     "target": run.scenario.target,
                     "target_kind": run.scenario.target_kind,
                     "verdict": self.verdict(run),
-                    "cores": {
-                        "server": round(run.server_cores, 2),
-                        "bench": round(run.bench_cores, 2),
-                        "other": round(run.other_cores, 2),
+                    "cpu_ms_per_certificate": {
+                        "server": round(run.ms_per_certificate(run.used.server), 3),
+                        "bind": round(run.ms_per_certificate(run.used.bind), 3),
+                        "bench": round(run.ms_per_certificate(run.used.bench), 3),
                     },
+                    "other_load_cores": round(run.used.other / run.seconds, 2),
                 }
                 for run in self.runs
             ],

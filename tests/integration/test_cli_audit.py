@@ -397,24 +397,9 @@ def test_config_file_takes_effect(tmp_path: Path, launcher: Launcher) -> None:
     assert httpx.get(f"{second.base_url}/healthz", timeout=5).status_code == 200
 
 
-def test_plain_http_refused_on_a_non_loopback_address(tmp_path: Path) -> None:
-    for args, env in (
-        (["--host", "0.0.0.0"], {}),
-        ([], {"OPENACM_HOST": "0.0.0.0"}),
-    ):
-        done = subprocess.run(
-            [*OPENACM, "serve", "--port", str(free_port()), "--data-dir", str(tmp_path), *args],
-            env=_clean_env(**env),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=REPO,
-        )
-        assert done.returncode != 0
-        assert "refusing plain HTTP on 0.0.0.0" in done.stderr
-        assert "--tls-cert" in done.stderr and "--insecure-http" in done.stderr
-        assert "Traceback" not in done.stderr
-
+def test_tls_cert_and_key_go_together(tmp_path: Path) -> None:
+    # (A non-loopback address without a certificate now serves the builtin CA's own
+    # certificate: test_server_tls.py.)
     lone = tmp_path / "lone.pem"
     lone.write_bytes(pki.issue("lone.example.com").cert_pem)
     done = subprocess.run(

@@ -16,7 +16,9 @@ from __future__ import annotations
 import base64
 import re
 import subprocess
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from tests.conftest import Tenant
 from tests.support import pki
@@ -43,7 +45,7 @@ from tests.support.acm_flow import (
     wait_for_status,
 )
 from tests.support.bind import BindServer
-from tests.support.server import NO_RETRIES
+from tests.support.server import NO_RETRIES, OpenAcmServer
 
 EXPORTABLE = {"Options": {"Export": "ENABLED"}}
 OCSP_CONTENT_TYPE = "application/ocsp-response"
@@ -57,37 +59,26 @@ def _link_path(url: str) -> str:
     return urlsplit(url).path
 
 
+def _aia_path(certificate: x509.Certificate, method: x509.ObjectIdentifier) -> str:
+    aia = certificate.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    (url,) = [d.access_location.value for d in aia if d.access_method == method]
+    return _link_path(str(url))
+
+
 def _ocsp_path(certificate: x509.Certificate) -> str:
-    aia = certificate.extensions.get_extension_for_oid(
-        ExtensionOID.AUTHORITY_INFORMATION_ACCESS
-    ).value
-    (url,) = [
-        d.access_location.value
-        for d in aia
-        if d.access_method == AuthorityInformationAccessOID.OCSP
-    ]
-    return _link_path(url)
-
-
-def _crl_path(certificate: x509.Certificate) -> str:
-    points = certificate.extensions.get_extension_for_oid(
-        ExtensionOID.CRL_DISTRIBUTION_POINTS
-    ).value
-    (point,) = points
-    (name,) = point.full_name
-    return _link_path(name.value)
+    return _aia_path(certificate, AuthorityInformationAccessOID.OCSP)
 
 
 def _ca_issuers_path(certificate: x509.Certificate) -> str:
-    aia = certificate.extensions.get_extension_for_oid(
-        ExtensionOID.AUTHORITY_INFORMATION_ACCESS
-    ).value
-    (url,) = [
-        d.access_location.value
-        for d in aia
-        if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
-    ]
-    return _link_path(url)
+    return _aia_path(certificate, AuthorityInformationAccessOID.CA_ISSUERS)
+
+
+def _crl_path(certificate: x509.Certificate) -> str:
+    points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    (point,) = points
+    assert point.full_name is not None
+    (name,) = point.full_name
+    return _link_path(str(name.value))
 
 
 @dataclass
@@ -611,3 +602,99 @@ def test_every_worker_process_answers_revoked_at_once(
         assert statuses == {ocsp.OCSPCertStatus.REVOKED}
     finally:
         finish_server(server)
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def workers_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    bind_server: BindServer,
+) -> Iterator[OpenAcmServer]:
+    """A server with four worker processes: one process answers one call at a time, so only
+    several processes can revoke at the same moment."""
+    from tests.conftest import finish_server, pki_env, start_server
+
+    server = start_server(
+        tmp_path_factory.mktemp("openacm-workers"),
+        request.param,
+        env=pki_env(bind_server, OPENACM_WORKERS="4"),
+    )
+    yield server
+    finish_server(server)
+
+
+@pytest.fixture
+def workers_tenant(workers_server: OpenAcmServer) -> Tenant:
+    account_id, key = workers_server.new_account()
+    return Tenant(workers_server, account_id, key, workers_server.client(key=key))
+
+
+def _issue_exportable(tenant: Tenant, dns: BindServer, count: int) -> list[str]:
+    domain = unique_domain("rc")
+    arns = [request(tenant.acm, f"c{i}.{domain}", **EXPORTABLE) for i in range(count)]
+    for arn in arns:
+        publish_records(dns, describe(tenant.acm, arn))
+    for arn in arns:
+        assert wait_for_status(tenant.acm, arn)["Status"] == "ISSUED"
+    return arns
+
+
+def test_concurrent_revocations_of_one_certificate(
+    workers_tenant: Tenant, bind_server: BindServer, tmp_path: Path
+) -> None:
+    """Six callers at once: one revocation succeeds, the others are conflicts, and the reason
+    and time described are the ones published."""
+    (target,) = _issue_exportable(workers_tenant, bind_server, 1)
+    clients = [workers_tenant.client() for _ in range(6)]
+    reasons = ["KEY_COMPROMISE", "SUPERSEDED", "AFFILIATION_CHANGED", "PRIVILEGE_WITHDRAWN"]
+    barrier = threading.Barrier(len(clients))
+
+    def revoke(index: int) -> str:
+        barrier.wait()
+        reason = reasons[index % len(reasons)]
+        try:
+            clients[index].revoke_certificate(CertificateArn=target, RevocationReason=reason)
+        except ClientError as error:
+            return str(error.response["Error"]["Code"])
+        return reason
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        results = list(pool.map(revoke, range(len(clients))))
+    winners = [r for r in results if r in reasons]
+    assert len(winners) == 1, results
+    assert sorted(r for r in results if r not in reasons) == ["ConflictException"] * 5
+    detail = describe(workers_tenant.acm, target)
+    assert detail["RevocationReason"] == winners[0]
+    ca = issued_pki(workers_tenant, target, tmp_path)
+    entry = ca.crl("one.crl").get_revoked_certificate_by_serial_number(ca.leaf.serial_number)
+    assert entry is not None
+    published = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+    assert published.name.replace("_", "").upper() == winners[0].replace("_", "")
+    assert abs(entry.revocation_date_utc.timestamp() - detail["RevokedAt"].timestamp()) < 1.5
+
+
+def test_concurrent_revocations_all_reach_the_newest_crl(
+    workers_tenant: Tenant, bind_server: BindServer, tmp_path: Path
+) -> None:
+    """Six certificates of one issuing CA revoked at once, each by its own caller: the CRL
+    with the highest number lists every one of them."""
+    arns = _issue_exportable(workers_tenant, bind_server, 6)
+    clients = [workers_tenant.client() for _ in arns]
+    barrier = threading.Barrier(len(arns))
+
+    def revoke(index: int) -> None:
+        barrier.wait()
+        clients[index].revoke_certificate(
+            CertificateArn=arns[index], RevocationReason="UNSPECIFIED"
+        )
+
+    with ThreadPoolExecutor(len(arns)) as pool:
+        list(pool.map(revoke, range(len(arns))))
+    serials = {
+        int(describe(workers_tenant.acm, arn)["Serial"].replace(":", ""), 16) for arn in arns
+    }
+    ca = issued_pki(workers_tenant, arns[0], tmp_path)
+    listed = {entry.serial_number for entry in ca.crl("all.crl")}
+    assert serials <= listed, f"missing from the newest CRL: {sorted(serials - listed)}"

@@ -4,6 +4,9 @@ Each API call runs to completion on its worker's event loop (the store calls are
 synchronous), so a worker uses one core; `--workers N` uses N. The parent binds the socket and
 migrates the store once, then forks the workers; a worker dies with its parent (Linux
 PR_SET_PDEATHSIG), so `kill -9` of the server leaves nothing listening behind.
+
+TLS (1.2 or later) uses the --tls-cert/--tls-key files, or the certificate the builtin CA
+issues to this server (`SelfIssuedTls`), which each worker keeps current on its own.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 pending certificates, keeping CRLs fresh, refilling the leaf key pool.
 
 It runs in a worker thread (the checks block on DNS and the database), one tick every
-`poll_interval` seconds; everything it touches is leased or transactional, so any number of
-processes may run it against one database.
+`poll_interval` seconds, at once when a request of this process scheduled work, and back to
+back while ticks find work; everything it touches is leased or transactional, so any number
+of processes may run it against one database.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
+from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import IssuanceSettings
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.pki.builtin_ca import BuiltinCa
@@ -23,6 +25,9 @@ from openacm.services.pki.crls import regenerate_crl
 from openacm.services.pki.leaf_keys import LeafKeys
 
 log = logging.getLogger("openacm.background")
+# Due CRLs are looked for at most this often: ticks come back to back under load, and a CRL
+# is re-signed hours before it expires.
+CRL_CHECK_SECONDS = 1.0
 
 
 class BackgroundWork:
@@ -44,15 +49,21 @@ class BackgroundWork:
         self.issuance = issuance
         self.poll_interval = poll_interval
         self.clock = clock
+        self._crls_checked_at: float | None = None
 
     def tick(self) -> int:
-        """One round of every kind of work; returns how many certificates it moved."""
+        """One round of every kind of work; returns how many things it did (certificates
+        moved, pool keys added): the loop comes straight back while there is work."""
         moved = len(self.worker.run_once(self.clock()))
-        self.refresh_crls(self.clock())
-        if not moved:
-            # Key generation only when there was nothing more urgent to do.
-            self.keys.refill(now=self.clock(), limit=2)
-        return moved
+        now = self.clock()
+        if self._crls_checked_at is None or now - self._crls_checked_at >= CRL_CHECK_SECONDS:
+            self._crls_checked_at = now
+            self.refresh_crls(now)
+        if moved:
+            return moved
+        # Key generation only when there was nothing more urgent to do, one key per tick, so
+        # that work arriving meanwhile waits for one key generation at most.
+        return self.keys.refill(now=self.clock(), limit=1)
 
     def refresh_crls(self, now: float) -> None:
         # A CRL is re-signed once `crl_refresh_seconds` of its validity have passed.
@@ -71,13 +82,34 @@ class BackgroundWork:
                     )
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                moved = await asyncio.to_thread(self.tick)
-            except Exception:
-                log.exception("background tick failed")
-                moved = 0
-            if moved:
-                continue  # more may be due right away
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.poll_interval)
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+
+        def wake_up() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(wake.set)
+
+        unsubscribe = WORK_SCHEDULED.subscribe(wake_up)
+        try:
+            while not stop.is_set():
+                wake.clear()  # work scheduled during the tick sets it again: no lost wake-up
+                try:
+                    done = await asyncio.to_thread(self.tick)
+                except Exception:
+                    log.exception("background tick failed")
+                    done = 0
+                if done:
+                    continue  # more may be due right away
+                await _first_of(stop, wake, timeout=self.poll_interval)
+        finally:
+            unsubscribe()
+
+
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Return when one of `events` is set or after `timeout` seconds."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

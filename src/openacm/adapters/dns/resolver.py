@@ -3,11 +3,18 @@
 The nameservers may be recursive resolvers or plain authoritative servers (tests use a
 non-recursive BIND), so aliases are followed here, one query per link, never by asking the
 server to recurse. Names come back lowercase, absolute and without the trailing dot.
+
+CAA answers are cached for their TTL (RFC 2308's for "no records"), as a recursive
+resolver would: certificates for sibling names climb through the same parents, and the
+CA/Browser Forum lets a CA rely on a CAA answer for its TTL. Validation CNAMEs are never
+cached: a record the customer deleted must stop issuance at once.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +37,10 @@ MAX_CNAME_LINKS = 5
 # RFC 8659 sets no limit on the aliases of a CAA lookup; this is the one of common recursive
 # resolvers (Unbound), enough for real CDN chains while still stopping loops.
 MAX_CAA_ALIAS_LINKS = 8
+# However long the TTL, a cached CAA answer is asked again after this long, so that a record
+# the customer just added takes effect within a minute.
+CAA_CACHE_MAX_SECONDS = 60.0
+_CAA_CACHE_ENTRIES = 4096
 
 
 class DnsLookupError(Exception):
@@ -117,11 +128,14 @@ class _Answer:
 
 
 class DnsChecker:
-    def __init__(self, nameservers: Sequence[Nameserver], *, timeout: float = 3.0) -> None:
+    def __init__(
+        self, nameservers: Sequence[Nameserver], *, timeout: float = 3.0, cache_caa: bool = True
+    ) -> None:
         if not nameservers:
             raise ValueError("at least one nameserver is needed")
         self.nameservers = tuple(nameservers)
         self.timeout = timeout
+        self._caa_cache = _AnswerCache() if cache_caa else None
 
     def cname_chain(
         self, name: str, *, max_links: int = MAX_CNAME_LINKS, stop_under: Sequence[str] = ()
@@ -192,7 +206,20 @@ class DnsChecker:
         return _Answer(None, targets[0] if targets else None)
 
     def _ask(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> dns.message.Message:
-        """The first usable response (NOERROR or NXDOMAIN), nameservers tried in order."""
+        """The first usable response (NOERROR or NXDOMAIN), nameservers tried in order; a CAA
+        response from the cache while its TTL lasts."""
+        cache = self._caa_cache if rdtype == dns.rdatatype.CAA else None
+        cached = cache.get(name) if cache is not None else None
+        if cached is not None:
+            return cached
+        response = self._ask_nameservers(name, rdtype)
+        if cache is not None:
+            cache.put(name, response)
+        return response
+
+    def _ask_nameservers(
+        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
+    ) -> dns.message.Message:
         failures = []
         for nameserver in self.nameservers:
             query = dns.message.make_query(name, rdtype)
@@ -220,6 +247,44 @@ class DnsChecker:
             ignore_errors=True,
         )
         return response
+
+
+class _AnswerCache:
+    """Responses by name, each kept for its TTL (at most CAA_CACHE_MAX_SECONDS)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[dns.name.Name, tuple[float, dns.message.Message]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: dns.name.Name) -> dns.message.Message | None:
+        with self._lock:
+            entry = self._entries.get(name)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, name: dns.name.Name, response: dns.message.Message) -> None:
+        ttl = min(_response_ttl(response), CAA_CACHE_MAX_SECONDS)
+        if ttl <= 0:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if len(self._entries) >= _CAA_CACHE_ENTRIES:
+                self._entries = {n: e for n, e in self._entries.items() if e[0] > now}
+                if len(self._entries) >= _CAA_CACHE_ENTRIES:
+                    self._entries.clear()
+            self._entries[name] = (now + ttl, response)
+
+
+def _response_ttl(response: dns.message.Message) -> float:
+    """How long `response` may be reused: its answer's smallest TTL, or for an answer
+    without records the SOA's negative-caching TTL (RFC 2308 §5); 0 when it has neither."""
+    if response.answer:
+        return float(min(rrset.ttl for rrset in response.answer))
+    for rrset in response.authority:
+        if rrset.rdtype == dns.rdatatype.SOA:
+            return float(min([rrset.ttl, *(rdata.minimum for rdata in rrset)]))
+    return 0.0
 
 
 def _owned(

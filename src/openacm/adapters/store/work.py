@@ -13,12 +13,46 @@ the new lease and match nothing).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, insert, or_, select, update
 
 from openacm.adapters.store.schema import work_items
+
+
+class WorkSignal:
+    """In-process news that work was just scheduled (and committed), so that this process's
+    background loop looks at once instead of at its next poll. Other processes sharing the
+    database find the work when they poll; this only saves the wait in the process that
+    took the request."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call `listener` (from any thread) on each notification; returns the unsubscribe."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def notify(self) -> None:
+        """Call after the transaction that scheduled the work has committed."""
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+
+WORK_SCHEDULED = WorkSignal()
 
 
 @dataclass(frozen=True)
@@ -61,6 +95,17 @@ class WorkQueue:
                 .where(work_items.c.item_id == existing.item_id)
                 .values(due_at=due_at, deadline_at=deadline_at)
             )
+
+    def any_due(self, kind: str, *, now: float) -> bool:
+        """Whether an item is due and free: a read, so that an idle worker need not take
+        the write lock (SQLite's only one) just to find nothing to lease."""
+        free = or_(work_items.c.lease_expires_at.is_(None), work_items.c.lease_expires_at < now)
+        row = self.conn.execute(
+            select(work_items.c.item_id)
+            .where(work_items.c.kind == kind, work_items.c.due_at <= now, free)
+            .limit(1)
+        ).first()
+        return row is not None
 
     def lease_due(
         self, kind: str, owner: str, *, now: float, lease_seconds: float, limit: int

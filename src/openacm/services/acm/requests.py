@@ -19,7 +19,7 @@ from openacm.adapters.store.accounts import AccountStore, StoredToken
 from openacm.adapters.store.certificates import CertificateStore, TagStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
-from openacm.adapters.store.work import WorkQueue
+from openacm.adapters.store.work import WORK_SCHEDULED, WorkQueue
 from openacm.config import Quotas, ValidationSettings
 from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord, DomainValidation
@@ -120,6 +120,8 @@ class RequestOperations:
                 accounts.put_token(
                     scope, token, StoredToken(digest, orjson.dumps(answer).decode(), ctx.now)
                 )
+        if record.status == PENDING:
+            WORK_SCHEDULED.notify()  # committed: this process's worker may look at once
         return answer
 
     def _check_quotas(self, store: CertificateStore, ctx: CallContext) -> None:

@@ -62,9 +62,12 @@ class RevocationOperations:
             issuing = self.ca.by_id.get(record.issuer_ca_id or "")
             if issuing is None:
                 raise ValidationError(f"Certificate {arn} was not signed by a CA of openacm.")
-            conn.execute(
+            # Conditional on the row as it is when the update gets its lock: a revocation
+            # committed meanwhile by another process (read committed) makes this one a
+            # conflict instead of overwriting its time and reason.
+            revoked = conn.execute(
                 update(certificates)
-                .where(certificates.c.arn == arn)
+                .where(certificates.c.arn == arn, certificates.c.status != "REVOKED")
                 .values(
                     status="REVOKED",
                     revoked_at=ctx.now,
@@ -72,6 +75,10 @@ class RevocationOperations:
                     row_version=certificates.c.row_version + 1,
                 )
             )
+            if revoked.rowcount != 1:
+                # Revoked or deleted since it was read: answer as if it had been seen so.
+                self.certificates.load(conn, ctx, arn, "RevokeCertificate")
+                raise ConflictError(f"Certificate {arn} is already revoked.")
             serial = serial_hex(int(record.serial.replace(":", ""), 16))
             AuthorityStore(conn).revoke_serial(issuing.ca_id, serial, at=ctx.now, reason=reason)
             regenerate_crl(

@@ -4,15 +4,27 @@ checks CAA, and hands validated ones to the issuer.
 Every server process runs one; the work-item leases (adapters/store/work.py) make sure two
 processes never work on one certificate at once, and the issuer commits only while the lease
 is held, so a certificate is issued once even with several processes on one database.
+
+A leased batch goes through in steps, each over the whole batch: one read of the records;
+the DNS lookups of all of them at once (a small thread pool: lookups mostly wait on the
+network); one write transaction that records what the lookups found, reschedules or ends
+what cannot be issued now and plans the serials of the rest; the signatures; one write
+transaction that commits them. SQLite has a single writer, so on a busy server the number
+of write transactions, more than the CPU, is what bounds issuance.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
-from openacm.adapters.dns.resolver import DnsChecker, DnsLookupError
+from sqlalchemy import Connection
+
+from openacm.adapters.dns.resolver import CnameChain, DnsChecker, DnsLookupError
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
@@ -29,9 +41,27 @@ from openacm.domain.validation import (
     chain_proves,
 )
 from openacm.services.acm.requests import VALIDATE_WORK
-from openacm.services.pki.leaf_issuer import IssuanceRefused, LeafIssuer
+from openacm.services.pki.leaf_issuer import (
+    IssuanceRefused,
+    LeafIssuer,
+    PlannedLeaf,
+    SignedLeaf,
+)
 
 log = logging.getLogger("openacm.validation")
+
+# Lookups of one batch in flight at once. They are UDP queries that wait on the nameserver,
+# so a few threads overlap the waits; more would only contend for the GIL.
+DNS_THREADS = 8
+# A batch is sized to take about this much CPU time, from what recent batches took per
+# certificate: enough to share each transaction among many certificates, little enough that
+# several processes share a burst evenly and the first certificate of a batch does not wait
+# long for the last (an RSA key generated on demand takes tens of milliseconds). CPU time,
+# not elapsed time: a slow nameserver must not shrink the batches.
+BATCH_TARGET_SECONDS = 0.1
+# How fast the seconds-per-certificate estimate follows cheaper batches; it follows costlier
+# ones at once, so that a run of slow certificates does not wait behind one big lease.
+_SMOOTHING = 0.3
 
 
 @dataclass(frozen=True)
@@ -40,6 +70,18 @@ class StepResult:
 
     arn: str
     outcome: str  # issued | pending | timed_out | failed | gone | lost_lease
+
+
+@dataclass
+class _Check:
+    """What the lookups found for one leased certificate, and what is to become of it."""
+
+    item: WorkItem
+    record: CertificateRecord
+    validations: tuple[DomainValidation, ...]  # as checked now
+    newly_validated: tuple[str, ...]  # domain names that turned SUCCESS in this check
+    verdict: str  # ready | pending | error | caa_failed | refused
+    reason: str | None = None
 
 
 class ValidationWorker:
@@ -57,83 +99,232 @@ class ValidationWorker:
         self.validation = validation
         self.issuance = issuance
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
+        self._lookups = ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="openacm-dns")
+        self._seconds_per_item = 0.0  # 0 until a batch was timed
 
     def run_once(self, now: float) -> list[StepResult]:
         """Lease the due certificates and take each one step further."""
+        with self.db.read() as conn:
+            if not WorkQueue(conn).any_due(VALIDATE_WORK, now=now):
+                return []
         with self.db.write() as conn:
             items = WorkQueue(conn).lease_due(
                 VALIDATE_WORK,
                 self.owner,
                 now=now,
                 lease_seconds=self.validation.lease_seconds,
-                limit=self.validation.batch_size,
+                limit=self.batch_limit(),
             )
-        results = []
-        for item in items:
-            try:
-                results.append(self.step(item, now))
-            except Exception:
-                # One certificate's fault must not stop the others; it is retried later.
-                log.exception("validation step failed", extra={"arn": item.resource_arn})
-                self._retry_later(item, now)
+        if not items:
+            return []
+        started = time.thread_time()
+        try:
+            results = self._step_batch(items, now)
+        except Exception:
+            # A failed transaction must not stop the worker; the batch is retried later.
+            log.exception("validation batch failed", extra={"items": len(items)})
+            results = [self._retry_after_failure(item, now) for item in items]
+        self._time_batch(time.thread_time() - started, len(items))
         return results
 
-    def step(self, item: WorkItem, now: float) -> StepResult:
-        with self.db.read() as conn:
-            record = CertificateStore(conn).get(item.resource_arn)
-            validations = ValidationStore(conn).list(item.resource_arn)
-        if record is None or record.status != PENDING:
-            self._finish(item, now)
-            return StepResult(item.resource_arn, "gone")
-        if item.deadline_at is not None and now >= item.deadline_at:
-            return self._end(item, record, now, "VALIDATION_TIMED_OUT", None, "timed_out")
-        checked = [self._check_name(record, validation, now) for validation in validations]
-        if not all(v.status == SUCCESS for v in checked):
-            self._retry_later(item, now)
-            return StepResult(record.arn, "pending")
-        refusal = self._caa_refusal(record)
-        if refusal == "retry":
-            self._retry_later(item, now)
-            return StepResult(record.arn, "pending")
-        if refusal:
-            log.info("CAA refused issuance", extra={"arn": record.arn, "reason": refusal})
-            return self._end(item, record, now, "FAILED", "CAA_ERROR", "failed")
-        try:
-            outcome = self.issuer.issue(
-                replace(record, validations=tuple(checked)),
-                now=now,
-                still_mine=lambda conn: WorkQueue(conn).still_held(item, self.owner, now),
-            )
-        except IssuanceRefused as refusal:
-            log.error("issuance refused", extra={"arn": record.arn, "reason": str(refusal)})
-            return self._end(item, record, now, "FAILED", "OTHER", "failed")
-        if not outcome.issued:
-            return StepResult(record.arn, "lost_lease")
-        self._finish(item, now)
-        log.info("certificate issued", extra={"arn": record.arn, "serial": outcome.serial})
-        return StepResult(record.arn, "issued")
+    def batch_limit(self) -> int:
+        """How many certificates to lease at once (see BATCH_TARGET_SECONDS)."""
+        if self._seconds_per_item <= 0:
+            return self.validation.batch_size
+        fitting = int(BATCH_TARGET_SECONDS / self._seconds_per_item)
+        return max(1, min(self.validation.batch_size, fitting))
 
-    # -- checks -----------------------------------------------------------------------------
+    def _time_batch(self, seconds: float, items: int) -> None:
+        latest = seconds / items
+        if latest >= self._seconds_per_item:
+            self._seconds_per_item = latest
+        else:
+            self._seconds_per_item += _SMOOTHING * (latest - self._seconds_per_item)
+
+    # -- one batch ---------------------------------------------------------------------------
+
+    def _step_batch(self, items: Sequence[WorkItem], now: float) -> list[StepResult]:
+        results: dict[int, StepResult] = {}
+        gone: list[WorkItem] = []
+        timed_out: list[tuple[WorkItem, CertificateRecord]] = []
+        to_check: list[tuple[WorkItem, CertificateRecord, tuple[DomainValidation, ...]]] = []
+        with self.db.read() as conn:
+            for item in items:
+                record = CertificateStore(conn).get(item.resource_arn)
+                if record is None or record.status != PENDING:
+                    gone.append(item)
+                elif item.deadline_at is not None and now >= item.deadline_at:
+                    timed_out.append((item, record))
+                else:
+                    validations = ValidationStore(conn).list(item.resource_arn)
+                    to_check.append((item, record, validations))
+        checks = list(self._lookups.map(lambda args: self._check(*args), to_check))
+        planned = self._prepare([check for check in checks if check.verdict == "ready"], now)
+        with self.db.write() as conn:
+            planned = self._record_checks(conn, now, gone, timed_out, checks, planned, results)
+        signed: list[tuple[_Check, SignedLeaf]] = []
+        unsigned: list[tuple[_Check, PlannedLeaf]] = []
+        for check, leaf in planned:
+            try:
+                signed.append((check, self.issuer.sign(leaf, now=now)))
+            except Exception:
+                log.exception("signing failed", extra={"arn": check.record.arn})
+                unsigned.append((check, leaf))
+        if signed or unsigned:
+            with self.db.write() as conn:
+                self._commit(conn, now, signed, unsigned, results)
+        return [results[item.item_id] for item in items]
+
+    def _prepare(self, ready: list[_Check], now: float) -> list[tuple[_Check, PlannedLeaf]]:
+        """Keys and to-be-signed certificates for the validated certificates; one the linter
+        refuses, or whose preparation fails, changes verdict instead."""
+        if not ready:
+            return []
+        keys = self.issuer.keys_for([check.record for check in ready])
+        planned = []
+        for check, key in zip(ready, keys, strict=True):
+            record = replace(check.record, validations=check.validations)
+            try:
+                planned.append((check, self.issuer.prepare(record, key, now=now)))
+            except IssuanceRefused as refusal:
+                log.error("issuance refused", extra={"arn": record.arn, "reason": str(refusal)})
+                check.verdict, check.reason = "refused", str(refusal)
+            except Exception:
+                log.exception("preparing the certificate failed", extra={"arn": record.arn})
+                check.verdict = "error"
+        return planned
+
+    def _record_checks(
+        self,
+        conn: Connection,
+        now: float,
+        gone: list[WorkItem],
+        timed_out: list[tuple[WorkItem, CertificateRecord]],
+        checks: list[_Check],
+        planned: list[tuple[_Check, PlannedLeaf]],
+        results: dict[int, StepResult],
+    ) -> list[tuple[_Check, PlannedLeaf]]:
+        """In one transaction: what the lookups found, the end of what will never be issued,
+        the next look at what is still pending, and the serials of what is to be signed.
+        Returns the planned certificates this worker may go on to sign."""
+        queue = WorkQueue(conn)
+        held = queue.held([*gone, *(item for item, _ in timed_out), *(c.item for c in checks)],
+                          self.owner, now)  # fmt: skip
+        for item in gone:
+            queue.finish(item, self.owner, now)
+            results[item.item_id] = StepResult(item.resource_arn, "gone")
+        for item, record in timed_out:
+            results[item.item_id] = self._end(
+                conn, item, record, held, now, "VALIDATION_TIMED_OUT", None, "timed_out"
+            )
+        validations = ValidationStore(conn)
+        for check in checks:
+            item, arn = check.item, check.record.arn
+            if item.item_id not in held:
+                results[item.item_id] = StepResult(arn, "lost_lease")
+                continue
+            # A name once SUCCESS for this request stays so, whatever becomes of the rest.
+            for domain_name in check.newly_validated:
+                validations.set_status(arn, domain_name, SUCCESS, now)
+            if check.verdict in ("pending", "error"):
+                queue.reschedule(item, self.owner, due_at=self._retry_due(item, now), now=now)
+                results[item.item_id] = StepResult(arn, "pending")
+            elif check.verdict == "caa_failed":
+                log.info("CAA refused issuance", extra={"arn": arn, "reason": check.reason})
+                results[item.item_id] = self._end(
+                    conn, item, check.record, held, now, "FAILED", "CAA_ERROR", "failed"
+                )
+            elif check.verdict == "refused":
+                results[item.item_id] = self._end(
+                    conn, item, check.record, held, now, "FAILED", "OTHER", "failed"
+                )
+        to_sign = []
+        for check, leaf in planned:
+            if check.item.item_id in held:
+                self.issuer.plan(conn, leaf, now=now)
+                to_sign.append((check, leaf))
+        return to_sign
+
+    def _commit(
+        self,
+        conn: Connection,
+        now: float,
+        signed: list[tuple[_Check, SignedLeaf]],
+        unsigned: list[tuple[_Check, PlannedLeaf]],
+        results: dict[int, StepResult],
+    ) -> None:
+        """In one transaction: the signed certificates of the batch, each only while its
+        lease is still held (checked here, in the committing transaction)."""
+        queue = WorkQueue(conn)
+        held = queue.held([check.item for check, _ in [*signed, *unsigned]], self.owner, now)
+        issued = []
+        for check, leaf in signed:
+            arn = check.record.arn
+            outcome = self.issuer.commit(conn, leaf, now=now, still_mine=check.item.item_id in held)
+            if outcome.issued:
+                issued.append(check.item)
+                results[check.item.item_id] = StepResult(arn, "issued")
+                log.info("certificate issued", extra={"arn": arn, "serial": outcome.serial})
+            else:
+                results[check.item.item_id] = StepResult(arn, "lost_lease")
+        queue.finish_many(issued, self.owner, now)
+        for check, planned in unsigned:
+            self.issuer.abandon(conn, planned, now=now)
+            item = check.item
+            result = StepResult(check.record.arn, "lost_lease")
+            if item.item_id in held:
+                queue.reschedule(item, self.owner, due_at=self._retry_due(item, now), now=now)
+                result = StepResult(check.record.arn, "pending")
+            results[item.item_id] = result
+
+    # -- checks (in the lookup threads) -------------------------------------------------------
+
+    def _check(
+        self, item: WorkItem, record: CertificateRecord, validations: tuple[DomainValidation, ...]
+    ) -> _Check:
+        try:
+            chains: dict[str, CnameChain | None] = {}  # apex and wildcard share one record
+            checked = tuple(self._check_name(record, v, chains) for v in validations)
+            newly_validated = tuple(
+                after.domain_name
+                for before, after in zip(validations, checked, strict=True)
+                if after.status == SUCCESS and before.status != SUCCESS
+            )
+            check = _Check(item, record, checked, newly_validated, "pending")
+            if all(v.status == SUCCESS for v in checked):
+                refusal = self._caa_refusal(record)
+                if refusal is None:
+                    check.verdict = "ready"
+                elif refusal != "retry":
+                    check.verdict, check.reason = "caa_failed", refusal
+            return check
+        except Exception:
+            # One certificate's fault must not stop the others; it is retried later.
+            log.exception("validation check failed", extra={"arn": record.arn})
+            return _Check(item, record, validations, (), "error")
 
     def _check_name(
-        self, record: CertificateRecord, validation: DomainValidation, now: float
+        self,
+        record: CertificateRecord,
+        validation: DomainValidation,
+        chains: dict[str, CnameChain | None],
     ) -> DomainValidation:
         """Look the name's CNAME up now. A name once SUCCESS for this request stays so; a
         new request always looks again, so a deleted record stops new issuance."""
         if validation.status == SUCCESS or not validation.record_name:
             return validation
         expected = ValidationRecord(validation.record_name, validation.record_value or "")
-        try:
-            chain = self.dns.cname_chain(
-                validation.record_name.rstrip("."), stop_under=(self.validation.zone,)
-            )
-        except DnsLookupError as exc:
-            log.info("DNS lookup failed", extra={"arn": record.arn, "error": str(exc)})
+        if validation.record_name not in chains:
+            try:
+                chains[validation.record_name] = self.dns.cname_chain(
+                    validation.record_name.rstrip("."), stop_under=(self.validation.zone,)
+                )
+            except DnsLookupError as exc:
+                log.info("DNS lookup failed", extra={"arn": record.arn, "error": str(exc)})
+                chains[validation.record_name] = None
+        chain = chains[validation.record_name]
+        if chain is None or not chain_proves(expected, chain.targets, too_long=chain.too_long):
             return validation
-        if not chain_proves(expected, chain.targets, too_long=chain.too_long):
-            return validation
-        with self.db.write() as conn:
-            ValidationStore(conn).set_status(record.arn, validation.domain_name, SUCCESS, now)
         return replace(validation, status=SUCCESS)
 
     def _caa_refusal(self, record: CertificateRecord) -> str | None:
@@ -153,41 +344,47 @@ class ValidationWorker:
                 return f"{name}: {decision.reason}"
         return None
 
-    # -- bookkeeping ------------------------------------------------------------------------
+    # -- bookkeeping --------------------------------------------------------------------------
 
-    def _retry_later(self, item: WorkItem, now: float) -> None:
-        delay = min(
-            self.validation.retry_initial * (2 ** min(item.attempts, 30)),
+    def _retry_due(self, item: WorkItem, now: float) -> float:
+        delay: float = min(
+            self.validation.retry_initial * 2.0 ** min(item.attempts, 30),
             self.validation.retry_max,
         )
         due = now + delay
         if item.deadline_at is not None:
             due = min(due, item.deadline_at)
-        with self.db.write() as conn:
-            WorkQueue(conn).reschedule(item, self.owner, due_at=due, now=now)
+        return due
 
-    def _finish(self, item: WorkItem, now: float) -> None:
-        with self.db.write() as conn:
-            WorkQueue(conn).finish(item, self.owner, now)
+    def _retry_after_failure(self, item: WorkItem, now: float) -> StepResult:
+        try:
+            with self.db.write() as conn:
+                WorkQueue(conn).reschedule(
+                    item, self.owner, due_at=self._retry_due(item, now), now=now
+                )
+        except Exception:
+            # The lease then simply expires and the item is taken again.
+            log.exception("rescheduling failed", extra={"arn": item.resource_arn})
+        return StepResult(item.resource_arn, "pending")
 
     def _end(
         self,
+        conn: Connection,
         item: WorkItem,
         record: CertificateRecord,
+        held: set[int],
         now: float,
         status: str,
         failure_reason: str | None,
         outcome: str,
     ) -> StepResult:
         """Close a request that will never be issued, if this worker still holds it."""
-        with self.db.write() as conn:
-            queue = WorkQueue(conn)
-            if not queue.still_held(item, self.owner, now):
-                return StepResult(record.arn, "lost_lease")
-            ended = replace(record, status=status, failure_reason=failure_reason)
-            if not CertificateStore(conn).replace(ended, None):
-                return StepResult(record.arn, "lost_lease")
-            # DomainStatus has no "timed out": names that never validated are FAILED.
-            ValidationStore(conn).set_all_pending(record.arn, FAILED, now)
-            queue.finish(item, self.owner, now)
+        if item.item_id not in held:
+            return StepResult(record.arn, "lost_lease")
+        ended = replace(record, status=status, failure_reason=failure_reason)
+        if not CertificateStore(conn).replace(ended, None):
+            return StepResult(record.arn, "lost_lease")
+        # DomainStatus has no "timed out": names that never validated are FAILED.
+        ValidationStore(conn).set_all_pending(record.arn, FAILED, now)
+        WorkQueue(conn).finish(item, self.owner, now)
         return StepResult(record.arn, outcome)

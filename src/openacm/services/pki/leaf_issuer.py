@@ -6,19 +6,22 @@ linter reads) are written to the store before the CA key signs; the signed certi
 committed only if this worker still holds the certificate's work lease, in the same
 transaction that marks the serial issued. A crash between the two leaves a "planned" serial
 behind and a pending certificate that the next lease holder issues afresh.
+
+The steps are separate (`prepare`, `plan`, `sign`, `commit`) and `plan` and `commit` write
+in the caller's transaction, so a worker plans the serials of a whole batch in one
+transaction and commits the batch in another, instead of two transactions per certificate.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from cryptography import x509
-
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Connection
 
@@ -31,8 +34,8 @@ from openacm.config import IssuanceSettings
 from openacm.domain.certificates import CertificateRecord
 from openacm.domain.issuance import CaUrls, leaf_builder, new_serial_number, public_validity_window
 from openacm.domain.x509facts import certificate_facts, facts_document
-from openacm.services.pki.builtin_ca import BuiltinCa
-from openacm.services.pki.leaf_keys import LeafKeys, private_key_der
+from openacm.services.pki.builtin_ca import BuiltinCa, LoadedCa
+from openacm.services.pki.leaf_keys import LeafKeys, LeafPrivateKey, private_key_der
 
 log = logging.getLogger("openacm.issuance")
 INTERNAL_NAME_FINDING = "cabf.internal_domain_name"
@@ -47,6 +50,27 @@ def serial_hex(serial_number: int) -> str:
 class IssueOutcome:
     issued: bool
     serial: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedLeaf:
+    """A certificate ready for the CA key: its serial and to-be-signed bytes are what
+    `plan` records before anything is signed."""
+
+    record: CertificateRecord
+    key: LeafPrivateKey
+    issuing: LoadedCa
+    builder: x509.CertificateBuilder
+    serial: str
+    not_after: float
+    tbs_sha256: str
+
+
+@dataclass(frozen=True)
+class SignedLeaf:
+    planned: PlannedLeaf
+    issued: CertificateRecord  # the record as it becomes when committed
+    sealed_key: bytes
 
 
 class IssuanceRefused(Exception):
@@ -90,13 +114,24 @@ class LeafIssuer:
         if blocking:
             raise IssuanceRefused("; ".join(str(finding) for finding in blocking))
 
-    def issue(
-        self, record: CertificateRecord, *, now: float, still_mine: Callable[[Connection], bool]
-    ) -> IssueOutcome:
-        """Sign `record` and commit it ISSUED; `still_mine` tells, inside the committing
-        transaction, whether this worker may still act for the certificate."""
+    def keys_for(self, records: Sequence[CertificateRecord]) -> list[LeafPrivateKey]:
+        """One fresh key pair per record, in order; pooled keys of an algorithm are taken
+        in one transaction."""
+        by_algorithm: dict[str, list[int]] = {}
+        for index, record in enumerate(records):
+            by_algorithm.setdefault(record.key_algorithm, []).append(index)
+        keys: list[LeafPrivateKey | None] = [None] * len(records)
+        for algorithm, indexes in by_algorithm.items():
+            for index, key in zip(
+                indexes, self.keys.take_many(algorithm, len(indexes)), strict=True
+            ):
+                keys[index] = key
+        return [key for key in keys if key is not None]
+
+    def prepare(self, record: CertificateRecord, key: LeafPrivateKey, *, now: float) -> PlannedLeaf:
+        """Build the certificate for `record` and `key`; lint it when configured (raises
+        IssuanceRefused). Nothing is written or signed by the CA yet."""
         assert record.domain_name is not None
-        key = self.keys.take(record.key_algorithm)
         issuing = self.ca.intermediate_for(record.key_algorithm)
         not_before, not_after = public_validity_window(
             datetime.fromtimestamp(now, UTC), self.issuance.max_validity_days
@@ -115,22 +150,34 @@ class LeafIssuer:
         planned = throwaway_signed(builder, issuing.signer.public_key)
         if self.issuance.lint_before_sign:
             self._lint(planned, issuing.urls)
-        serial = serial_hex(serial_number)
-        with self.db.write() as conn:
-            if not still_mine(conn):
-                return IssueOutcome(False)
-            AuthorityStore(conn).plan_serial(
-                issuing.ca_id,
-                serial,
-                record.arn,
-                not_after=not_after.timestamp(),
-                tbs_sha256=hashlib.sha256(planned.tbs_certificate_bytes).hexdigest(),
-                now=now,
-            )
-        certificate = issuing.signer.sign_certificate(builder)
+        return PlannedLeaf(
+            record=record,
+            key=key,
+            issuing=issuing,
+            builder=builder,
+            serial=serial_hex(serial_number),
+            not_after=not_after.timestamp(),
+            tbs_sha256=hashlib.sha256(planned.tbs_certificate_bytes).hexdigest(),
+        )
+
+    def plan(self, conn: Connection, leaf: PlannedLeaf, *, now: float) -> None:
+        """Record the serial as planned, in the caller's transaction, which must commit
+        before `sign` is called."""
+        AuthorityStore(conn).plan_serial(
+            leaf.issuing.ca_id,
+            leaf.serial,
+            leaf.record.arn,
+            not_after=leaf.not_after,
+            tbs_sha256=leaf.tbs_sha256,
+            now=now,
+        )
+
+    def sign(self, leaf: PlannedLeaf, *, now: float) -> SignedLeaf:
+        """The CA key signs a planned certificate; the result is not stored yet."""
+        certificate = leaf.issuing.signer.sign_certificate(leaf.builder)
         facts = certificate_facts(certificate)
         issued = replace(
-            record,
+            leaf.record,
             status="ISSUED",
             serial=facts.serial,
             not_before=facts.not_before.timestamp(),
@@ -139,15 +186,27 @@ class LeafIssuer:
             key_usages=facts.key_usages,
             extended_key_usages=facts.extended_key_usages,
             certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode(),
-            chain_pem=self.ca.chain_pem(issuing),
+            chain_pem=self.ca.chain_pem(leaf.issuing),
             facts=facts_document(facts),
-            issuer_ca_id=issuing.ca_id,
+            issuer_ca_id=leaf.issuing.ca_id,
         )
-        sealed_key = self.cipher.seal(private_key_der(key), record.arn)
-        with self.db.write() as conn:
-            authorities = AuthorityStore(conn)
-            if not still_mine(conn) or not CertificateStore(conn).replace(issued, sealed_key):
-                authorities.mark_serial(issuing.ca_id, serial, "abandoned", now)
-                return IssueOutcome(False, serial)
-            authorities.mark_serial(issuing.ca_id, serial, "issued", now)
-        return IssueOutcome(True, serial)
+        sealed_key = self.cipher.seal(private_key_der(leaf.key), leaf.record.arn)
+        return SignedLeaf(leaf, issued, sealed_key)
+
+    def commit(
+        self, conn: Connection, signed: SignedLeaf, *, now: float, still_mine: bool
+    ) -> IssueOutcome:
+        """Store the signed certificate ISSUED and its serial issued, in the caller's
+        transaction, when `still_mine` (the lease, checked in that transaction) and nobody
+        changed the record since it was read; else the serial is abandoned."""
+        leaf = signed.planned
+        authorities = AuthorityStore(conn)
+        if not still_mine or not CertificateStore(conn).replace(signed.issued, signed.sealed_key):
+            authorities.mark_serial(leaf.issuing.ca_id, leaf.serial, "abandoned", now)
+            return IssueOutcome(False, leaf.serial)
+        authorities.mark_serial(leaf.issuing.ca_id, leaf.serial, "issued", now)
+        return IssueOutcome(True, leaf.serial)
+
+    def abandon(self, conn: Connection, leaf: PlannedLeaf, *, now: float) -> None:
+        """A planned serial that will never be signed (signing failed)."""
+        AuthorityStore(conn).mark_serial(leaf.issuing.ca_id, leaf.serial, "abandoned", now)

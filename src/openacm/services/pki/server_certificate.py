@@ -270,7 +270,7 @@ class ServerCertificate:
 
     def current(self) -> ServedCertificate:
         """The stored certificate, or a new one when none is stored or its renewal is due."""
-        return self._ensure(lambda served: self._outdated(served))
+        return self._ensure(self._outdated)
 
     def renew(self) -> ServedCertificate:
         """A new certificate now (say, after the key may have leaked); running servers load it
