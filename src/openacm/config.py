@@ -226,6 +226,8 @@ class Settings:
     # Names that certificate is for (empty: the machine's FQDN); the listen address joins
     # them when it is one specific address.
     tls_hostnames: tuple[str, ...] = ()
+    # Plain-HTTP port for the PKI's public paths (/ca, /crl, /ocsp), beside the API port.
+    pki_port: int | None = None
     master_key_file: Path | None = None
     log_level: str = "info"
     quotas: Quotas = field(default_factory=Quotas)

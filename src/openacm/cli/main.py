@@ -122,6 +122,14 @@ def _check_server_hostnames(configured: tuple[str, ...], host: str) -> None:
     "them when it is one specific address.",
 )
 @click.option(
+    "--pki-port",
+    envvar="OPENACM_PKI_PORT",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Also serve CRLs, OCSP and CA certificates over plain HTTP on this port (what the "
+    "links in certificates need when the API port speaks HTTPS).",
+)
+@click.option(
     "--workers",
     envvar="OPENACM_WORKERS",
     default=1,
@@ -145,6 +153,7 @@ def serve(
     insecure_http: bool,
     self_tls: bool,
     tls_hostnames: tuple[str, ...],
+    pki_port: int | None,
     workers: int,
     log_level: str,
 ) -> None:
@@ -173,9 +182,11 @@ def serve(
         insecure_http=insecure_http,
         self_tls=self_tls,
         tls_hostnames=tls_hostnames,
+        pki_port=pki_port,
         log_level=log_level,
     )
     sock = bind_socket(host, port)
+    pki_sock = bind_socket(host, pki_port) if pki_port is not None else None
     # Migrate (and create the dev identity) once, before any worker starts.
     Runtime.open(settings).close()
     scheme = "https" if tls_cert or self_tls else "http"
@@ -193,10 +204,21 @@ def serve(
             f"secret {DEV_SECRET_ACCESS_KEY}",
             err=True,
         )
+    if pki_sock is not None:
+        logging.getLogger("openacm").info(
+            "serving CRLs, OCSP and CA certificates on http://%s:%d",
+            host,
+            pki_sock.getsockname()[1],
+        )
+    elif (tls_cert or self_tls) and not settings.issuance.public_url:
+        logging.getLogger("openacm").warning(
+            "the CRL and OCSP links in issued certificates point at this HTTPS port; give "
+            "--pki-port or [issuance] public_url so relying parties can reach them over HTTP"
+        )
     if workers == 1:
-        serve_on(settings, sock)
+        serve_on(settings, sock, pki_sock)
     else:
-        sys.exit(run_workers(settings, sock, workers))
+        sys.exit(run_workers(settings, sock, workers, pki_sock))
 
 
 # -- admin ----------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ import sys
 from collections.abc import Callable
 
 import uvicorn
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openacm.config import Settings
 from openacm.services.pki.server_certificate import (
@@ -115,8 +117,27 @@ def _self_issued_tls(settings: Settings) -> SelfIssuedTls:
     return tls
 
 
-def serve_on(settings: Settings, sock: socket.socket) -> None:
-    """One worker: build the app and serve the socket until told to stop."""
+class PkiPathsOnly:
+    """The app as the plain-HTTP PKI port shows it: roots, CA certificates, CRLs and OCSP,
+    nothing else (the APIs never travel over that port)."""
+
+    PREFIXES = ("/ca/", "/crl/", "/ocsp/")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "http":
+            await PlainTextResponse("not found\n", status_code=404)(scope, receive, send)
+
+
+def serve_on(
+    settings: Settings, sock: socket.socket, pki_sock: socket.socket | None = None
+) -> None:
+    """One worker: build the app and serve the socket(s) until told to stop."""
     from openacm.app import create_app
 
     context: ssl.SSLContext | None = None
@@ -134,8 +155,9 @@ def serve_on(settings: Settings, sock: socket.socket) -> None:
         assert context is not None
         return context
 
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         ssl_context_factory=use_context if context else None,
         log_config=None,
         access_log=False,
@@ -143,21 +165,57 @@ def serve_on(settings: Settings, sock: socket.socket) -> None:
         server_header=False,
     )
     server = uvicorn.Server(config)
+    pki_server = None
+    if pki_sock is not None:
+        # Same app object, so the main server's lifespan serves both; no TLS, no lifespan.
+        pki_server = uvicorn.Server(
+            uvicorn.Config(
+                PkiPathsOnly(app),
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                server_header=False,
+            )
+        )
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-        runner.run(_serve(server, sock, self_issued))
+        runner.run(_serve(server, sock, self_issued, pki_server, pki_sock))
 
 
 async def _serve(
-    server: uvicorn.Server, sock: socket.socket, self_issued: SelfIssuedTls | None
+    server: uvicorn.Server,
+    sock: socket.socket,
+    self_issued: SelfIssuedTls | None,
+    pki_server: uvicorn.Server | None = None,
+    pki_sock: socket.socket | None = None,
 ) -> None:
     renewal = asyncio.create_task(self_issued.keep_current()) if self_issued else None
+    pki = (
+        asyncio.create_task(pki_server.serve(sockets=[pki_sock]))
+        if pki_server is not None and pki_sock is not None
+        else None
+    )
+    linked = (
+        asyncio.create_task(_stop_together(server, pki_server)) if pki_server is not None else None
+    )
     try:
         await server.serve(sockets=[sock])
     finally:
+        if pki_server is not None and pki is not None and linked is not None:
+            pki_server.should_exit = True
+            await pki
+            linked.cancel()
         if renewal is not None:
             renewal.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewal
+
+
+async def _stop_together(first: uvicorn.Server, second: uvicorn.Server) -> None:
+    """Both servers stop when either is told to: each installs the signal handlers in turn,
+    so only one of them hears SIGTERM."""
+    while not (first.should_exit or second.should_exit):
+        await asyncio.sleep(0.2)
+    first.should_exit = second.should_exit = True
 
 
 def _die_with_parent() -> None:
@@ -166,7 +224,9 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def run_workers(settings: Settings, sock: socket.socket, workers: int) -> int:
+def run_workers(
+    settings: Settings, sock: socket.socket, workers: int, pki_sock: socket.socket | None = None
+) -> int:
     """Fork `workers` processes serving `sock`; relay SIGTERM/SIGINT; return an exit code."""
     children: list[int] = []
     for _ in range(workers):
@@ -175,7 +235,7 @@ def run_workers(settings: Settings, sock: socket.socket, workers: int) -> int:
             _die_with_parent()
             code = 0
             try:
-                serve_on(settings, sock)
+                serve_on(settings, sock, pki_sock)
             except BaseException:
                 log.exception("worker failed")
                 code = 1

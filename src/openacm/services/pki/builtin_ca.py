@@ -47,7 +47,10 @@ def public_base_url(settings: Settings) -> str:
         host = socket.getfqdn()
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{settings.port}"
+    # CRLs and OCSP are fetched over plain HTTP (CA/B BR 7.1.2.11.2): the PKI port when there
+    # is one, else the API port.
+    port = settings.pki_port if settings.pki_port is not None else settings.port
+    return f"http://{host}:{port}"
 
 
 def ca_urls(base_url: str, ca_id: str) -> CaUrls:
