@@ -9,6 +9,9 @@ PKI_PUBLIC_URL); the tests keep each link's path and send it to the server's own
 Only exportable public certificates can be revoked (the API reference: "You can only revoke
 certificates that have been previously exported"); openacm takes Options.Export=ENABLED at
 request time as that permission. Every refusal is checked to leave the certificate as it was.
+
+The last tests run a server with four worker processes (one process answers one call at a
+time): revocations at the same moment, and OCSP answers cached in several processes.
 """
 
 from __future__ import annotations
@@ -555,55 +558,6 @@ def revoke_with(client: Any, arn: str, reason: str) -> Callable[[], Any]:
     return lambda: client.revoke_certificate(CertificateArn=arn, RevocationReason=reason)
 
 
-def test_every_worker_process_answers_revoked_at_once(
-    tmp_path: Path, bind_server: BindServer
-) -> None:
-    """With `--workers 2` each process keeps its own cache of signed OCSP answers; the
-    revocation, handled by one of them, must not leave the other serving "good"."""
-    from tests.conftest import finish_server, pki_env, start_server
-
-    server = start_server(tmp_path, "sqlite", env=pki_env(bind_server, OPENACM_WORKERS="2"))
-    try:
-        account_id, key = server.new_account()
-        tenant = Tenant(server, account_id, key, server.client(key=key))
-        # An EC leaf: its CA's ECDSA signatures differ every time, so two distinct cached
-        # answers come from two processes.
-        arn = request_and_issue(
-            tenant.acm,
-            bind_server,
-            unique_domain("rw"),
-            KeyAlgorithm="EC_prime256v1",
-            **EXPORTABLE,
-        )
-        ca = issued_pki(tenant, arn, tmp_path / "pki")
-        get_request = ca.ocsp_request("request.der", nonce=False)
-        cached = set()
-        for _ in range(200):
-            response = httpx.get(
-                f"{ca.ocsp_url}/{quote(base64.b64encode(get_request).decode(), safe='')}",
-                headers={"Connection": "close"},
-                timeout=10,
-            )
-            assert _ocsp_status(response.content).certificate_status == ocsp.OCSPCertStatus.GOOD
-            cached.add(response.content)
-            if len(cached) == 2:
-                break
-        assert len(cached) == 2, "the answers did not come from two processes"
-
-        tenant.acm.revoke_certificate(CertificateArn=arn, RevocationReason="KEY_COMPROMISE")
-        statuses = set()
-        for _ in range(40):
-            response = httpx.get(
-                f"{ca.ocsp_url}/{quote(base64.b64encode(get_request).decode(), safe='')}",
-                headers={"Connection": "close"},
-                timeout=10,
-            )
-            statuses.add(_ocsp_status(response.content).certificate_status)
-        assert statuses == {ocsp.OCSPCertStatus.REVOKED}
-    finally:
-        finish_server(server)
-
-
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 )
@@ -629,6 +583,37 @@ def workers_server(
 def workers_tenant(workers_server: OpenAcmServer) -> Tenant:
     account_id, key = workers_server.new_account()
     return Tenant(workers_server, account_id, key, workers_server.client(key=key))
+
+
+def test_every_worker_process_answers_revoked_at_once(
+    workers_tenant: Tenant, bind_server: BindServer, tmp_path: Path
+) -> None:
+    """Each worker process keeps its own cache of signed OCSP answers; the revocation,
+    handled by one of them, must not leave another serving "good"."""
+    tenant = workers_tenant
+    # An EC leaf: its CA's ECDSA signatures differ every time, so two distinct cached
+    # answers come from two processes.
+    arn = request_and_issue(
+        tenant.acm, bind_server, unique_domain("rw"), KeyAlgorithm="EC_prime256v1", **EXPORTABLE
+    )
+    ca = issued_pki(tenant, arn, tmp_path)
+    get_request = ca.ocsp_request("request.der", nonce=False)
+    url = f"{ca.ocsp_url}/{quote(base64.b64encode(get_request).decode(), safe='')}"
+    cached = set()
+    for _ in range(200):
+        response = httpx.get(url, headers={"Connection": "close"}, timeout=10)
+        assert _ocsp_status(response.content).certificate_status == ocsp.OCSPCertStatus.GOOD
+        cached.add(response.content)
+        if len(cached) >= 2:
+            break
+    assert len(cached) >= 2, "the answers did not come from two processes"
+
+    tenant.acm.revoke_certificate(CertificateArn=arn, RevocationReason="KEY_COMPROMISE")
+    statuses = set()
+    for _ in range(40):
+        response = httpx.get(url, headers={"Connection": "close"}, timeout=10)
+        statuses.add(_ocsp_status(response.content).certificate_status)
+    assert statuses == {ocsp.OCSPCertStatus.REVOKED}
 
 
 def _issue_exportable(tenant: Tenant, dns: BindServer, count: int) -> list[str]:
@@ -678,23 +663,31 @@ def test_concurrent_revocations_of_one_certificate(
 def test_concurrent_revocations_all_reach_the_newest_crl(
     workers_tenant: Tenant, bind_server: BindServer, tmp_path: Path
 ) -> None:
-    """Six certificates of one issuing CA revoked at once, each by its own caller: the CRL
-    with the highest number lists every one of them."""
-    arns = _issue_exportable(workers_tenant, bind_server, 6)
-    clients = [workers_tenant.client() for _ in arns]
-    barrier = threading.Barrier(len(arns))
-
-    def revoke(index: int) -> None:
-        barrier.wait()
-        clients[index].revoke_certificate(
-            CertificateArn=arns[index], RevocationReason="UNSPECIFIED"
-        )
-
-    with ThreadPoolExecutor(len(arns)) as pool:
-        list(pool.map(revoke, range(len(arns))))
-    serials = {
-        int(describe(workers_tenant.acm, arn)["Serial"].replace(":", ""), 16) for arn in arns
-    }
+    """Certificates of one issuing CA revoked at once, each by its own caller, in rounds of
+    six: after each round the CRL with the highest number lists every one of them."""
+    rounds, per_round = 5, 6
+    arns = _issue_exportable(workers_tenant, bind_server, rounds * per_round)
+    clients = [workers_tenant.client() for _ in range(per_round)]
     ca = issued_pki(workers_tenant, arns[0], tmp_path)
-    listed = {entry.serial_number for entry in ca.crl("all.crl")}
-    assert serials <= listed, f"missing from the newest CRL: {sorted(serials - listed)}"
+    revoked: set[int] = set()
+    for number in range(rounds):
+        batch = arns[number * per_round : (number + 1) * per_round]
+        barrier = threading.Barrier(per_round)
+
+        def revoke(
+            index: int, batch: list[str] = batch, barrier: threading.Barrier = barrier
+        ) -> None:
+            barrier.wait()
+            clients[index].revoke_certificate(
+                CertificateArn=batch[index], RevocationReason="UNSPECIFIED"
+            )
+
+        with ThreadPoolExecutor(per_round) as pool:
+            list(pool.map(revoke, range(per_round)))
+        revoked |= {
+            int(describe(workers_tenant.acm, arn)["Serial"].replace(":", ""), 16) for arn in batch
+        }
+        listed = {entry.serial_number for entry in ca.crl(f"round-{number}.crl")}
+        assert revoked <= listed, (
+            f"round {number}: missing from the newest CRL: {sorted(revoked - listed)}"
+        )

@@ -23,7 +23,7 @@ from openacm.adapters.store.work import WORK_SCHEDULED, WorkQueue
 from openacm.config import Quotas, ValidationSettings
 from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord, DomainValidation
-from openacm.domain.errors import InvalidArgsError, LimitExceededError
+from openacm.domain.errors import InvalidArgsError, LimitExceededError, ValidationError
 from openacm.domain.names import NamePolicy, RequestedNames, check_requested_names
 from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
 from openacm.domain.validation import PENDING, validation_record
@@ -43,6 +43,7 @@ VALIDATE_WORK = "validate"
 # ACM's default when ValidationMethod is left out (the API reference).
 DEFAULT_VALIDATION_METHOD = "EMAIL"
 DEFAULT_KEY_ALGORITHM = "RSA_2048"
+REQUESTABLE_KEY_ALGORITHMS = ("RSA_2048", "EC_prime256v1", "EC_secp384r1")
 
 
 class RequestOperations:
@@ -76,6 +77,13 @@ class RequestOperations:
         if method != "DNS":
             raise NotImplementedOperationError(
                 f"openacm does not implement {method} validation yet; use ValidationMethod=DNS."
+            )
+        key_algorithm = params.get("KeyAlgorithm") or DEFAULT_KEY_ALGORITHM
+        if key_algorithm not in REQUESTABLE_KEY_ALGORITHMS:
+            # The other values of the enum are for imported certificates (the model's doc);
+            # this is real ACM's answer.
+            raise ValidationError(
+                f"Encryption Algorithm {key_algorithm} is not supported in {ctx.region} region"
             )
         requested = check_requested_names(
             params["DomainName"],

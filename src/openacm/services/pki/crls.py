@@ -16,6 +16,9 @@ def regenerate_crl(conn: Connection, ca: LoadedCa, *, now: float, validity_secon
     """Sign and store a new CRL for `ca` inside the caller's transaction; returns its DER."""
     store = AuthorityStore(conn)
     this_update = datetime.fromtimestamp(now, UTC)
+    # The CRL number first: taking it locks the CA's row, so a transaction that waited here
+    # reads the revocations committed while it waited (PostgreSQL reads at each statement).
+    crl_number = store.next_crl_number(ca.ca_id)
     revoked = [
         RevokedSerial(
             serial_number=int(entry.serial, 16),
@@ -28,7 +31,7 @@ def regenerate_crl(conn: Connection, ca: LoadedCa, *, now: float, validity_secon
         ca.signer,
         ca.certificate,
         revoked,
-        crl_number=store.next_crl_number(ca.ca_id),
+        crl_number=crl_number,
         this_update=this_update,
         next_update=this_update + timedelta(seconds=validity_seconds),
     )
