@@ -324,3 +324,32 @@ def test_each_certificate_is_signed_once_by_several_workers(
         assert sorted(issued) == sorted(arns)
     finally:
         finish_server(server)
+
+
+def test_certificate_quotas_and_forbidden_suffixes_come_from_configuration(
+    tmp_path: Path, bind_server: BindServer
+) -> None:
+    from tests.conftest import finish_server, pki_env, start_server
+
+    env = pki_env(
+        bind_server,
+        OPENACM_QUOTA_CERTIFICATES="2",
+        OPENACM_QUOTA_DOMAINS_PER_CERTIFICATE="3",
+        OPENACM_ISSUANCE_FORBIDDEN_SUFFIXES="corp.openacm-test.com",
+    )
+    server = start_server(tmp_path, "sqlite", env=env)
+    try:
+        acm = server.client()
+        domain = unique_domain()
+        request(acm, domain, f"a.{domain}", f"b.{domain}")
+        with pytest.raises(acm.exceptions.LimitExceededException) as too_many:
+            request(acm, domain, f"a.{domain}", f"b.{domain}", f"c.{domain}")
+        assert too_many.value.response["Error"]["Message"] == "Certificate has too many domains."
+        refused = describe(acm, request(acm, "app.corp.openacm-test.com"))
+        assert (refused["Status"], refused["FailureReason"]) == ("FAILED", "DOMAIN_NOT_ALLOWED")
+        # Amazon's own suffixes are allowed once the operator lists others.
+        with pytest.raises(acm.exceptions.LimitExceededException) as full:
+            request(acm, "www.elasticbeanstalk.com")
+        assert "limit of 2 ACM certificates" in full.value.response["Error"]["Message"]
+    finally:
+        finish_server(server)
