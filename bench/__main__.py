@@ -21,18 +21,20 @@ def main(argv: Sequence[str]) -> int:
     if argv[:1] == ["api"]:
         return cli.main(argv[1:])
     status = cli.main(argv)
-    if status in API_FAILED or not _openacm_measured(argv):
-        return status
-    issued = issuance.main([])
+    shared = _shared_options(argv)
+    if status in API_FAILED or shared.only not in (None, "openacm"):
+        return status  # `--only moto`: the issuance benchmark has no moto side
+    issued = issuance.main(["--results", shared.results] if shared.results else [])
     return status or issued
 
 
-def _openacm_measured(argv: Sequence[str]) -> bool:
-    """False for `--only moto` (the issuance benchmark has no moto side) and for --help."""
+def _shared_options(argv: Sequence[str]) -> argparse.Namespace:
+    """The API benchmark's options that matter to the issuance one: --only, --results."""
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--only")
+    parser.add_argument("--results")
     known, _ = parser.parse_known_args(argv)
-    return known.only in (None, "openacm")
+    return known
 
 
 # Guarded: the raw-limit measurements start `spawn` processes, which import this module.

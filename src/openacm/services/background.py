@@ -28,6 +28,10 @@ log = logging.getLogger("openacm.background")
 # Due CRLs are looked for at most this often: ticks come back to back under load, and a CRL
 # is re-signed hours before it expires.
 CRL_CHECK_SECONDS = 1.0
+# Pool keys are generated only once no certificate has moved for this long: a key takes a
+# core for tens of milliseconds, which a burst of requests should not have to share, nor wait
+# for between two of its batches.
+REFILL_AFTER_IDLE_SECONDS = 0.5
 
 
 class BackgroundWork:
@@ -50,6 +54,7 @@ class BackgroundWork:
         self.poll_interval = poll_interval
         self.clock = clock
         self._crls_checked_at: float | None = None
+        self._last_moved = time.monotonic()
 
     def tick(self) -> int:
         """One round of every kind of work; returns how many things it did (certificates
@@ -60,7 +65,10 @@ class BackgroundWork:
             self._crls_checked_at = now
             self.refresh_crls(now)
         if moved:
+            self._last_moved = time.monotonic()
             return moved
+        if time.monotonic() - self._last_moved < REFILL_AFTER_IDLE_SECONDS:
+            return 0
         # Key generation only when there was nothing more urgent to do, one key per tick, so
         # that work arriving meanwhile waits for one key generation at most.
         return self.keys.refill(now=self.clock(), limit=1)
@@ -91,6 +99,10 @@ class BackgroundWork:
 
         unsubscribe = WORK_SCHEDULED.subscribe(wake_up)
         try:
+            try:
+                await asyncio.to_thread(self.worker.issuer.warm_up)
+            except Exception:
+                log.exception("issuer warm-up failed")  # the first certificate will do it
             while not stop.is_set():
                 wake.clear()  # work scheduled during the tick sets it again: no lost wake-up
                 try:
@@ -103,6 +115,7 @@ class BackgroundWork:
                 await _first_of(stop, wake, timeout=self.poll_interval)
         finally:
             unsubscribe()
+            self.keys.close()
 
 
 async def _first_of(*events: asyncio.Event, timeout: float) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
 from openacm.adapters.store.schema import (
     domain_validations,
@@ -17,6 +17,28 @@ from openacm.adapters.store.schema import (
 )
 from openacm.domain.certificates import DomainValidation
 
+# Statements on the issuance path are built once: building a SQLAlchemy statement costs far
+# more than running it on SQLite, and these run for every certificate.
+_v = domain_validations.c
+_s = issued_serials.c
+_INSERT_VALIDATIONS = insert(domain_validations)
+_LIST_VALIDATIONS = (
+    select(domain_validations).where(_v.certificate_arn == bindparam("arn")).order_by(_v.position)
+)
+_SET_STATUS = (
+    update(domain_validations)
+    .where(_v.certificate_arn == bindparam("arn"), _v.domain_name == bindparam("name"))
+    .values(status=bindparam("status"), updated_at=bindparam("now"))
+)
+_PLAN_SERIAL = insert(issued_serials)
+_SERIAL = and_(_s.ca_id == bindparam("ca"), _s.serial == bindparam("number"))
+_MARK_SERIAL = update(issued_serials).where(_SERIAL).values(state=bindparam("state"))
+_MARK_SERIAL_ISSUED = (
+    update(issued_serials)
+    .where(_SERIAL)
+    .values(state=bindparam("state"), issued_at=bindparam("now"))
+)
+
 
 class ValidationStore:
     def __init__(self, conn: Connection) -> None:
@@ -26,7 +48,7 @@ class ValidationStore:
         if not validations:
             return
         self.conn.execute(
-            insert(domain_validations),
+            _INSERT_VALIDATIONS,
             [
                 {
                     "certificate_arn": arn,
@@ -44,11 +66,7 @@ class ValidationStore:
         )
 
     def list(self, arn: str) -> tuple[DomainValidation, ...]:
-        rows = self.conn.execute(
-            select(domain_validations)
-            .where(domain_validations.c.certificate_arn == arn)
-            .order_by(domain_validations.c.position)
-        ).all()
+        rows = self.conn.execute(_LIST_VALIDATIONS, {"arn": arn}).all()
         return tuple(
             DomainValidation(
                 domain_name=row.domain_name,
@@ -63,12 +81,7 @@ class ValidationStore:
 
     def set_status(self, arn: str, domain_name: str, status: str, now: float) -> None:
         self.conn.execute(
-            update(domain_validations)
-            .where(
-                domain_validations.c.certificate_arn == arn,
-                domain_validations.c.domain_name == domain_name,
-            )
-            .values(status=status, updated_at=now)
+            _SET_STATUS, {"arn": arn, "name": domain_name, "status": status, "now": now}
         )
 
     def set_all_pending(self, arn: str, status: str, now: float) -> None:
@@ -179,26 +192,21 @@ class AuthorityStore:
         self, ca_id: str, serial: str, arn: str, *, not_after: float, tbs_sha256: str, now: float
     ) -> None:
         self.conn.execute(
-            insert(issued_serials).values(
-                ca_id=ca_id,
-                serial=serial,
-                certificate_arn=arn,
-                state="planned",
-                planned_at=now,
-                not_after=not_after,
-                tbs_sha256=tbs_sha256,
-            )
+            _PLAN_SERIAL,
+            {
+                "ca_id": ca_id,
+                "serial": serial,
+                "certificate_arn": arn,
+                "state": "planned",
+                "planned_at": now,
+                "not_after": not_after,
+                "tbs_sha256": tbs_sha256,
+            },
         )
 
     def mark_serial(self, ca_id: str, serial: str, state: str, now: float) -> None:
-        values: dict[str, object] = {"state": state}
-        if state == "issued":
-            values["issued_at"] = now
-        self.conn.execute(
-            update(issued_serials)
-            .where(issued_serials.c.ca_id == ca_id, issued_serials.c.serial == serial)
-            .values(**values)
-        )
+        statement = _MARK_SERIAL_ISSUED if state == "issued" else _MARK_SERIAL
+        self.conn.execute(statement, {"ca": ca_id, "number": serial, "state": state, "now": now})
 
     def revoke_serial(self, ca_id: str, serial: str, *, at: float, reason: str) -> None:
         self.conn.execute(

@@ -50,15 +50,17 @@ from openacm.services.pki.leaf_issuer import (
 
 log = logging.getLogger("openacm.validation")
 
-# Lookups of one batch in flight at once. They are UDP queries that wait on the nameserver,
-# so a few threads overlap the waits; more would only contend for the GIL.
-DNS_THREADS = 8
-# A batch is sized to take about this much CPU time, from what recent batches took per
-# certificate: enough to share each transaction among many certificates, little enough that
-# several processes share a burst evenly and the first certificate of a batch does not wait
-# long for the last (an RSA key generated on demand takes tens of milliseconds). CPU time,
-# not elapsed time: a slow nameserver must not shrink the batches.
-BATCH_TARGET_SECONDS = 0.1
+# Lookups of one batch in flight at once. Each waits on the nameserver (tens of milliseconds
+# for a remote resolver), so a few threads cut a batch's wait several times; but building and
+# parsing a query costs dnspython about 0.4 ms of CPU under the GIL, so against a fast
+# nameserver more threads would only add thread switches.
+DNS_THREADS = 4
+# A batch is sized to take about this long, from what recent batches took per certificate:
+# enough to share each transaction among many certificates, little enough that several
+# processes share a burst evenly and the first certificate of a batch does not wait long for
+# the last (an RSA key generated on demand takes tens of milliseconds). The DNS lookups are
+# not counted: a slow nameserver must not shrink the batches.
+BATCH_TARGET_SECONDS = 0.25
 # How fast the seconds-per-certificate estimate follows cheaper batches; it follows costlier
 # ones at once, so that a run of slow certificates does not wait behind one big lease.
 _SMOOTHING = 0.3
@@ -101,6 +103,7 @@ class ValidationWorker:
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
         self._lookups = ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="openacm-dns")
         self._seconds_per_item = 0.0  # 0 until a batch was timed
+        self._lookup_seconds = 0.0  # of the batch in progress
 
     def run_once(self, now: float) -> list[StepResult]:
         """Lease the due certificates and take each one step further."""
@@ -117,14 +120,15 @@ class ValidationWorker:
             )
         if not items:
             return []
-        started = time.thread_time()
+        started = time.monotonic()
+        self._lookup_seconds = 0.0
         try:
             results = self._step_batch(items, now)
         except Exception:
             # A failed transaction must not stop the worker; the batch is retried later.
             log.exception("validation batch failed", extra={"items": len(items)})
             results = [self._retry_after_failure(item, now) for item in items]
-        self._time_batch(time.thread_time() - started, len(items))
+        self._time_batch(time.monotonic() - started - self._lookup_seconds, len(items))
         return results
 
     def batch_limit(self) -> int:
@@ -158,7 +162,9 @@ class ValidationWorker:
                 else:
                     validations = ValidationStore(conn).list(item.resource_arn)
                     to_check.append((item, record, validations))
+        looking_up = time.monotonic()
         checks = list(self._lookups.map(lambda args: self._check(*args), to_check))
+        self._lookup_seconds = time.monotonic() - looking_up
         planned = self._prepare([check for check in checks if check.verdict == "ready"], now)
         with self.db.write() as conn:
             planned = self._record_checks(conn, now, gone, timed_out, checks, planned, results)

@@ -25,7 +25,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Connection
 
-from openacm.adapters.ca.lint import lint_dv_subscriber, throwaway_signed
+from openacm.adapters.ca.lint import lint_dv_subscriber, throwaway_key_for, throwaway_signed
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
@@ -113,6 +113,12 @@ class LeafIssuer:
             blocking.append(finding)
         if blocking:
             raise IssuanceRefused("; ".join(str(finding) for finding in blocking))
+
+    def warm_up(self) -> None:
+        """Make this process's throwaway keys now, not for its first certificate: the RSA one
+        takes as long as a leaf key (tens of milliseconds)."""
+        for algorithm in ("RSA_2048", "EC_prime256v1"):
+            throwaway_key_for(self.ca.intermediate_for(algorithm).signer.public_key)
 
     def keys_for(self, records: Sequence[CertificateRecord]) -> list[LeafPrivateKey]:
         """One fresh key pair per record, in order; pooled keys of an algorithm are taken

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
+from openacm.services.pki.keygen import RsaKeyProcess
 
 LeafPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 POOLED_ALGORITHMS = ("RSA_2048",)
@@ -42,10 +43,16 @@ class LeafKeys:
         self.db = db
         self.cipher = cipher
         self.pool_size = pool_size
+        self._rsa = RsaKeyProcess()
 
-    def take(self, key_algorithm: str) -> LeafPrivateKey:
-        """A fresh key pair: one from the pool when there is one, else generated now."""
-        return self.take_many(key_algorithm, 1)[0]
+    def generate(self, key_algorithm: str) -> LeafPrivateKey:
+        """A new key pair; RSA ones come from this process's key process (keygen.py)."""
+        if key_algorithm.startswith("RSA_"):
+            return self._rsa.generate(int(key_algorithm.removeprefix("RSA_")))
+        return generate_leaf_key(key_algorithm)
+
+    def close(self) -> None:
+        self._rsa.close()
 
     def take_many(self, key_algorithm: str, count: int) -> list[LeafPrivateKey]:
         """`count` fresh key pairs: as many as the pool holds (taken in one transaction),
@@ -55,7 +62,7 @@ class LeafKeys:
             with self.db.write() as conn:
                 taken = AuthorityStore(conn).take_pooled_keys(key_algorithm, count)
             keys = [self._open(key_algorithm, sealed) for _key_id, sealed in taken]
-        keys += [generate_leaf_key(key_algorithm) for _ in range(count - len(keys))]
+        keys += [self.generate(key_algorithm) for _ in range(count - len(keys))]
         return keys
 
     def _open(self, key_algorithm: str, sealed: bytes) -> LeafPrivateKey:
@@ -69,17 +76,6 @@ class LeafKeys:
         assert isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey)
         return key
 
-    def missing(self) -> int:
-        """How many keys the pool lacks, all pooled algorithms together."""
-        if not self.pool_size:
-            return 0
-        with self.db.read() as conn:
-            store = AuthorityStore(conn)
-            return sum(
-                max(0, self.pool_size - store.pooled_key_count(algorithm))
-                for algorithm in POOLED_ALGORITHMS
-            )
-
     def refill(self, *, now: float, limit: int = 8) -> int:
         """Top the pool up by at most `limit` keys; returns how many were added."""
         if not self.pool_size:
@@ -90,7 +86,7 @@ class LeafKeys:
                 missing = self.pool_size - AuthorityStore(conn).pooled_key_count(algorithm)
             for _ in range(max(0, min(missing, limit - added))):
                 sealed = self.cipher.seal(
-                    private_key_der(generate_leaf_key(algorithm)),
+                    private_key_der(self.generate(algorithm)),
                     f"{_POOL_CONTEXT}:{algorithm}",
                 )
                 with self.db.write() as conn:
