@@ -104,6 +104,8 @@ certificates = Table(
     Index(
         "ix_certificates_scope_key_created", "account_id", "region", "key_algorithm", "created_at"
     ),
+    # The certificate quota counts one type of one account and region on every request.
+    Index("ix_certificates_scope_type", "account_id", "region", "type"),
 )
 
 tags = Table(

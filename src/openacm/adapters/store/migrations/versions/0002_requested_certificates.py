@@ -103,6 +103,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table("certificates", schema=None) as batch_op:
         batch_op.add_column(sa.Column("failure_reason", sa.String(length=64), nullable=True))
+        batch_op.create_index(
+            "ix_certificates_scope_type", ["account_id", "region", "type"], unique=False
+        )
         batch_op.add_column(sa.Column("ct_logging", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("issuer_ca_id", sa.String(length=64), nullable=True))
         batch_op.alter_column("serial", existing_type=sa.VARCHAR(length=64), nullable=True)
@@ -120,6 +123,7 @@ def downgrade() -> None:
         batch_op.alter_column("not_after", existing_type=sa.FLOAT(), nullable=False)
         batch_op.alter_column("not_before", existing_type=sa.FLOAT(), nullable=False)
         batch_op.alter_column("serial", existing_type=sa.VARCHAR(length=64), nullable=False)
+        batch_op.drop_index("ix_certificates_scope_type")
         batch_op.drop_column("issuer_ca_id")
         batch_op.drop_column("ct_logging")
         batch_op.drop_column("failure_reason")
