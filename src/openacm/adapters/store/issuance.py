@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
@@ -227,14 +228,7 @@ class AuthorityStore:
         ).first()
         if row is None:
             return None
-        return SerialEntry(
-            row.serial,
-            row.certificate_arn,
-            row.state,
-            row.not_after,
-            row.revoked_at,
-            row.revocation_reason,
-        )
+        return _serial_entry(row)
 
     def revoked(self, ca_id: str, *, not_expired_at: float) -> list[SerialEntry]:
         """Revoked serials still within their validity (expired ones may leave the CRL)."""
@@ -247,12 +241,7 @@ class AuthorityStore:
             )
             .order_by(issued_serials.c.revoked_at)
         ).all()
-        return [
-            SerialEntry(
-                r.serial, r.certificate_arn, r.state, r.not_after, r.revoked_at, r.revocation_reason
-            )
-            for r in rows
-        ]
+        return [_serial_entry(row) for row in rows]
 
     # -- installation secrets --------------------------------------------------------------
 
@@ -317,6 +306,17 @@ class AuthorityStore:
             .returning(key_pool.c.key_id, key_pool.c.key_sealed)
         ).all()
         return sorted((int(row.key_id), bytes(row.key_sealed)) for row in rows)
+
+
+def _serial_entry(row: Any) -> SerialEntry:
+    return SerialEntry(
+        row.serial,
+        row.certificate_arn,
+        row.state,
+        row.not_after,
+        row.revoked_at,
+        row.revocation_reason,
+    )
 
 
 def _stored_ca(row: object) -> StoredCa:

@@ -156,22 +156,15 @@ class CertificateOperations:
     def _check_import_quotas(
         self, store: CertificateStore, ctx: CallContext, *, new_certificate: bool
     ) -> None:
-        if new_certificate:
-            held = store.count(ctx.account_id, ctx.region, "IMPORTED")
-            if held >= self.quotas.imported_certificates:
-                raise LimitExceededError(
-                    f"Account {ctx.account_id} has reached its limit of "
-                    f"{self.quotas.imported_certificates} imported certificates in {ctx.region}."
-                )
-        recent = store.quota_uses_since(
-            ctx.account_id, ctx.region, "IMPORTED", ctx.now - YEAR_SECONDS
+        check_certificate_quotas(
+            store,
+            ctx,
+            "IMPORTED",
+            held_limit=self.quotas.imported_certificates if new_certificate else None,
+            yearly_limit=self.quotas.imported_per_year,
+            held_noun="imported certificates",
+            yearly_noun="certificate imports",
         )
-        if recent >= self.quotas.imported_per_year:
-            raise LimitExceededError(
-                f"Account {ctx.account_id} has reached its limit of "
-                f"{self.quotas.imported_per_year} certificate imports in {ctx.region} "
-                "in the last 365 days."
-            )
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -270,6 +263,32 @@ class CertificateOperations:
         if page.has_more:
             result["NextToken"] = make_page_token([offset + limit], query_digest)
         return result
+
+
+def check_certificate_quotas(
+    store: CertificateStore,
+    ctx: CallContext,
+    kind: str,
+    *,
+    held_limit: int | None,
+    yearly_limit: int,
+    held_noun: str,
+    yearly_noun: str,
+) -> None:
+    """ACM's two quotas for one kind of certificate (inventory §4.8): how many the account
+    holds in the region (None: the call adds none), and how many it added in 365 days (the
+    ledger keeps deleted ones)."""
+    if held_limit is not None and store.count(ctx.account_id, ctx.region, kind) >= held_limit:
+        raise LimitExceededError(
+            f"Account {ctx.account_id} has reached its limit of {held_limit} {held_noun} in "
+            f"{ctx.region}."
+        )
+    recent = store.quota_uses_since(ctx.account_id, ctx.region, kind, ctx.now - YEAR_SECONDS)
+    if recent >= yearly_limit:
+        raise LimitExceededError(
+            f"Account {ctx.account_id} has reached its limit of {yearly_limit} {yearly_noun} "
+            f"in {ctx.region} in the last 365 days."
+        )
 
 
 def _not_found(arn: str, ctx: CallContext) -> ResourceNotFoundError:

@@ -8,7 +8,6 @@ DescribeCertificate shows them (ACM leaves a window of seconds without them; ope
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +22,7 @@ from openacm.adapters.store.work import WORK_SCHEDULED, WorkQueue
 from openacm.config import Quotas, ValidationSettings
 from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord, DomainValidation
-from openacm.domain.errors import InvalidArgsError, LimitExceededError, ValidationError
+from openacm.domain.errors import InvalidArgsError, ValidationError
 from openacm.domain.names import NamePolicy, RequestedNames, check_requested_names
 from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
 from openacm.domain.validation import PENDING, validation_record
@@ -31,13 +30,13 @@ from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.acm.certificates import (
     LIST_DEFAULT_MAX_ITEMS,
     CertificateOperations,
+    check_certificate_quotas,
     make_page_token,
     query_digest_of,
     read_page_token,
 )
 from openacm.services.context import CallContext
 
-YEAR_SECONDS = 365 * 24 * 3600
 IDEMPOTENCY_WINDOW_SECONDS = 3600
 VALIDATE_WORK = "validate"
 # ACM's default when ValidationMethod is left out (the API reference).
@@ -95,7 +94,7 @@ class RequestOperations:
         )
         tags = merge_tags([], tags_from_api(params.get("Tags") or []), self.tag_limits)
         token = params.get("IdempotencyToken")
-        digest = _request_digest(params)
+        digest = query_digest_of(params, exclude=("IdempotencyToken",))
         scope = (ctx.account_id, ctx.region, "RequestCertificate")
         with self.db.write() as conn:
             accounts = AccountStore(conn)
@@ -133,21 +132,15 @@ class RequestOperations:
         return answer
 
     def _check_quotas(self, store: CertificateStore, ctx: CallContext) -> None:
-        held = store.count(ctx.account_id, ctx.region, "AMAZON_ISSUED")
-        if held >= self.quotas.certificates:
-            raise LimitExceededError(
-                f"Account {ctx.account_id} has reached its limit of "
-                f"{self.quotas.certificates} ACM certificates in {ctx.region}."
-            )
-        recent = store.quota_uses_since(
-            ctx.account_id, ctx.region, "AMAZON_ISSUED", ctx.now - YEAR_SECONDS
+        check_certificate_quotas(
+            store,
+            ctx,
+            "AMAZON_ISSUED",
+            held_limit=self.quotas.certificates,
+            yearly_limit=self.quotas.certificates_per_year,
+            held_noun="ACM certificates",
+            yearly_noun="certificate requests",
         )
-        if recent >= self.quotas.certificates_per_year:
-            raise LimitExceededError(
-                f"Account {ctx.account_id} has reached its limit of "
-                f"{self.quotas.certificates_per_year} certificate requests in {ctx.region} "
-                "in the last 365 days."
-            )
 
     def _new_record(
         self, ctx: CallContext, params: Mapping[str, Any], requested: RequestedNames
@@ -257,8 +250,3 @@ def _validation_summary(validation: DomainValidation) -> dict[str, Any]:
             "ValidationStatus": validation.status,
         },
     }
-
-
-def _request_digest(params: Mapping[str, Any]) -> str:
-    relevant = {k: v for k, v in params.items() if k != "IdempotencyToken"}
-    return hashlib.sha256(orjson.dumps(relevant, option=orjson.OPT_SORT_KEYS)).hexdigest()

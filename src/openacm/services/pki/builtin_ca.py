@@ -31,6 +31,7 @@ from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore, StoredCa
 from openacm.config import IssuanceSettings, Settings
 from openacm.domain.issuance import CaUrls
+from openacm.services.pki.leaf_keys import private_key_der
 
 ISSUER = "builtin"
 ORGANIZATION = "openacm"
@@ -183,7 +184,7 @@ def _envelope_hierarchy(
         (RSA, hierarchy.rsa_intermediate),
         (ECDSA, hierarchy.ecdsa_intermediate),
     ):
-        sealed = cipher.seal(_private_key_der(material.private_key), _sealed_context(ids[role]))
+        sealed = cipher.seal(private_key_der(material.private_key), _sealed_context(ids[role]))
         rows.append(_stored(ids[role], role, material.certificate, key_sealed=sealed))
     return rows
 
@@ -246,14 +247,6 @@ def pkcs11_config(issuance: IssuanceSettings) -> Pkcs11Config:
         module_path=issuance.pkcs11_module,
         token_label=issuance.pkcs11_token_label,
         pin=issuance.pkcs11_pin,
-    )
-
-
-def _private_key_der(key: CaPrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
     )
 
 
