@@ -3,13 +3,23 @@
 SQLite runs in WAL mode with synchronous=NORMAL: a committed transaction survives the death
 of the process (kill -9), which is the failure this server must survive; only a power cut
 could lose the last commits. Write transactions start with BEGIN IMMEDIATE so two writers
-queue on the busy timeout instead of failing on a lock upgrade.
+queue instead of failing on a lock upgrade.
+
+Writers to one SQLite file queue on a lock of their own before BEGIN IMMEDIATE: a lock
+held by this process's threads, then flock() on `<database>.write.lock` for the other
+processes. SQLite's own busy handler only polls (it sleeps 1, 2, 5, 10, ... ms between
+tries), so under a burst of writes a waiting writer slept on after the lock was free and
+the writes of all the server's processes went slower than one process's; a waiter on
+flock() is woken by the kernel when the lock is released. The busy timeout stays as the
+backstop for anything that writes without the lock (the sqlite3 shell).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +50,13 @@ class Database:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.engine = self._create_engine()
+        self._write_lock = _SqliteWriteLock(self._sqlite_file()) if self.is_sqlite else None
+
+    def _sqlite_file(self) -> Path | None:
+        database = self.url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database)
 
     def _create_engine(self) -> Engine:
         if not self.is_sqlite:
@@ -67,9 +84,12 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn.info["begin"] = "BEGIN IMMEDIATE"
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.connect() as conn:
+            conn.info["begin"] = "BEGIN IMMEDIATE"
             with conn.begin():
                 yield conn
 
@@ -123,6 +143,43 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._write_lock is not None:
+            self._write_lock.close()
+
+
+class _SqliteWriteLock:
+    """One writer at a time to a SQLite file: this process's threads queue on a lock, the
+    processes on flock() (see the module's docstring). Re-entrant within a thread."""
+
+    def __init__(self, database: Path | None) -> None:
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+        if database is not None:
+            path = database.with_name(database.name + ".write.lock")
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        if self._depth == 0 and self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)  # waits without the GIL
+            except BaseException:
+                self._threads.release()
+                raise
+        self._depth += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None and self._depth == 0:
+                os.close(self._fd)
+                self._fd = None
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
