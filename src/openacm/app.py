@@ -29,6 +29,7 @@ from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.background import BackgroundWork
 from openacm.services.identity import IdentityAdmin, KeyDirectory
+from openacm.services.pca.service import PcaService
 from openacm.services.pki.builtin_ca import BuiltinCa, public_base_url, signer_factory
 from openacm.services.pki.leaf_issuer import LeafIssuer
 from openacm.services.pki.leaf_keys import LeafKeys
@@ -128,7 +129,12 @@ def create_app(settings: Settings) -> OpenAcmApp:
         "openacm.amazonaws.com",
         blocking_operations=frozenset({"CreateValidationRecords"}),
     )
-    endpoint = JsonApiEndpoint([acm, openacm_api], keys, audit)
+    pca = ServedApi(
+        ApiModel.load("acm-pca"),
+        PcaService(runtime.db, runtime.cipher, settings),
+        "acm-pca.amazonaws.com",
+    )
+    endpoint = JsonApiEndpoint([acm, pca, openacm_api], keys, audit)
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
     worker = ValidationWorker(
         runtime.db,
