@@ -189,6 +189,29 @@ def test_validated_name_issues_again_without_a_new_record(
     assert wait_for_status(pki_tenant.acm, second)["Status"] == "ISSUED"
 
 
+def test_names_turn_validated_with_the_issuance(
+    pki_tenant: Tenant, bind_server: BindServer
+) -> None:
+    """Every name SUCCESS means ISSUED: the aws CLI's `wait certificate-validated` followed at
+    once by `get-certificate` gets the certificate, and no Describe in between shows every
+    name validated while the certificate is still pending."""
+    domain = unique_domain()
+    arn = request(pki_tenant.acm, domain, f"www.{domain}")
+    publish_records(bind_server, describe(pki_tenant.acm, arn))
+    seen_all_validated_pending = []
+    while (detail := describe(pki_tenant.acm, arn))["Status"] == "PENDING_VALIDATION":
+        statuses = {o["ValidationStatus"] for o in detail["DomainValidationOptions"]}
+        if statuses == {"SUCCESS"}:
+            seen_all_validated_pending.append(detail)
+    assert detail["Status"] == "ISSUED"
+    assert not seen_all_validated_pending
+
+    second = request(pki_tenant.acm, f"www.{domain}", domain)
+    pki_tenant.aws("acm", "wait", "certificate-validated", "--certificate-arn", second)
+    got = pki_tenant.aws_json("acm", "get-certificate", "--certificate-arn", second)
+    assert got["Certificate"].startswith("-----BEGIN CERTIFICATE-----")
+
+
 def test_deleted_record_stops_validation_of_a_new_request(
     pki_tenant: Tenant, bind_server: BindServer
 ) -> None:

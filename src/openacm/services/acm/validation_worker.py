@@ -229,9 +229,12 @@ class ValidationWorker:
             if item.item_id not in held:
                 results[item.item_id] = StepResult(arn, "lost_lease")
                 continue
-            # A name once SUCCESS for this request stays so, whatever becomes of the rest.
-            for domain_name in check.newly_validated:
-                validations.set_status(arn, domain_name, SUCCESS, now)
+            # A name once SUCCESS for this request stays so, whatever becomes of the rest. The
+            # names of a certificate about to be signed turn SUCCESS in the transaction that
+            # issues it (`_commit`): a client waiting for every name to be validated (the
+            # aws CLI's `wait certificate-validated`) then finds the certificate ISSUED too.
+            if check.verdict != "ready":
+                self._record_validated(validations, check, now)
             if check.verdict in ("pending", "error"):
                 queue.reschedule(item, self.owner, due_at=self._retry_due(item, now), now=now)
                 results[item.item_id] = StepResult(arn, "pending")
@@ -264,10 +267,12 @@ class ValidationWorker:
         queue = WorkQueue(conn)
         held = queue.held([check.item for check, _ in [*signed, *unsigned]], self.owner, now)
         issued = []
+        validations = ValidationStore(conn)
         for check, leaf in signed:
             arn = check.record.arn
             outcome = self.issuer.commit(conn, leaf, now=now, still_mine=check.item.item_id in held)
             if outcome.issued:
+                self._record_validated(validations, check, now)
                 issued.append(check.item)
                 results[check.item.item_id] = StepResult(arn, "issued")
                 log.info("certificate issued", extra={"arn": arn, "serial": outcome.serial})
@@ -279,9 +284,15 @@ class ValidationWorker:
             item = check.item
             result = StepResult(check.record.arn, "lost_lease")
             if item.item_id in held:
+                self._record_validated(validations, check, now)
                 queue.reschedule(item, self.owner, due_at=self._retry_due(item, now), now=now)
                 result = StepResult(check.record.arn, "pending")
             results[item.item_id] = result
+
+    @staticmethod
+    def _record_validated(validations: ValidationStore, check: _Check, now: float) -> None:
+        for domain_name in check.newly_validated:
+            validations.set_status(check.record.arn, domain_name, SUCCESS, now)
 
     # -- checks (in the lookup threads) -------------------------------------------------------
 
