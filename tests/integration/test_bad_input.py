@@ -52,6 +52,7 @@ IMPLEMENTED = (
     "ImportCertificate",
     "DescribeCertificate",
     "GetCertificate",
+    "ExportCertificate",
     "DeleteCertificate",
     "AddTagsToCertificate",
     "RemoveTagsFromCertificate",
@@ -367,6 +368,8 @@ def valid_params(operation: str, arn: str, issued: pki.Issued) -> dict[str, Any]
         params["Tags"] = [{"Key": "env"}]
     elif operation == "UntagResource":
         params["TagKeys"] = ["env"]
+    elif operation == "ExportCertificate":
+        params["Passphrase"] = b"passphrase"
     elif operation == "PutAccountConfiguration":
         params = {"IdempotencyToken": uuid.uuid4().hex, "ExpiryEvents": {"DaysBeforeExpiry": 60}}
     return params

@@ -228,6 +228,21 @@ class CertificateStore:
         result = self.conn.execute(_REPLACE, values)
         return bool(result.rowcount == 1)
 
+    def sealed_private_key(self, arn: str) -> bytes | None:
+        """The certificate's private key as sealed by the envelope cipher (None if it has
+        none yet): for the operations that hand a key out, never for listing."""
+        sealed = self.conn.execute(
+            select(certificates.c.private_key_sealed).where(certificates.c.arn == arn)
+        ).scalar_one_or_none()
+        return bytes(sealed) if sealed is not None else None
+
+    def mark_exported(self, arn: str) -> None:
+        self.conn.execute(
+            sql_update(certificates)
+            .where(certificates.c.arn == arn)
+            .values(exported=True, row_version=certificates.c.row_version + 1)
+        )
+
     def delete(self, arn: str) -> None:
         self.conn.execute(delete(tags).where(tags.c.resource_arn == arn))
         self.conn.execute(delete(certificates).where(certificates.c.arn == arn))

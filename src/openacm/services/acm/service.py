@@ -12,6 +12,7 @@ from openacm.domain.names import NamePolicy
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.acm.account import AccountOperations
 from openacm.services.acm.certificates import CertificateOperations
+from openacm.services.acm.export import ExportOperations
 from openacm.services.acm.requests import RequestOperations
 from openacm.services.acm.revocation import RevocationOperations
 from openacm.services.acm.tagging import TagOperations
@@ -44,6 +45,7 @@ class AcmService:
         revocation = RevocationOperations(db, certificates, ca, settings.issuance)
         tagging = TagOperations(certificates)
         account = AccountOperations(db)
+        export = ExportOperations(db, cipher, certificates)
         self.handlers: dict[str, Handler] = {
             "RequestCertificate": requests.request_certificate,
             "ListCertificateDomainValidations": requests.list_certificate_domain_validations,
@@ -51,6 +53,7 @@ class AcmService:
             "ImportCertificate": certificates.import_certificate,
             "DescribeCertificate": certificates.describe_certificate,
             "GetCertificate": certificates.get_certificate,
+            "ExportCertificate": export.export_certificate,
             "DeleteCertificate": certificates.delete_certificate,
             "ListCertificates": certificates.list_certificates,
             "SearchCertificates": certificates.search_certificates,
