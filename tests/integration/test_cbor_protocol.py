@@ -243,6 +243,26 @@ def test_blob_member_must_be_a_byte_string(caller: Caller) -> None:
     }
 
 
+def test_a_body_over_the_size_limit(caller: Caller) -> None:
+    data = cbor2.dumps({"CertificateAuthorityArn": CA_ARN, "Certificate": b"x" * (16 << 20)})
+    answer = caller.cbor("ImportCertificateAuthorityCertificate", data)
+    assert answer.status == 413
+    assert answer.error()["__type"] == FRAMEWORK + "RequestEntityTooLargeException"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while reading
+        for start in range(0, len(data), 1 << 20):
+            yield data[start : start + (1 << 20)]
+
+    response = caller.http.post(
+        caller.server.endpoint + operation_path("ImportCertificateAuthorityCertificate"),
+        content=chunks(),
+        headers={"smithy-protocol": "rpc-v2-cbor", "Content-Type": CBOR},
+    )
+    answer = Answer(response.status_code, response.headers, response.content)
+    assert answer.status == 413
+    assert answer.error()["__type"] == FRAMEWORK + "RequestEntityTooLargeException"
+
+
 # --- raw requests: what is not routed ---------------------------------------------------------
 
 
