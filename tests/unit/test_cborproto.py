@@ -119,6 +119,10 @@ class TestDecoding:
     def test_empty_body_is_an_empty_map(self) -> None:
         assert decode_cbor_body(b"") == {}
 
+    def test_integers_at_the_ends_of_cbor_s_range(self) -> None:
+        body = cbor_body({"a": [2**64 - 1, -(2**64)]})
+        assert decode_cbor_body(body) == {"a": [2**64 - 1, -(2**64)]}
+
     def test_map(self) -> None:
         assert decode_cbor_body(cbor_body({"a": [1, b"x", 1.5, True, None]})) == {
             "a": [1, b"x", 1.5, True, None]
@@ -146,6 +150,8 @@ class TestDecoding:
             bytes.fromhex("a1 6161 d82a 01"),  # tag 42: no shape has it
             bytes.fromhex("a1 6161 c4 82 21 1901 9f"),  # tag 4, a decimal fraction
             bytes.fromhex("a1 6161 f0"),  # simple value 16
+            bytes.fromhex("a1 6161 c2 49 010000000000000000"),  # tag 2, a bignum of 2**64
+            bytes.fromhex("a1 6161 c3 49 010000000000000000"),  # tag 3: -1 - 2**64
             bytes.fromhex("a1 6161 c1 6161"),  # tag 1 around text
         ],
     )

@@ -63,6 +63,9 @@ _VALIDATION_NAMESPACE: Final = "com.amazon.coral.validate"
 # Deeper than any model shape nests; a guard against cycles built with CBOR's shared-value tags.
 MAX_DEPTH: Final = 64
 
+# The integers CBOR holds without a bignum tag (major types 0 and 1).
+_CBOR_INT_MAX: Final = (1 << 64) - 1
+_CBOR_INT_MIN: Final = -(1 << 64)
 _PATH_PREFIX: Final = "/service/"
 _OPERATION_SEGMENT: Final = "operation"
 _RESPONSE_HEADERS: Final = {"Content-Type": CONTENT_TYPE, "smithy-protocol": PROTOCOL}
@@ -93,7 +96,7 @@ def decode_cbor_body(body: bytes) -> dict[str, object]:
     """The CBOR map of a request body; an empty body is an empty map.
 
     A body that is not one well-formed CBOR data item, or holds what the protocol has no shape
-    for (tags other than epoch timestamps, bignums, decimals, simple values), is a
+    for (tags other than the date/time ones, bignums beyond 64 bits, decimals, simple values), is a
     SerializationException with no message, as a body that is not JSON is; a top-level array
     says so. CBOR's `undefined` is null, as the protocol requires.
     """
@@ -118,8 +121,13 @@ def _plain(value: object, depth: int) -> object:
     """`value` as the data the input plans take: maps with text keys, lists, text, bytes,
     numbers, booleans, None and (tag 1) datetimes."""
     kind = type(value)
-    if kind is str or kind is bytes or kind is bool or kind is int or kind is float:
+    if kind is str or kind is bytes or kind is bool or kind is float:
         return value
+    if kind is int:
+        assert isinstance(value, int)
+        if _CBOR_INT_MIN <= value <= _CBOR_INT_MAX:
+            return value
+        raise SerializationError("")  # a bignum (tag 2 or 3), which no shape here has
     if value is None or value is cbor2.undefined:
         return None
     if depth >= MAX_DEPTH:
