@@ -75,18 +75,24 @@ class Runtime:
 
 
 class OpenAcmApp:
-    """`POST /` goes straight to the API endpoint; everything else (health, lifespan, later
-    the console) to the Starlette site."""
+    """`POST /` (AWS JSON) and every `/service/...` path (Smithy RPC v2 CBOR, which answers
+    other methods itself) go straight to the API endpoint; everything else (health, lifespan,
+    later the console) to the Starlette site."""
 
     def __init__(self, api: JsonApiEndpoint, site: Starlette) -> None:
         self.api = api
         self.site = site
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
-            await self.api(scope, receive, send)
-        else:
-            await self.site(scope, receive, send)
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path == "/" and scope["method"] == "POST":
+                await self.api(scope, receive, send)
+                return
+            if path.startswith("/service/"):
+                await self.api.rpc_v2_cbor(scope, receive, send)
+                return
+        await self.site(scope, receive, send)
 
 
 def resolvers_of(validation: ValidationSettings) -> list[Nameserver]:

@@ -1,9 +1,12 @@
-"""`POST /` for the AWS JSON 1.1 services: framing, SigV4, dispatch, errors, audit.
+"""The API endpoint: AWS JSON 1.1 at `POST /`, Smithy RPC v2 CBOR at `POST /service/...`;
+framing, SigV4, dispatch, errors, audit.
 
 The order of checks is AWS's: a request must name a service this endpoint serves, be signed
 by a known key for that service, name an operation of the model, and carry input the model
-accepts, before any handler runs. Whatever happens, the caller gets an AWS-shaped answer with
-x-amzn-RequestId, and the audit log gets one record.
+accepts, before any handler runs. Whatever happens, the caller gets an AWS-shaped answer in the
+request's protocol with x-amzn-RequestId, and the audit log gets one record. The protocols
+differ only in their framing (`_Framing`); signing, size limits, dispatch and the audit
+record are one code path.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import anyio.to_thread
 from botocore.model import OperationModel
@@ -22,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from openacm.adapters.audit_log import AuditEntry, AuditLog
 from openacm.domain.errors import ApiError, InternalServerError
+from openacm.protocol import cborproto
 from openacm.protocol.audit_record import (
     CallerIdentity,
     RequestFacts,
@@ -30,9 +34,13 @@ from openacm.protocol.audit_record import (
 )
 from openacm.protocol.errors import (
     InvalidSignatureError,
+    MethodNotAllowedError,
+    NotAcceptableError,
+    OperationNotRoutedError,
     RequestEntityTooLargeError,
     UnknownOperationError,
     UnrecognizedClientError,
+    UnsupportedMediaTypeError,
 )
 from openacm.protocol.jsonproto import (
     decode_json_body,
@@ -82,7 +90,135 @@ class _Call:
     error: ApiError | None = None
 
 
+class _Framing(Protocol):
+    """What differs between the wire protocols: how a request names its operation and carries
+    its input, and how answers are written. Everything else is the endpoint's."""
+
+    def admit(self, request: _HttpRequest, api: ServedApi | None) -> ServedApi:
+        """The API the request is for, or the error refusing it before authentication."""
+        ...
+
+    def operation(self, api: ServedApi, request: _HttpRequest, name: str) -> OperationModel: ...
+
+    def parse(
+        self, operation: OperationModel, request: _HttpRequest, body: bytes
+    ) -> dict[str, object]: ...
+
+    def output(self, operation: OperationModel, result: Mapping[str, Any]) -> _Answer: ...
+
+    def error(self, error: ApiError, api: ServedApi | None) -> _Answer: ...
+
+
+# Status, response headers (lower-case names, encoded) and body.
+_Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+_JSON_OK_HEADERS: Final = [(b"content-type", JSON_CONTENT_TYPE.encode())]
+
+
+def _encoded(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+
+class _JsonFraming:
+    """AWS JSON 1.1: `POST /`, the operation in X-Amz-Target, a JSON object of the input."""
+
+    def admit(self, request: _HttpRequest, api: ServedApi | None) -> ServedApi:
+        if api is None:
+            raise UnknownOperationError("")
+        return api
+
+    def operation(self, api: ServedApi, request: _HttpRequest, name: str) -> OperationModel:
+        return api.model.operation_for_target(request.headers.get("x-amz-target"))
+
+    def parse(
+        self, operation: OperationModel, request: _HttpRequest, body: bytes
+    ) -> dict[str, object]:
+        return parse_input(operation, decode_json_body(body))
+
+    def output(self, operation: OperationModel, result: Mapping[str, Any]) -> _Answer:
+        return 200, _JSON_OK_HEADERS, serialize_output(operation, result)
+
+    def error(self, error: ApiError, api: ServedApi | None) -> _Answer:
+        status, headers, payload = serialize_error(error)
+        return status, _encoded(headers), payload
+
+
+class _CborFraming:
+    """Smithy RPC v2 CBOR: `POST /service/{ServiceName}/operation/{Operation}` with
+    `smithy-protocol: rpc-v2-cbor`, a CBOR map of the input. Requests that are not of this
+    protocol's form are refused as Smithy's servers refuse them: 405 for another method, 404
+    UnknownOperationException for anything that does not route, 415 / 406 for a body or an
+    answer that would not be CBOR."""
+
+    def admit(self, request: _HttpRequest, api: ServedApi | None) -> ServedApi:
+        if request.method != "POST":
+            raise MethodNotAllowedError("")
+        headers = request.headers
+        if (
+            api is None
+            or headers.get(cborproto.PROTOCOL_HEADER) != cborproto.PROTOCOL
+            or "x-amz-target" in headers
+            or "x-amzn-target" in headers
+        ):
+            raise OperationNotRoutedError("")
+        return api
+
+    def operation(self, api: ServedApi, request: _HttpRequest, name: str) -> OperationModel:
+        try:
+            return api.model.operation(name)
+        except UnknownOperationError:
+            raise OperationNotRoutedError("") from None
+
+    def parse(
+        self, operation: OperationModel, request: _HttpRequest, body: bytes
+    ) -> dict[str, object]:
+        content_type = request.headers.get("content-type")
+        if content_type is None:
+            if body:
+                raise UnsupportedMediaTypeError(
+                    f"A request body must have Content-Type {cborproto.CONTENT_TYPE}."
+                )
+        elif _media_type(content_type) != cborproto.CONTENT_TYPE:
+            raise UnsupportedMediaTypeError(
+                f"Content-Type must be {cborproto.CONTENT_TYPE}, not {content_type[:100]}."
+            )
+        if not _accepts_cbor(request.headers.get("accept")):
+            raise NotAcceptableError(f"The answer can only be {cborproto.CONTENT_TYPE}.")
+        return cborproto.parse_cbor_input(operation, body)
+
+    def output(self, operation: OperationModel, result: Mapping[str, Any]) -> _Answer:
+        headers, payload = cborproto.serialize_cbor_output(operation, result)
+        return 200, _encoded(headers), payload
+
+    def error(self, error: ApiError, api: ServedApi | None) -> _Answer:
+        status, headers, payload = cborproto.serialize_cbor_error(error, api.model if api else None)
+        encoded = _encoded(headers)
+        if isinstance(error, MethodNotAllowedError):
+            encoded.append((b"allow", b"POST"))
+        return status, encoded, payload
+
+
+def _media_type(content_type: str) -> str:
+    """The type/subtype of a Content-Type value, without parameters, lower case."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _accepts_cbor(accept: str | None) -> bool:
+    """Whether an Accept header allows application/cbor (no header allows anything)."""
+    if accept is None:
+        return True
+    ranges = {_media_type(item) for item in accept.split(",")}
+    return bool(ranges & {cborproto.CONTENT_TYPE, "application/*", "*/*"})
+
+
+_JSON: Final = _JsonFraming()
+_CBOR: Final = _CborFraming()
+
+
 class JsonApiEndpoint:
+    """The API endpoint of every served API: AWS JSON 1.1 at `POST /` (this object called as an
+    ASGI app) and, for the APIs whose model lists it, Smithy RPC v2 CBOR at
+    `POST /service/...` (`rpc_v2_cbor`). The two share everything but the framing."""
+
     def __init__(
         self,
         apis: list[ServedApi],
@@ -92,23 +228,48 @@ class JsonApiEndpoint:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.apis = {api.model.target_prefix: api for api in apis}
+        # RPC v2 CBOR names the service by its Smithy shape name, which botocore writes from
+        # the model's targetPrefix.
+        self.cbor_apis = {
+            api.model.target_prefix: api for api in apis if cborproto.serves_rpc_v2_cbor(api.model)
+        }
         self.keys = keys
         self.audit = audit
         self.clock = clock
         self.verifier = SigV4Verifier(keys.secret_for, clock=clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A plain ASGI app: this is the path every API call takes, so it carries no
-        framework routing or middleware of its own."""
-        started = time.perf_counter()
+        """AWS JSON 1.1. A plain ASGI app: this is the path most API calls take, so it carries
+        no framework routing or middleware of its own."""
         request = _HttpRequest.from_scope(scope)
         target = request.headers.get("x-amz-target", "")
         api = self.apis.get(target.split(".", 1)[0])
+        name = target.split(".", 1)[-1] if target else ""
+        await self._serve(request, receive, send, _JSON, api, name)
+
+    async def rpc_v2_cbor(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Smithy RPC v2 CBOR, for any request whose path starts with /service/."""
+        request = _HttpRequest.from_scope(scope)
+        service, name = cborproto.route(request.raw_path)
+        await self._serve(request, receive, send, _CBOR, self.cbor_apis.get(service), name)
+
+    async def _serve(
+        self,
+        request: _HttpRequest,
+        receive: Receive,
+        send: Send,
+        framing: _Framing,
+        api: ServedApi | None,
+        operation_name: str,
+    ) -> None:
+        """Answer one call: whatever happens, the caller gets an answer in the framing's
+        protocol with x-amzn-RequestId, and the audit log gets one record."""
+        started = time.perf_counter()
         call = _Call(
             RequestFacts(
                 request_id=str(uuid.uuid4()),
                 event_source=api.event_source if api else "unknown",
-                event_name=target.split(".", 1)[-1] if target else "",
+                event_name=operation_name,
                 region=None,
                 source_ip=request.client_host,
                 user_agent=request.headers.get("user-agent", ""),
@@ -118,14 +279,14 @@ class JsonApiEndpoint:
         )
         try:
             body = await _read_body(request, receive)
-            status, headers, payload = await self._answer(request, body, api, target, call)
+            status, headers, payload = await self._answer(request, body, framing, api, call)
         except ApiError as error:
             call.error = error
-            status, headers, payload = serialize_error(error)
+            status, headers, payload = framing.error(error, api)
         except Exception:
             log.exception("request %s failed", call.facts.request_id)
             call.error = InternalServerError("We encountered an internal error. Please try again.")
-            status, headers, payload = serialize_error(call.error)
+            status, headers, payload = framing.error(call.error, api)
         self._audit(call)
         await send(
             {
@@ -146,14 +307,18 @@ class JsonApiEndpoint:
         )
 
     async def _answer(
-        self, request: _HttpRequest, body: bytes, api: ServedApi | None, target: str, call: _Call
-    ) -> tuple[int, dict[str, str], bytes]:
-        if api is None:
-            raise UnknownOperationError("")
+        self,
+        request: _HttpRequest,
+        body: bytes,
+        framing: _Framing,
+        api: ServedApi | None,
+        call: _Call,
+    ) -> _Answer:
+        api = framing.admit(request, api)
         ctx = self._authenticate(request, body, api, call)
-        operation = api.model.operation_for_target(target)
+        operation = framing.operation(api, request, call.facts.event_name)
         call.operation = operation
-        params = parse_input(operation, decode_json_body(body))
+        params = framing.parse(operation, request, body)
         call.params = params
         handler = api.service.handler(operation.name)
         if operation.name in api.blocking_operations:
@@ -161,7 +326,7 @@ class JsonApiEndpoint:
         else:
             result = handler(ctx, params)
         call.result = result
-        return 200, {}, serialize_output(operation, result)
+        return framing.output(operation, result)
 
     def _authenticate(
         self, request: _HttpRequest, body: bytes, api: ServedApi, call: _Call
@@ -247,14 +412,13 @@ class _HttpRequest:
 
 
 def _response_headers(
-    headers: Mapping[str, str], request_id: str, length: int
+    headers: list[tuple[bytes, bytes]], request_id: str, length: int
 ) -> list[tuple[bytes, bytes]]:
-    encoded = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
-    if not any(name == b"content-type" for name, _ in encoded):
-        encoded.append((b"content-type", JSON_CONTENT_TYPE.encode()))
-    encoded.append((b"x-amzn-requestid", request_id.encode()))
-    encoded.append((b"content-length", str(length).encode()))
-    return encoded
+    return [
+        *headers,
+        (b"x-amzn-requestid", request_id.encode()),
+        (b"content-length", str(length).encode()),
+    ]
 
 
 async def _read_body(request: _HttpRequest, receive: Receive) -> bytes:

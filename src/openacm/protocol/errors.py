@@ -46,3 +46,32 @@ class NotImplementedOperationError(ApiError):
 class RequestEntityTooLargeError(ApiError):
     code = "RequestEntityTooLargeException"
     status = 413
+
+
+# --- Smithy RPC v2 CBOR routing: the answers of Smithy's own servers (smithy-rs) -------------
+
+
+class OperationNotRoutedError(ApiError):
+    """An RPC v2 CBOR request that names no operation this endpoint serves under that protocol:
+    another path, service or operation, no `smithy-protocol: rpc-v2-cbor`, or an X-Amz-Target
+    header (which the protocol forbids)."""
+
+    code = "UnknownOperationException"
+    status = 404
+
+
+class MethodNotAllowedError(ApiError):
+    """An RPC v2 CBOR path requested with another method than POST."""
+
+    code = "UnknownOperationException"
+    status = 405
+
+
+class UnsupportedMediaTypeError(ApiError):
+    code = "UnsupportedMediaTypeException"
+    status = 415
+
+
+class NotAcceptableError(ApiError):
+    code = "NotAcceptableException"
+    status = 406

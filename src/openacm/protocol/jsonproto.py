@@ -1,15 +1,17 @@
 """AWS JSON 1.1 on the wire, driven by the botocore service model at run time.
 
-Three steps, kept apart so another protocol (ACM-PCA's JSON 1.1 today, a CBOR one later) can
-reuse the middle one:
+Three steps, kept apart so that Smithy RPC v2 CBOR (`cborproto`) reuses the middle one and the
+output plans: only the framing and the wire form of blobs and timestamps differ.
 
 1. `decode_json_body` turns the request bytes into a Python value (JSON framing only).
 2. `parse_input` / `compile_input` check a decoded value against a botocore Shape: the JSON
    type of every member (`SerializationException`, first problem wins, as Coral's deserializer
    stops at the first), then every constraint of the model (`ValidationException` listing the
-   violations in Coral's words). Blobs arrive as base64 text or raw bytes, timestamps as epoch
-   numbers, ISO-8601 text or datetimes, so a CBOR decoder's output passes through the same plan.
-3. `serialize_output` / `serialize_error` write the answer.
+   violations in Coral's words). On the "json" wire blobs arrive as base64 text, timestamps as
+   epoch numbers or text; on the "cbor" wire blobs are byte strings and timestamps tag-1 epoch
+   values (datetimes) or bare epoch numbers. Everything else is one code path.
+3. `serialize_output` / `serialize_error` write the answer; `output_data` gives the answer as
+   plain data (blobs and timestamps in the wire's form) for another encoder.
 
 Both directions are compiled once per shape into small plan objects and cached, so a call does
 no model walking: parsing DescribeCertificate is one dict lookup, one type check, two length
@@ -42,6 +44,7 @@ import re
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
@@ -56,16 +59,22 @@ from openacm.protocol.errors import SerializationError
 
 __all__ = [
     "CONTENT_TYPE",
+    "JSON_OUTPUT",
     "MAX_LISTED_ERRORS",
     "REDACTED",
     "InputPlan",
+    "OutputForm",
+    "Wire",
     "compile_input",
     "decode_json_body",
+    "epoch_seconds",
     "java_pattern",
+    "output_data",
     "parse_input",
     "pattern_matcher",
     "serialize_error",
     "serialize_output",
+    "top_level_object",
 ]
 
 log = logging.getLogger(__name__)
@@ -508,7 +517,12 @@ class _BlobNode(_ScalarNode):
 
 
 class _TimestampNode(_ScalarNode):
-    __slots__ = ()
+    __slots__ = ("text_allowed",)
+
+    def __init__(self, shape: Shape, wire: Wire) -> None:
+        super().__init__(shape)
+        # CBOR has one form for a timestamp (epoch seconds); JSON clients also send text.
+        self.text_allowed = wire == "json"
 
     def coerce(self, value: object) -> object:
         if isinstance(value, dt.datetime):
@@ -516,7 +530,7 @@ class _TimestampNode(_ScalarNode):
         try:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return dt.datetime.fromtimestamp(value, _UTC)
-            if isinstance(value, str):
+            if isinstance(value, str) and self.text_allowed:
                 return _parse_timestamp_text(value)
         except (OverflowError, OSError, ValueError):
             pass
@@ -791,7 +805,7 @@ class _Compiler:
         elif kind == "blob":
             node = _BlobNode(shape, self.wire)
         elif kind == "timestamp":
-            node = _TimestampNode(shape)
+            node = _TimestampNode(shape, self.wire)
         else:
             node = _AnyNode(shape)
         self._remember(name, node)
@@ -833,14 +847,19 @@ def _validation_error(errors: list[str]) -> ValidationError:
 
 _plans_lock = threading.Lock()
 _input_plans: dict[tuple[int, Wire], tuple[Shape | None, InputPlan]] = {}
-_operation_plans: dict[int, tuple[OperationModel, InputPlan]] = {}
+# One table a wire, so that the JSON path finds its plan with a single lookup by id.
+_operation_plans: dict[Wire, dict[int, tuple[OperationModel, InputPlan]]] = {
+    "json": {},
+    "cbor": {},
+}
 
 
 def compile_input(shape: Shape | None, wire: Wire = "json") -> InputPlan:
     """The input plan of `shape`, compiled once (cached on the shape object).
 
-    `wire` says how blobs travel: "json" accepts base64 text (and raw bytes), "cbor" raw bytes
-    only. Timestamps accept epoch numbers, ISO-8601 / RFC 822 text and datetimes either way.
+    `wire` says how blobs and timestamps travel: "json" accepts base64 text (and raw bytes) for a
+    blob and epoch numbers or ISO-8601 / RFC 822 text for a timestamp; "cbor" only byte strings
+    and epoch values (tag 1, decoded to datetimes, or bare numbers).
     """
     key = (id(shape), wire)
     cached = _input_plans.get(key)
@@ -853,20 +872,24 @@ def compile_input(shape: Shape | None, wire: Wire = "json") -> InputPlan:
     return plan
 
 
-def parse_input(op: OperationModel, params: dict[str, object]) -> dict[str, object]:
-    """Check a decoded JSON request against the input shape of `op`; the converted members.
+def parse_input(
+    op: OperationModel, params: dict[str, object], wire: Wire = "json"
+) -> dict[str, object]:
+    """Check a decoded request against the input shape of `op`; the converted members.
 
-    Raises SerializationError for the first member of the wrong JSON type or bad base64, then
+    Raises SerializationError for the first member of the wrong type (or bad base64), then
     ValidationError listing every constraint violation. Unknown members are ignored, null
-    members are absent; blobs come back as bytes, timestamps as aware datetimes.
+    members are absent; blobs come back as bytes, timestamps as aware datetimes. `wire` is the
+    protocol the value was decoded from (see `compile_input`).
     """
-    cached = _operation_plans.get(id(op))
+    plans = _operation_plans[wire]
+    cached = plans.get(id(op))
     if cached is not None and cached[0] is op:
         return cached[1](params)
-    plan = compile_input(op.input_shape, "json")
+    plan = compile_input(op.input_shape, wire)
     with _plans_lock:
         # The operation is kept alive with its plan, so its id cannot be reused by another.
-        _operation_plans[id(op)] = (op, plan)
+        plans[id(op)] = (op, plan)
     return plan(params)
 
 
@@ -885,6 +908,12 @@ def decode_json_body(body: bytes) -> dict[str, object]:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise SerializationError("") from None
+    return top_level_object(value)
+
+
+def top_level_object(value: object) -> dict[str, object]:
+    """A decoded request body that must be an object (a map): itself, or the error AWS answers
+    (an array says so, anything else has no message)."""
     if type(value) is dict:
         return value
     if type(value) is list:
@@ -897,7 +926,8 @@ def decode_json_body(body: bytes) -> dict[str, object]:
 _Writer = Callable[[object], object]
 
 
-def _epoch_seconds(value: object) -> object:
+def epoch_seconds(value: object) -> object:
+    """A timestamp as epoch seconds, to the millisecond (a float, as AWS writes it)."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=_UTC)
@@ -935,14 +965,35 @@ def _base64(value: object) -> object:
     return base64.b64encode(value).decode("ascii")
 
 
+def _json_timestamp_writer(shape: Shape) -> _Writer:
+    """A timestamp member's JSON form: epoch seconds unless the model names another format."""
+    return {"iso8601": _iso8601, "rfc822": _rfc822}.get(
+        str(shape.serialization.get("timestampFormat", "")), epoch_seconds
+    )
+
+
+@dataclass(frozen=True)
+class OutputForm:
+    """How one wire writes the only scalars whose form differs between protocols."""
+
+    wire: Wire
+    timestamp: Callable[[Shape], _Writer]  # the writer for a timestamp shape
+    blob: _Writer
+
+
+JSON_OUTPUT: Final = OutputForm("json", _json_timestamp_writer, _base64)
+
+
 class _OutputCompiler:
-    def __init__(self) -> None:
+    def __init__(self, form: OutputForm) -> None:
+        self.form = form
         self.named: dict[str, _Writer | None] = {}
         # Writers of structures that are still being compiled (recursive shapes).
         self.pending: dict[str, _Writer] = {}
 
     def writer(self, shape: Shape) -> _Writer | None:
-        """How to turn a value of `shape` into JSON-ready data; None when it already is."""
+        """How to turn a value of `shape` into data the wire's encoder takes as it is; None
+        when it already is."""
         name = shape.name
         if name in self.named:
             return self.named[name]
@@ -962,11 +1013,9 @@ class _OutputCompiler:
             entry = self.writer(shape.value)
             result = None if entry is None else _map_writer(entry)
         elif kind == "timestamp":
-            result = {"iso8601": _iso8601, "rfc822": _rfc822}.get(
-                str(shape.serialization.get("timestampFormat", "")), _epoch_seconds
-            )
+            result = self.form.timestamp(shape)
         elif kind == "blob":
-            result = _base64
+            result = self.form.blob
         else:
             result = None
         self.named[name] = result
@@ -1045,20 +1094,28 @@ def _empty_output(value: object) -> object:
     return {}
 
 
-_output_writers: dict[int, tuple[object, _Writer]] = {}
+_output_writers: dict[Wire, dict[int, tuple[object, _Writer]]] = {"json": {}, "cbor": {}}
 
 
-def _output_writer(op: OperationModel) -> _Writer:
-    cached = _output_writers.get(id(op))
+def _output_writer(op: OperationModel, form: OutputForm) -> _Writer:
+    writers = _output_writers[form.wire]
+    cached = writers.get(id(op))
     if cached is not None and cached[0] is op:
         return cached[1]
     shape = op.output_shape
-    writer = _OutputCompiler().writer(shape) if shape is not None else None
+    writer = _OutputCompiler(form).writer(shape) if shape is not None else None
     if writer is None:
         writer = _empty_output
     with _plans_lock:
-        _output_writers[id(op)] = (op, writer)
+        writers[id(op)] = (op, writer)
     return writer
+
+
+def output_data(op: OperationModel, result: Mapping[str, object], form: OutputForm) -> object:
+    """The answer to `op` as plain data for the encoder of `form`'s wire: members by the output
+    shape (renamed as the model says), None members left out, blobs and timestamps written by
+    `form`. A key that is not a member of the shape is a programming error (ValueError)."""
+    return _output_writer(op, form)(result)
 
 
 def serialize_output(op: OperationModel, result: Mapping[str, object] | None) -> bytes:
@@ -1069,7 +1126,7 @@ def serialize_output(op: OperationModel, result: Mapping[str, object] | None) ->
     """
     if result is None:
         return b"{}"
-    return orjson.dumps(_output_writer(op)(result))
+    return orjson.dumps(_output_writer(op, JSON_OUTPUT)(result))
 
 
 def serialize_error(error: ApiError) -> tuple[int, dict[str, str], bytes]:

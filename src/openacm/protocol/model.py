@@ -38,6 +38,8 @@ class ApiModel:
     target_prefix: str
     signing_name: str
     protocol: str
+    protocols: tuple[str, ...]
+    error_shapes: dict[str, str]
 
     def __init__(self, service_model: ServiceModel) -> None:
         self.service_model = service_model
@@ -48,6 +50,13 @@ class ApiModel:
         self.target_prefix = str(metadata.get("targetPrefix", ""))
         self.signing_name = str(service_model.signing_name)
         self.protocol = str(metadata.get("protocol", ""))
+        # Every wire protocol the service speaks ("smithy-rpc-v2-cbor", "json"); models that
+        # predate the list name only one.
+        self.protocols = tuple(str(p) for p in metadata.get("protocols") or [self.protocol])
+        # The error codes the model declares, with the names of their shapes.
+        self.error_shapes = {
+            str(shape.error_code): str(shape.name) for shape in service_model.error_shapes
+        }
         self._operations: dict[str, OperationModel] = {
             str(name): service_model.operation_model(name) for name in service_model.operation_names
         }
