@@ -1,0 +1,384 @@
+"""The life of a private CA: create, CSR, import of its certificate, describe, list, update,
+delete and restore.
+
+Each handler takes the call context and the validated input (member names as in the model)
+and returns the output members. One transaction per call: a refusal leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy import Connection
+
+from openacm.adapters.ca.algorithms import (
+    PrivateCaSigner,
+    generate_private_key,
+    private_key_der,
+    public_key_der,
+)
+from openacm.adapters.envelope import EnvelopeCipher
+from openacm.adapters.store.accounts import AccountStore, StoredToken
+from openacm.adapters.store.certificates import TagStore
+from openacm.adapters.store.database import Database
+from openacm.adapters.store.pca import PrivateCaRecord, PrivateCaStore, open_signer
+from openacm.config import Quotas
+from openacm.domain import pca
+from openacm.domain.arn import Arn, parse_arn
+from openacm.domain.errors import (
+    AccessDeniedError,
+    InvalidArnError,
+    LimitExceededError,
+    ResourceNotFoundError,
+)
+from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
+from openacm.services.acm.certificates import make_page_token, query_digest_of, read_page_token
+from openacm.services.context import CallContext
+
+LIST_DEFAULT_MAX_RESULTS = 100
+DEFAULT_KEY_STORAGE = "FIPS_140_2_LEVEL_3_OR_HIGHER"
+DEFAULT_USAGE_MODE = "GENERAL_PURPOSE"
+
+
+def ca_arn(ctx: CallContext, ca_id: str) -> str:
+    """arn:aws:acm-pca:<region>:<account>:certificate-authority/<uuid> (PRODUCT.md)."""
+    return str(
+        Arn(ctx.partition, "acm-pca", ctx.region, ctx.account_id, f"certificate-authority/{ca_id}")
+    )
+
+
+class CertificateAuthorities:
+    """Reading a CA for a caller, shared by every ACM-PCA operation."""
+
+    def __init__(self, db: Database, cipher: EnvelopeCipher, quotas: Quotas) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.quotas = quotas
+        self.tag_limits = TagLimits(
+            quotas.tags_per_resource, quotas.tag_key_length, quotas.tag_value_length
+        )
+
+    def load(
+        self,
+        conn: Connection,
+        ctx: CallContext,
+        arn: str,
+        operation: str,
+        *,
+        shareable: bool = False,
+    ) -> PrivateCaRecord:
+        """The CA named by `arn`, refused as AWS refuses: not a CA ARN, another account's CA
+        (unless its policy grants this account the operation and it is `shareable`), unknown,
+        or deleted past its restoration window. The operation's state rule is checked too."""
+        parsed = parse_arn(arn)
+        if (
+            parsed.service != "acm-pca"
+            or parsed.resource_type != "certificate-authority"
+            or not parsed.resource_id
+        ):
+            raise InvalidArnError(f"String '{arn}' is not a valid ARN")
+        store = PrivateCaStore(conn)
+        if parsed.account_id != ctx.account_id and not (
+            shareable and _granted(store.granted_actions(arn, ctx.account_id), operation)
+        ):
+            raise AccessDeniedError(
+                f"User: {ctx.principal_arn} is not authorized to perform: acm-pca:{operation} "
+                f"on resource: {arn} because no resource-based policy allows the "
+                f"acm-pca:{operation} action"
+            )
+        record = store.get(arn) if parsed.region == ctx.region else None
+        if record is None or pca.is_gone(record.status, record.restorable_until, ctx.now):
+            raise ResourceNotFoundError(f"Could not find certificate authority {arn}.")
+        pca.check_state(operation, pca.effective_status(record.status, record.not_after, ctx.now))
+        return record
+
+    def signer(self, record: PrivateCaRecord) -> PrivateCaSigner:
+        """The CA's key, unsealed, signing with the CA's SigningAlgorithm (for issuance)."""
+        return open_signer(record, self.cipher)
+
+
+def _granted(actions: set[str], operation: str) -> bool:
+    wanted = f"acm-pca:{operation}".lower()
+    return any(action in ("*", "acm-pca:*") or action.lower() == wanted for action in actions)
+
+
+def describe_view(record: PrivateCaRecord, now: float) -> dict[str, Any]:
+    """The CertificateAuthority shape of Describe and List."""
+    view: dict[str, Any] = {
+        "Arn": record.arn,
+        "OwnerAccount": record.account_id,
+        "CreatedAt": record.created_at,
+        "LastStateChangeAt": record.last_state_change_at,
+        "Type": record.ca_type,
+        "Status": pca.effective_status(record.status, record.not_after, now),
+        "CertificateAuthorityConfiguration": record.configuration,
+        "RevocationConfiguration": record.revocation,
+        "KeyStorageSecurityStandard": record.key_storage_security_standard,
+        "UsageMode": record.usage_mode,
+    }
+    optional = {
+        "Serial": record.serial,
+        "NotBefore": record.not_before,
+        "NotAfter": record.not_after,
+        "FailureReason": record.failure_reason,
+        "RestorableUntil": record.restorable_until,
+    }
+    view.update({key: value for key, value in optional.items() if value is not None})
+    return view
+
+
+class LifecycleOperations:
+    def __init__(self, authorities: CertificateAuthorities) -> None:
+        self.cas = authorities
+        self.db = authorities.db
+
+    # -- CreateCertificateAuthority -------------------------------------------------------
+
+    def create_certificate_authority(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        configuration = params["CertificateAuthorityConfiguration"]
+        pca.check_algorithms(
+            configuration["KeyAlgorithm"], configuration["SigningAlgorithm"], ctx.region
+        )
+        subject = pca.subject_name(configuration["Subject"])
+        csr_builder = pca.csr_builder(subject, configuration.get("CsrExtensions"))
+        revocation = pca.revocation_configuration(params.get("RevocationConfiguration"))
+        tags = merge_tags([], tags_from_api(params.get("Tags") or []), self.cas.tag_limits)
+        token = params.get("IdempotencyToken")
+        digest = query_digest_of(params, exclude=("IdempotencyToken",))
+        scope = (ctx.account_id, ctx.region, "CreateCertificateAuthority")
+        if token:
+            earlier = self._earlier_answer(ctx, scope, token, digest)
+            if earlier is not None:
+                return earlier
+        # Key generation (seconds for RSA 4096) happens before the write transaction, so no
+        # writer waits on it; the CA is written once it has its key and CSR.
+        arn = ca_arn(ctx, str(uuid.uuid4()))
+        key = generate_private_key(configuration["KeyAlgorithm"])
+        signer = PrivateCaSigner(key, configuration["SigningAlgorithm"])
+        record = PrivateCaRecord(
+            arn=arn,
+            account_id=ctx.account_id,
+            region=ctx.region,
+            ca_type=params["CertificateAuthorityType"],
+            status=pca.PENDING_CERTIFICATE,
+            usage_mode=params.get("UsageMode") or DEFAULT_USAGE_MODE,
+            key_algorithm=configuration["KeyAlgorithm"],
+            signing_algorithm=configuration["SigningAlgorithm"],
+            key_storage_security_standard=params.get("KeyStorageSecurityStandard")
+            or DEFAULT_KEY_STORAGE,
+            configuration=dict(configuration),
+            revocation=revocation,
+            key_sealed=self.cas.cipher.seal(private_key_der(key), arn),
+            csr_pem=_pem(signer.sign_csr(csr_builder)),
+            created_at=ctx.now,
+            last_state_change_at=ctx.now,
+        )
+        with self.db.write() as conn:
+            accounts = AccountStore(conn)
+            accounts.lock_account(ctx.account_id)
+            if token:
+                earlier_answer = _stored_answer(accounts, scope, token, digest, ctx.now)
+                if earlier_answer is not None:
+                    return earlier_answer
+            store = PrivateCaStore(conn)
+            limit = self.cas.quotas.private_certificate_authorities
+            if store.count(ctx.account_id, ctx.region, not_gone_at=ctx.now) >= limit:
+                raise LimitExceededError(
+                    f"You have reached the maximum number of certificate authorities ({limit}) "
+                    f"in region {ctx.region}."
+                )
+            store.insert(record)
+            TagStore(conn).put(arn, tags)
+            answer = {"CertificateAuthorityArn": arn}
+            if token:
+                stored = StoredToken(digest, orjson.dumps(answer).decode(), ctx.now)
+                accounts.put_token(scope, token, stored)
+        return answer
+
+    def _earlier_answer(
+        self, ctx: CallContext, scope: tuple[str, str, str], token: str, digest: str
+    ) -> dict[str, Any] | None:
+        with self.db.read() as conn:
+            return _stored_answer(AccountStore(conn), scope, token, digest, ctx.now)
+
+    # -- CSR and CA certificate -----------------------------------------------------------
+
+    def get_certificate_authority_csr(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        with self.db.read() as conn:
+            record = self.cas.load(
+                conn, ctx, params["CertificateAuthorityArn"], "GetCertificateAuthorityCsr"
+            )
+        return {"Csr": record.csr_pem}
+
+    def import_certificate_authority_certificate(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        arn = params["CertificateAuthorityArn"]
+        operation = "ImportCertificateAuthorityCertificate"
+        with self.db.write() as conn:
+            record = self.cas.load(conn, ctx, arn, operation)
+            csr = x509.load_pem_x509_csr(record.csr_pem.encode())
+            rules = pca.ImportRules(record.ca_type, public_key_der(csr.public_key()))
+            imported = pca.parse_ca_import(
+                rules,
+                params["Certificate"],
+                params.get("CertificateChain") or None,
+                datetime.fromtimestamp(ctx.now, UTC),
+            )
+            status = pca.DISABLED if record.status == pca.DISABLED else pca.ACTIVE
+            updated = record.changed(
+                ctx.now,
+                status=status,
+                certificate_pem=imported.certificate_pem,
+                chain_pem=imported.chain_pem,
+                serial=imported.serial,
+                not_before=imported.not_before,
+                not_after=imported.not_after,
+            )
+            _replace(PrivateCaStore(conn), updated)
+        return {}
+
+    def get_certificate_authority_certificate(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        with self.db.read() as conn:
+            record = self.cas.load(
+                conn,
+                ctx,
+                params["CertificateAuthorityArn"],
+                "GetCertificateAuthorityCertificate",
+                shareable=True,
+            )
+        answer = {"Certificate": record.certificate_pem}
+        if record.chain_pem:
+            answer["CertificateChain"] = record.chain_pem
+        return answer
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def describe_certificate_authority(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        with self.db.read() as conn:
+            record = self.cas.load(
+                conn,
+                ctx,
+                params["CertificateAuthorityArn"],
+                "DescribeCertificateAuthority",
+                shareable=True,
+            )
+        return {"CertificateAuthority": describe_view(record, ctx.now)}
+
+    def list_certificate_authorities(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        limit = params.get("MaxResults") or LIST_DEFAULT_MAX_RESULTS
+        digest = query_digest_of(params, exclude=("NextToken", "MaxResults"))
+        after = None
+        if params.get("NextToken"):
+            created, arn = read_page_token(
+                params["NextToken"], digest, pca.InvalidNextTokenError, ((int, float), str)
+            )
+            after = (float(created), str(arn))
+        with self.db.read() as conn:
+            store = PrivateCaStore(conn)
+            if params.get("ResourceOwner") == "OTHER_ACCOUNTS":
+                shared = store.shared_with(ctx.account_id, ctx.region)
+                page = store.page(
+                    None, shared, region=ctx.region, now=ctx.now, after=after, limit=limit
+                )
+            else:
+                page = store.page(
+                    [ctx.account_id], None, region=ctx.region, now=ctx.now, after=after, limit=limit
+                )
+        result: dict[str, Any] = {
+            "CertificateAuthorities": [describe_view(r, ctx.now) for r in page.records]
+        }
+        if page.has_more:
+            last = page.records[-1]
+            result["NextToken"] = make_page_token([last.created_at, last.arn], digest)
+        return result
+
+    # -- UpdateCertificateAuthority -------------------------------------------------------
+
+    def update_certificate_authority(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        arn = params["CertificateAuthorityArn"]
+        with self.db.write() as conn:
+            record = self.cas.load(conn, ctx, arn, "UpdateCertificateAuthority")
+            changes: dict[str, Any] = {}
+            if "RevocationConfiguration" in params:
+                changes["revocation"] = pca.revocation_configuration(
+                    params["RevocationConfiguration"]
+                )
+            if params.get("Status"):
+                current = pca.effective_status(record.status, record.not_after, ctx.now)
+                changes["status"] = pca.status_change(current, params["Status"])
+            _replace(PrivateCaStore(conn), record.changed(ctx.now, **changes))
+        return {}
+
+    # -- DeleteCertificateAuthority / RestoreCertificateAuthority -------------------------
+
+    def delete_certificate_authority(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        arn = params["CertificateAuthorityArn"]
+        with self.db.write() as conn:
+            record = self.cas.load(conn, ctx, arn, "DeleteCertificateAuthority")
+            current = pca.effective_status(record.status, record.not_after, ctx.now)
+            until = pca.deletion_window(params.get("PermanentDeletionTimeInDays"), current, ctx.now)
+            deleted = record.changed(
+                ctx.now,
+                status=pca.DELETED,
+                status_before_deletion=record.status,
+                restorable_until=until,
+            )
+            _replace(PrivateCaStore(conn), deleted)
+        return {}
+
+    def restore_certificate_authority(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        arn = params["CertificateAuthorityArn"]
+        with self.db.write() as conn:
+            record = self.cas.load(conn, ctx, arn, "RestoreCertificateAuthority")
+            restored = record.changed(
+                ctx.now,
+                status=record.status_before_deletion or pca.PENDING_CERTIFICATE,
+                status_before_deletion=None,
+                restorable_until=None,
+            )
+            _replace(PrivateCaStore(conn), restored)
+        return {}
+
+
+def _replace(store: PrivateCaStore, record: PrivateCaRecord) -> None:
+    if not store.replace(record):
+        raise pca.ConcurrentModificationError(
+            f"The certificate authority {record.arn} was changed by another request; try again."
+        )
+
+
+def _stored_answer(
+    accounts: AccountStore, scope: tuple[str, str, str], token: str, digest: str, now: float
+) -> dict[str, Any] | None:
+    earlier = accounts.token(scope, token, since=now - pca.IDEMPOTENCY_WINDOW_SECONDS)
+    if earlier is None or earlier.request_digest != digest:
+        return None
+    answer: dict[str, Any] = orjson.loads(earlier.response_json)
+    return answer
+
+
+def _pem(csr: x509.CertificateSigningRequest) -> str:
+    return csr.public_bytes(Encoding.PEM).decode()
