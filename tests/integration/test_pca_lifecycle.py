@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from openacm.adapters.store.pca import PrivateCaStore, open_signer
 from openacm.adapters.store.schema import private_cas
@@ -420,6 +420,10 @@ def test_pending_ca_states_and_restore_window(tenant: Tenant) -> None:
     ):
         assert error_of(call)["Code"] == "ResourceNotFoundException"
     assert client.list_certificate_authorities()["CertificateAuthorities"] == []
+    # Its row (and its tags) are reclaimed by the account's next creation.
+    create_ca(client)
+    rows = tenant.server.query(select(private_cas.c.arn).where(private_cas.c.arn == arn))
+    assert rows == []
 
 
 def test_expired_ca(tenant: Tenant) -> None:
@@ -687,3 +691,24 @@ def test_rsa_key_sizes(tenant: Tenant) -> None:
     arn = create_ca(client, key="RSA_3072", signing="SHA512WITHRSA")
     key = csr_of(client, arn).public_key()
     assert isinstance(key, rsa.RSAPublicKey) and key.key_size == 3072
+
+
+def test_quota_of_certificate_authorities(tmp_path: Path) -> None:
+    from tests.conftest import finish_server, start_server
+
+    server = start_server(
+        tmp_path, "sqlite", env={"OPENACM_QUOTA_PRIVATE_CERTIFICATE_AUTHORITIES": "2"}
+    )
+    try:
+        client = server.client("acm-pca", key=server.new_account()[1])
+        first = create_ca(client)
+        create_ca(client)
+        error = error_of(lambda: create_ca(client))
+        assert error["Code"] == "LimitExceededException"
+        assert "(2)" in error["Message"]
+        # A deleted CA in its restoration window still counts, as in AWS.
+        client.delete_certificate_authority(CertificateAuthorityArn=first)
+        assert error_of(lambda: create_ca(client))["Code"] == "LimitExceededException"
+        assert len(client.list_certificate_authorities()["CertificateAuthorities"]) == 2
+    finally:
+        finish_server(server)

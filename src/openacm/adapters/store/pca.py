@@ -145,6 +145,21 @@ class PrivateCaStore:
             self.conn.execute(delete(table).where(table.c.ca_arn == arn))
         self.conn.execute(delete(private_cas).where(private_cas.c.arn == arn))
 
+    def purge_gone(self, account_id: str, region: str, now: float) -> int:
+        """Remove the account's CAs whose restoration window has passed; how many."""
+        c = private_cas.c
+        rows = self.conn.execute(
+            select(c.arn).where(
+                c.account_id == account_id,
+                c.region == region,
+                c.status == "DELETED",
+                c.restorable_until <= now,
+            )
+        ).all()
+        for row in rows:
+            self.remove_permanently(row.arn)
+        return len(rows)
+
     def count(self, account_id: str, region: str, *, not_gone_at: float) -> int:
         """CAs held in the region, counting DELETED ones still in their window."""
         c = private_cas.c

@@ -189,6 +189,9 @@ class LifecycleOperations:
                 if earlier_answer is not None:
                     return earlier_answer
             store = PrivateCaStore(conn)
+            # Permanently deleted CAs go when their account next creates one: they already
+            # answer no call, this only reclaims their rows.
+            store.purge_gone(ctx.account_id, ctx.region, ctx.now)
             limit = self.cas.quotas.private_certificate_authorities
             if store.count(ctx.account_id, ctx.region, not_gone_at=ctx.now) >= limit:
                 raise LimitExceededError(
