@@ -343,8 +343,24 @@ def test_disable_delete_restore(tenant: Tenant) -> None:
     assert error["Message"].startswith(
         "The certificate authority is not in a valid state for deletion."
     )
+    error = error_of(
+        lambda: client.update_certificate_authority(CertificateAuthorityArn=arn, Status="EXPIRED")
+    )
+    assert (error["Code"], error["Status"]) == ("InvalidArgsException", 400)
+    client.update_certificate_authority(
+        CertificateAuthorityArn=arn,
+        RevocationConfiguration={"OcspConfiguration": {"Enabled": True}},
+    )
+    described = client.describe_certificate_authority(CertificateAuthorityArn=arn)[
+        "CertificateAuthority"
+    ]
+    assert described["RevocationConfiguration"] == {"OcspConfiguration": {"Enabled": True}}
+    assert described["Status"] == "ACTIVE"
     client.update_certificate_authority(CertificateAuthorityArn=arn, Status="DISABLED")
     assert status_of(client, arn) == "DISABLED"
+    # A disabled CA's certificate cannot be replaced (AWS's status table).
+    error = error_of(lambda: activate_root(tenant.server, client, arn))
+    assert error["Code"] == "InvalidStateException"
     before = time.time()
     client.delete_certificate_authority(CertificateAuthorityArn=arn, PermanentDeletionTimeInDays=7)
     described = client.describe_certificate_authority(CertificateAuthorityArn=arn)[
@@ -392,10 +408,6 @@ def test_pending_ca_states_and_restore_window(tenant: Tenant) -> None:
         lambda: client.update_certificate_authority(CertificateAuthorityArn=arn, Status="ACTIVE")
     )
     assert error["Code"] == "InvalidStateException"
-    error = error_of(
-        lambda: client.update_certificate_authority(CertificateAuthorityArn=arn, Status="EXPIRED")
-    )
-    assert error["Code"] == "InvalidArgsException"
     # A pending CA is deletable at once, with the default 30-day window.
     before = time.time()
     client.delete_certificate_authority(CertificateAuthorityArn=arn)
@@ -442,6 +454,20 @@ def test_expired_ca(tenant: Tenant) -> None:
     # A new certificate for the same key brings it back.
     activate_root(tenant.server, client, arn)
     assert status_of(client, arn) == "ACTIVE"
+
+
+def test_ca_disabled_before_expiry_stays_disabled_after_renewal(tenant: Tenant) -> None:
+    client = tenant.client("acm-pca")
+    arn = create_ca(client)
+    activate_root(tenant.server, client, arn)
+    client.update_certificate_authority(CertificateAuthorityArn=arn, Status="DISABLED")
+    with tenant.server._runtime().db.write() as conn:
+        conn.execute(
+            update(private_cas).where(private_cas.c.arn == arn).values(not_after=time.time() - 1)
+        )
+    assert status_of(client, arn) == "EXPIRED"
+    activate_root(tenant.server, client, arn)
+    assert status_of(client, arn) == "DISABLED"
 
 
 def test_unknown_and_malformed_arns(tenant: Tenant) -> None:
@@ -595,14 +621,14 @@ def test_create_with_every_option(tenant: Tenant) -> None:
         {"Key": "team", "Value": "pki"}
     ]
 
-    client.update_certificate_authority(
-        CertificateAuthorityArn=arn,
-        RevocationConfiguration={"CrlConfiguration": {"Enabled": False}},
+    # Only an ACTIVE or DISABLED CA can be updated.
+    error = error_of(
+        lambda: client.update_certificate_authority(
+            CertificateAuthorityArn=arn,
+            RevocationConfiguration={"CrlConfiguration": {"Enabled": False}},
+        )
     )
-    described = client.describe_certificate_authority(CertificateAuthorityArn=arn)[
-        "CertificateAuthority"
-    ]
-    assert described["RevocationConfiguration"] == {"CrlConfiguration": {"Enabled": False}}
+    assert error["Code"] == "InvalidStateException"
 
 
 def test_reserved_tag_on_create_creates_nothing(tenant: Tenant) -> None:

@@ -34,6 +34,8 @@ NOW = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
         ),
         ("RestoreCertificateAuthority", {"DELETED"}),
         ("GetCertificateAuthorityCertificate", {"ACTIVE", "DISABLED", "EXPIRED"}),
+        ("ImportCertificateAuthorityCertificate", {"PENDING_CERTIFICATE", "ACTIVE", "EXPIRED"}),
+        ("UpdateCertificateAuthority", {"ACTIVE", "DISABLED"}),
         ("GetCertificateAuthorityCsr", {"PENDING_CERTIFICATE", "ACTIVE", "DISABLED", "EXPIRED"}),
         (
             "TagCertificateAuthority",
@@ -75,7 +77,9 @@ def test_describe_and_list_work_in_every_state() -> None:
 def test_expiry_and_status_changes() -> None:
     assert pca.effective_status("ACTIVE", 100.0, now=100.0) == "EXPIRED"
     assert pca.effective_status("ACTIVE", 101.0, now=100.0) == "ACTIVE"
-    assert pca.effective_status("DISABLED", 1.0, now=100.0) == "DISABLED"
+    assert pca.effective_status("DISABLED", 1.0, now=100.0) == "EXPIRED"
+    assert pca.effective_status("DISABLED", None, now=100.0) == "DISABLED"
+    assert pca.effective_status("PENDING_CERTIFICATE", 1.0, now=100.0) == "PENDING_CERTIFICATE"
     assert pca.status_change("ACTIVE", "DISABLED") == "DISABLED"
     assert pca.status_change("DISABLED", "ACTIVE") == "ACTIVE"
     with pytest.raises(InvalidArgsError):

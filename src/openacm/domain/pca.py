@@ -94,15 +94,16 @@ STATE_RULES: Mapping[str, StateRule] = {
     "GetCertificateAuthorityCsr": StateRule(
         frozenset({PENDING_CERTIFICATE, ACTIVE, DISABLED, EXPIRED}), "CSR retrieval", True
     ),
+    # AWS's status table: the CA certificate can be updated when ACTIVE or EXPIRED (and the
+    # first one installed when PENDING_CERTIFICATE), not when DISABLED.
     "ImportCertificateAuthorityCertificate": StateRule(
-        frozenset({PENDING_CERTIFICATE, ACTIVE, DISABLED, EXPIRED}), "certificate import", True
+        frozenset({PENDING_CERTIFICATE, ACTIVE, EXPIRED}), "certificate import", True
     ),
     "GetCertificateAuthorityCertificate": StateRule(
         frozenset({ACTIVE, DISABLED, EXPIRED}), "certificate retrieval"
     ),
-    "UpdateCertificateAuthority": StateRule(
-        frozenset({PENDING_CERTIFICATE, ACTIVE, DISABLED, EXPIRED}), "update"
-    ),
+    # "Your private CA must be in the ACTIVE or DISABLED state before you can update it."
+    "UpdateCertificateAuthority": StateRule(frozenset({ACTIVE, DISABLED}), "update"),
     # AWS: "A private CA can be deleted if it is in the PENDING_CERTIFICATE, CREATING,
     # EXPIRED, DISABLED, or FAILED state"; an ACTIVE CA is disabled first.
     "DeleteCertificateAuthority": StateRule(
@@ -136,8 +137,11 @@ def check_state(operation: str, status: str) -> None:
 
 
 def effective_status(stored: str, not_after: float | None, now: float) -> str:
-    """What Describe shows: an ACTIVE CA whose certificate has expired is EXPIRED."""
-    if stored == ACTIVE and not_after is not None and not_after <= now:
+    """What every call sees: an ACTIVE or DISABLED CA whose certificate has expired is
+    EXPIRED. The stored status stays, because a new certificate brings the CA back to it
+    ("resets the status to ACTIVE unless it was set to DISABLED before the certificate
+    expired")."""
+    if stored in (ACTIVE, DISABLED) and not_after is not None and not_after <= now:
         return EXPIRED
     return stored
 

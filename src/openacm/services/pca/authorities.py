@@ -238,6 +238,7 @@ class LifecycleOperations:
                 params.get("CertificateChain") or None,
                 datetime.fromtimestamp(ctx.now, UTC),
             )
+            # A CA disabled before its certificate expired stays disabled (AWS's status page).
             status = pca.DISABLED if record.status == pca.DISABLED else pca.ACTIVE
             updated = record.changed(
                 ctx.now,
