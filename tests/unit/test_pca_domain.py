@@ -175,11 +175,11 @@ def test_subject_name() -> None:
 
 def test_revocation_configuration_rules() -> None:
     configured = pca.revocation_configuration(
-        {"CrlConfiguration": {"Enabled": True, "S3BucketName": "b"}}
+        {"CrlConfiguration": {"Enabled": True, "S3BucketName": "crl-bucket"}}
     )
     assert configured["CrlConfiguration"] == {
         "Enabled": True,
-        "S3BucketName": "b",
+        "S3BucketName": "crl-bucket",
         "ExpirationInDays": 7,
         "CrlType": "COMPLETE",
         "S3ObjectAcl": "PUBLIC_READ",
@@ -197,6 +197,14 @@ def test_revocation_configuration_rules() -> None:
                 }
             }
         )
+    for bucket in ("UpperCase", "a..b", "192.168.1.1", "-leading", "xn--bucket"):
+        with pytest.raises(InvalidArgsError, match="naming rules"):
+            pca.revocation_configuration(
+                {"CrlConfiguration": {"Enabled": True, "S3BucketName": bucket}}
+            )
+    pca.revocation_configuration(
+        {"CrlConfiguration": {"Enabled": True, "S3BucketName": "my.crl-bucket/path"}}
+    )
     with pytest.raises(InvalidArgsError, match="prefixed"):
         pca.revocation_configuration(
             {"OcspConfiguration": {"Enabled": True, "OcspCustomCname": "http://ocsp.example.com"}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -291,6 +292,8 @@ def _crl_configuration(crl: Mapping[str, Any]) -> dict[str, Any]:
             )
         return {"Enabled": False}
     _check_cname(crl.get("CustomCname"), "CustomCname")
+    if crl.get("S3BucketName"):
+        _check_bucket_name(crl["S3BucketName"])
     omit = (crl.get("CrlDistributionPointExtensionConfiguration") or {}).get("OmitExtension")
     if omit and crl.get("CustomCname"):
         raise InvalidArgsError(
@@ -314,6 +317,32 @@ def _ocsp_configuration(ocsp: Mapping[str, Any]) -> dict[str, Any]:
         return {"Enabled": False}
     _check_cname(ocsp.get("OcspCustomCname"), "OcspCustomCname")
     return dict(ocsp)
+
+
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def _check_bucket_name(name: str) -> None:
+    """Amazon S3 bucket naming rules (AWS: "the S3BucketName parameter must conform to the
+    Amazon S3 bucket naming rules"); the model also allows a path after the bucket."""
+    bucket = name.split("/", 1)[0]
+    if (
+        not _BUCKET_NAME.fullmatch(bucket)
+        or ".." in bucket
+        or _looks_like_ip(bucket)
+        or bucket.startswith("xn--")
+    ):
+        raise InvalidArgsError(
+            f"The S3 bucket name {bucket} does not follow the S3 bucket naming rules."
+        )
+
+
+def _looks_like_ip(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_cname(cname: str | None, member: str) -> None:
