@@ -169,6 +169,10 @@ def test_subject_name() -> None:
         pca.subject_name(
             {"Title": "t", "CustomAttributes": [{"ObjectIdentifier": "1.2.3", "Value": "v"}]}
         )
+    with pytest.raises(InvalidArgsError, match="subject is not valid"):
+        pca.subject_name({"CustomAttributes": [{"ObjectIdentifier": "2.5.4.6", "Value": "USA"}]})
+    with pytest.raises(InvalidArgsError, match="not a valid object identifier"):
+        pca.object_identifier("1.2.99999999999999999999999999999999999999999999")
     with pytest.raises(InvalidArgsError, match="at least one"):
         pca.subject_name({"CommonName": ""})
 
@@ -233,8 +237,10 @@ def test_csr_extensions() -> None:
         pca.key_usage({"EncipherOnly": True})
     with pytest.raises(InvalidArgsError, match="exactly one"):
         pca.general_name({"DnsName": "a.example", "Rfc822Name": "x@example.com"})
-    with pytest.raises(InvalidArgsError, match="not a valid IP"):
+    with pytest.raises(InvalidArgsError, match=r"IpAddress 999\.1\.1\.1 is not valid"):
         pca.general_name({"IpAddress": "999.1.1.1"})
+    with pytest.raises(InvalidArgsError, match="not valid"):
+        pca.general_name({"DnsName": "bücher.example"})
 
 
 # == importing a CA certificate ================================================================

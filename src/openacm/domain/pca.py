@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
@@ -243,19 +243,26 @@ def subject_name(subject: Mapping[str, Any]) -> x509.Name:
             "Custom attributes cannot be used in combination with standard attributes."
         )
     if custom:
-        return x509.Name(
-            [
-                x509.NameAttribute(ObjectIdentifier(item["ObjectIdentifier"]), item["Value"])
-                for item in custom
-            ]
-        )
-    if not standard:
+        pairs = [(object_identifier(item["ObjectIdentifier"]), item["Value"]) for item in custom]
+    elif standard:
+        pairs = [(SUBJECT_OIDS[k], standard[k]) for k in SUBJECT_OIDS if k in standard]
+    else:
         raise InvalidArgsError(
             "The certificate authority subject must contain at least one attribute."
         )
-    return x509.Name(
-        [x509.NameAttribute(SUBJECT_OIDS[k], standard[k]) for k in SUBJECT_OIDS if k in standard]
-    )
+    try:
+        return x509.Name([x509.NameAttribute(oid, value) for oid, value in pairs])
+    except ValueError as exc:
+        # cryptography's own rules per attribute (a custom 2.5.4.6 country of 3 letters...).
+        raise InvalidArgsError(f"The certificate authority subject is not valid: {exc}") from exc
+
+
+def object_identifier(dotted: str) -> ObjectIdentifier:
+    """An OID the model's pattern let through, refused if X.509 cannot encode it."""
+    try:
+        return ObjectIdentifier(dotted)
+    except ValueError as exc:
+        raise InvalidArgsError(f"{dotted} is not a valid object identifier.") from exc
 
 
 # -- revocation configuration ----------------------------------------------------------------
@@ -400,7 +407,7 @@ def key_usage(flags: Mapping[str, bool]) -> x509.KeyUsage:
 def _access_description(item: Mapping[str, Any]) -> x509.AccessDescription:
     method = item["AccessMethod"]
     if method.get("CustomObjectIdentifier"):
-        oid = ObjectIdentifier(method["CustomObjectIdentifier"])
+        oid = object_identifier(method["CustomObjectIdentifier"])
     elif method.get("AccessMethodType"):
         oid = _ACCESS_METHODS[method["AccessMethodType"]]
     else:
@@ -416,6 +423,13 @@ def general_name(name: Mapping[str, Any]) -> x509.GeneralName:
     if len(present) != 1:
         raise InvalidArgsError("A GeneralName must contain exactly one name.")
     kind, value = present[0], name[present[0]]
+    try:
+        return _general_name(kind, value)
+    except ValueError as exc:
+        raise InvalidArgsError(f"The {kind} {value} is not valid.") from exc
+
+
+def _general_name(kind: str, value: Any) -> x509.GeneralName:
     if kind == "UniformResourceIdentifier":
         return x509.UniformResourceIdentifier(value)
     if kind == "DnsName":
@@ -423,14 +437,11 @@ def general_name(name: Mapping[str, Any]) -> x509.GeneralName:
     if kind == "Rfc822Name":
         return x509.RFC822Name(value)
     if kind == "RegisteredId":
-        return x509.RegisteredID(ObjectIdentifier(value))
+        return x509.RegisteredID(object_identifier(value))
     if kind == "DirectoryName":
         return x509.DirectoryName(subject_name(value))
     if kind == "IpAddress":
-        try:
-            return x509.IPAddress(ipaddress.ip_address(value))
-        except ValueError as exc:
-            raise InvalidArgsError(f"{value} is not a valid IP address.") from exc
+        return x509.IPAddress(ipaddress.ip_address(value))
     raise InvalidArgsError(f"openacm does not support {kind} in a GeneralName.")
 
 
@@ -568,7 +579,11 @@ def _certificates(pem: bytes) -> list[x509.Certificate]:
 
 
 def _spki(certificate: x509.Certificate) -> bytes:
-    return certificate.public_key().public_bytes(
+    try:
+        public_key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise MalformedCertificateError("The certificate's public key is not supported.") from exc
+    return public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
@@ -624,7 +639,7 @@ def _locks_out(denied_accounts: set[str], actions: set[str], owner_account: str)
 def _policy_document(text: str) -> dict[str, Any]:
     try:
         document = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # deep nesting fits in 81920 characters
         raise InvalidPolicyError("The resource policy is not valid JSON.") from exc
     if not isinstance(document, dict) or not document.get("Statement"):
         raise InvalidPolicyError(
