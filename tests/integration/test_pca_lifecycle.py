@@ -380,8 +380,22 @@ def test_disable_delete_restore(tenant: Tenant) -> None:
             CertificateAuthorityArn=arn, Tags=[{"Key": "k", "Value": "v"}]
         ),
         lambda: client.list_tags(CertificateAuthorityArn=arn),
+        lambda: client.untag_certificate_authority(
+            CertificateAuthorityArn=arn, Tags=[{"Key": "k"}]
+        ),
         lambda: client.list_permissions(CertificateAuthorityArn=arn),
+        lambda: client.create_permission(
+            CertificateAuthorityArn=arn, Principal="acm.amazonaws.com", Actions=["GetCertificate"]
+        ),
+        lambda: client.delete_permission(
+            CertificateAuthorityArn=arn, Principal="acm.amazonaws.com"
+        ),
         lambda: client.get_policy(ResourceArn=arn),
+        lambda: client.put_policy(ResourceArn=arn, Policy='{"Statement": []}'),
+        lambda: client.delete_policy(ResourceArn=arn),
+        lambda: client.import_certificate_authority_certificate(
+            CertificateAuthorityArn=arn, Certificate=b"x"
+        ),
     ):
         assert error_of(call)["Code"] == "InvalidStateException"
 
@@ -664,6 +678,11 @@ def test_idempotency_token(tenant: Tenant) -> None:
     client = tenant.client("acm-pca")
     first = create_ca(client, IdempotencyToken="token-1")
     assert create_ca(client, IdempotencyToken="token-1") == first
+    # The token decides, as AWS documents it: one CA per token in 5 minutes.
+    assert (
+        create_ca(client, key="RSA_2048", signing="SHA256WITHRSA", IdempotencyToken="token-1")
+        == first
+    )
     assert create_ca(client, IdempotencyToken="token-2") != first
     assert len(client.list_certificate_authorities()["CertificateAuthorities"]) == 2
 

@@ -155,7 +155,7 @@ class LifecycleOperations:
         digest = query_digest_of(params, exclude=("IdempotencyToken",))
         scope = (ctx.account_id, ctx.region, "CreateCertificateAuthority")
         if token:
-            earlier = self._earlier_answer(ctx, scope, token, digest)
+            earlier = self._earlier_answer(ctx, scope, token)
             if earlier is not None:
                 return earlier
         # Key generation (seconds for RSA 4096) happens before the write transaction, so no
@@ -185,7 +185,7 @@ class LifecycleOperations:
             accounts = AccountStore(conn)
             accounts.lock_account(ctx.account_id)
             if token:
-                earlier_answer = _stored_answer(accounts, scope, token, digest, ctx.now)
+                earlier_answer = _stored_answer(accounts, scope, token, ctx.now)
                 if earlier_answer is not None:
                     return earlier_answer
             store = PrivateCaStore(conn)
@@ -207,10 +207,10 @@ class LifecycleOperations:
         return answer
 
     def _earlier_answer(
-        self, ctx: CallContext, scope: tuple[str, str, str], token: str, digest: str
+        self, ctx: CallContext, scope: tuple[str, str, str], token: str
     ) -> dict[str, Any] | None:
         with self.db.read() as conn:
-            return _stored_answer(AccountStore(conn), scope, token, digest, ctx.now)
+            return _stored_answer(AccountStore(conn), scope, token, ctx.now)
 
     # -- CSR and CA certificate -----------------------------------------------------------
 
@@ -375,10 +375,14 @@ def _replace(store: PrivateCaStore, record: PrivateCaRecord) -> None:
 
 
 def _stored_answer(
-    accounts: AccountStore, scope: tuple[str, str, str], token: str, digest: str, now: float
+    accounts: AccountStore, scope: tuple[str, str, str], token: str, now: float
 ) -> dict[str, Any] | None:
+    """The CA created with `token` in the last 5 minutes. The token alone decides, not the
+    request: "if you call CreateCertificateAuthority multiple times with the same idempotency
+    token within five minutes, AWS Private CA recognizes that you are requesting only one
+    certificate authority" (the request's digest is kept for the record)."""
     earlier = accounts.token(scope, token, since=now - pca.IDEMPOTENCY_WINDOW_SECONDS)
-    if earlier is None or earlier.request_digest != digest:
+    if earlier is None:
         return None
     answer: dict[str, Any] = orjson.loads(earlier.response_json)
     return answer
