@@ -124,6 +124,12 @@ class PrivateCaStore:
         row = self.conn.execute(select(private_cas).where(private_cas.c.arn == arn)).first()
         return None if row is None else _record(row)
 
+    def owned(self, arn: str, account_id: str) -> PrivateCaRecord | None:
+        """The CA if `account_id` owns it (no state or window check: see
+        `services.pca.authorities.CertificateAuthorities.load` for a caller's view)."""
+        record = self.get(arn)
+        return record if record is not None and record.account_id == account_id else None
+
     def insert(self, record: PrivateCaRecord) -> None:
         self.conn.execute(insert(private_cas).values(_row(record)))
 
