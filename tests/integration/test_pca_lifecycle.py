@@ -757,3 +757,39 @@ def test_quota_of_certificate_authorities(tmp_path: Path) -> None:
         assert len(client.list_certificate_authorities()["CertificateAuthorities"]) == 2
     finally:
         finish_server(server)
+
+
+def test_creating_and_failed_states(tenant: Tenant) -> None:
+    """CREATING lasts as long as key generation; a creation that never finished is FAILED."""
+    client = tenant.client("acm-pca")
+    creating, lost = create_ca(client), create_ca(client)
+    with tenant.server._runtime().db.write() as conn:
+        for arn, created_at in ((creating, time.time()), (lost, time.time() - 3600)):
+            conn.execute(
+                update(private_cas)
+                .where(private_cas.c.arn == arn)
+                .values(status="CREATING", created_at=created_at)
+            )
+    assert status_of(client, creating) == "CREATING"
+    for call in (
+        lambda: client.get_certificate_authority_csr(CertificateAuthorityArn=creating),
+        lambda: client.import_certificate_authority_certificate(
+            CertificateAuthorityArn=creating, Certificate=b"x"
+        ),
+    ):
+        assert error_of(call)["Code"] == "RequestInProgressException"
+    error = error_of(
+        lambda: client.get_certificate_authority_certificate(CertificateAuthorityArn=creating)
+    )
+    assert error["Code"] == "InvalidStateException"
+
+    described = client.describe_certificate_authority(CertificateAuthorityArn=lost)[
+        "CertificateAuthority"
+    ]
+    assert (described["Status"], described["FailureReason"]) == ("FAILED", "REQUEST_TIMED_OUT")
+    error = error_of(lambda: client.get_certificate_authority_csr(CertificateAuthorityArn=lost))
+    assert error["Code"] == "InvalidStateException"
+    # Both may be deleted, as AWS allows for CREATING and FAILED CAs.
+    for arn in (creating, lost):
+        client.delete_certificate_authority(CertificateAuthorityArn=arn)
+        assert status_of(client, arn) == "DELETED"

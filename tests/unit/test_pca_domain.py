@@ -88,6 +88,17 @@ def test_expiry_and_status_changes() -> None:
         pca.status_change("PENDING_CERTIFICATE", "ACTIVE")
 
 
+def test_creation_that_never_finished_is_failed() -> None:
+    timeout = pca.CREATION_TIMEOUT_SECONDS
+    assert pca.effective_status("CREATING", None, now=timeout, created_at=0.0) == "CREATING"
+    assert pca.effective_status("CREATING", None, now=timeout + 1, created_at=0.0) == "FAILED"
+    assert pca.failure_reason("CREATING", None, "FAILED") == "REQUEST_TIMED_OUT"
+    assert pca.failure_reason("FAILED", "UNSUPPORTED_ALGORITHM", "FAILED") == (
+        "UNSUPPORTED_ALGORITHM"
+    )
+    assert pca.failure_reason("ACTIVE", None, "ACTIVE") is None
+
+
 def test_deletion_window() -> None:
     assert pca.deletion_window(None, "DISABLED", 0.0) == 30 * 86400
     assert pca.deletion_window(7, "PENDING_CERTIFICATE", 10.0) == 10.0 + 7 * 86400

@@ -76,6 +76,8 @@ DELETED = "DELETED"
 DAY_SECONDS = 24 * 3600
 DEFAULT_DELETION_DAYS = 30
 IDEMPOTENCY_WINDOW_SECONDS = 5 * 60
+# Key generation takes seconds; a CA still CREATING after this has lost its generator.
+CREATION_TIMEOUT_SECONDS = 10 * 60
 DEFAULT_CRL_EXPIRATION_DAYS = 7
 
 
@@ -137,14 +139,34 @@ def check_state(operation: str, status: str) -> None:
     )
 
 
-def effective_status(stored: str, not_after: float | None, now: float) -> str:
-    """What every call sees: an ACTIVE or DISABLED CA whose certificate has expired is
-    EXPIRED. The stored status stays, because a new certificate brings the CA back to it
-    ("resets the status to ACTIVE unless it was set to DISABLED before the certificate
-    expired")."""
+def effective_status(
+    stored: str, not_after: float | None, now: float, *, created_at: float | None = None
+) -> str:
+    """What every call sees.
+
+    An ACTIVE or DISABLED CA whose certificate has expired is EXPIRED; the stored status stays,
+    because a new certificate brings the CA back to it ("resets the status to ACTIVE unless it
+    was set to DISABLED before the certificate expired"). A CA still CREATING long after its
+    creation lost its key generation (the process died): FAILED."""
     if stored in (ACTIVE, DISABLED) and not_after is not None and not_after <= now:
         return EXPIRED
+    if (
+        stored == CREATING
+        and created_at is not None
+        and now - created_at > CREATION_TIMEOUT_SECONDS
+    ):
+        return FAILED
     return stored
+
+
+def failure_reason(stored: str, stored_reason: str | None, effective: str) -> str | None:
+    """FailureReason of a FAILED CA: the recorded one, or REQUEST_TIMED_OUT for a creation
+    that never finished."""
+    if effective != FAILED:
+        return None
+    if stored == CREATING:
+        return "REQUEST_TIMED_OUT"
+    return stored_reason or "OTHER"
 
 
 def status_change(current: str, requested: str) -> str:

@@ -42,11 +42,12 @@ class PrivateCaRecord:
     key_storage_security_standard: str
     configuration: dict[str, Any]
     revocation: dict[str, Any]
-    key_sealed: bytes
-    csr_pem: str
     created_at: float
     last_state_change_at: float
     row_version: int = 0
+    # None while CREATING.
+    key_sealed: bytes | None = None
+    csr_pem: str | None = None
     status_before_deletion: str | None = None
     certificate_pem: str | None = None
     chain_pem: str | None = None
@@ -65,7 +66,10 @@ class PrivateCaRecord:
 
 
 def open_signer(record: PrivateCaRecord, cipher: EnvelopeCipher) -> PrivateCaSigner:
-    """The CA's key, unsealed (bound to the CA's ARN), signing with its SigningAlgorithm."""
+    """The CA's key, unsealed (bound to the CA's ARN), signing with its SigningAlgorithm.
+    Only for a CA past CREATING (the state rules of the calling operation see to it)."""
+    if record.key_sealed is None:
+        raise ValueError(f"{record.arn} has no key yet (status {record.status})")
     key = load_private_key(cipher.open(record.key_sealed, record.arn))
     return PrivateCaSigner(key, record.signing_algorithm)
 
@@ -104,7 +108,8 @@ def _record(row: Any) -> PrivateCaRecord:
     mapping = dict(row._mapping)
     mapping["configuration"] = orjson.loads(mapping.pop("configuration_json"))
     mapping["revocation"] = orjson.loads(mapping.pop("revocation_json"))
-    mapping["key_sealed"] = bytes(mapping["key_sealed"])
+    if mapping["key_sealed"] is not None:
+        mapping["key_sealed"] = bytes(mapping["key_sealed"])
     return PrivateCaRecord(**mapping)
 
 

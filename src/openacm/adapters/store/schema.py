@@ -282,8 +282,9 @@ private_cas = Table(
     Column("key_storage_security_standard", String(32), nullable=False),
     Column("configuration_json", Text, nullable=False),
     Column("revocation_json", Text, nullable=False),
-    Column("key_sealed", LargeBinary, nullable=False),
-    Column("csr_pem", Text, nullable=False),
+    # Both NULL while the CA is CREATING (its key is being generated).
+    Column("key_sealed", LargeBinary),
+    Column("csr_pem", Text),
     Column("certificate_pem", Text),
     Column("chain_pem", Text),
     Column("serial", String(128)),

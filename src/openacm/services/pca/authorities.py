@@ -7,6 +7,8 @@ and returns the output members. One transaction per call: a refusal leaves nothi
 
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ from sqlalchemy import Connection
 
 from openacm.adapters.ca.algorithms import (
     PrivateCaSigner,
+    UnsupportedAlgorithmError,
     generate_private_key,
     private_key_der,
     public_key_der,
@@ -35,11 +38,14 @@ from openacm.domain.errors import (
     AccessDeniedError,
     InvalidArnError,
     LimitExceededError,
+    RequestInProgressError,
     ResourceNotFoundError,
 )
 from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
 from openacm.services.acm.certificates import make_page_token, query_digest_of, read_page_token
 from openacm.services.context import CallContext
+
+log = logging.getLogger("openacm.pca")
 
 LIST_DEFAULT_MAX_RESULTS = 100
 DEFAULT_KEY_STORAGE = "FIPS_140_2_LEVEL_3_OR_HIGHER"
@@ -95,7 +101,7 @@ class CertificateAuthorities:
         record = store.get(arn) if parsed.region == ctx.region else None
         if record is None or pca.is_gone(record.status, record.restorable_until, ctx.now):
             raise ResourceNotFoundError(f"Could not find certificate authority {arn}.")
-        pca.check_state(operation, pca.effective_status(record.status, record.not_after, ctx.now))
+        pca.check_state(operation, status_of(record, ctx.now))
         return record
 
     def signer(self, record: PrivateCaRecord) -> PrivateCaSigner:
@@ -108,6 +114,11 @@ def _granted(actions: set[str], operation: str) -> bool:
     return any(action in ("*", "acm-pca:*") or action.lower() == wanted for action in actions)
 
 
+def status_of(record: PrivateCaRecord, now: float) -> str:
+    """The status every call sees (EXPIRED and FAILED are derived: `pca.effective_status`)."""
+    return pca.effective_status(record.status, record.not_after, now, created_at=record.created_at)
+
+
 def describe_view(record: PrivateCaRecord, now: float) -> dict[str, Any]:
     """The CertificateAuthority shape of Describe and List."""
     view: dict[str, Any] = {
@@ -116,7 +127,7 @@ def describe_view(record: PrivateCaRecord, now: float) -> dict[str, Any]:
         "CreatedAt": record.created_at,
         "LastStateChangeAt": record.last_state_change_at,
         "Type": record.ca_type,
-        "Status": pca.effective_status(record.status, record.not_after, now),
+        "Status": status_of(record, now),
         "CertificateAuthorityConfiguration": record.configuration,
         "RevocationConfiguration": record.revocation,
         "KeyStorageSecurityStandard": record.key_storage_security_standard,
@@ -126,7 +137,9 @@ def describe_view(record: PrivateCaRecord, now: float) -> dict[str, Any]:
         "Serial": record.serial,
         "NotBefore": record.not_before,
         "NotAfter": record.not_after,
-        "FailureReason": record.failure_reason,
+        "FailureReason": pca.failure_reason(
+            record.status, record.failure_reason, status_of(record, now)
+        ),
         "RestorableUntil": record.restorable_until,
     }
     view.update({key: value for key, value in optional.items() if value is not None})
@@ -143,32 +156,31 @@ class LifecycleOperations:
     def create_certificate_authority(
         self, ctx: CallContext, params: Mapping[str, Any]
     ) -> dict[str, Any]:
+        """Refuse bad input with nothing written; else record the CA as CREATING (one
+        transaction: quota, tags, idempotency token), generate its key and CSR outside any
+        transaction (seconds for RSA 4096: no writer waits on it) and make it
+        PENDING_CERTIFICATE. A CA whose generation never finishes reads as FAILED."""
         configuration = params["CertificateAuthorityConfiguration"]
         pca.check_algorithms(
             configuration["KeyAlgorithm"], configuration["SigningAlgorithm"], ctx.region
         )
-        subject = pca.subject_name(configuration["Subject"])
-        csr_builder = pca.csr_builder(subject, configuration.get("CsrExtensions"))
+        csr_builder = pca.csr_builder(
+            pca.subject_name(configuration["Subject"]), configuration.get("CsrExtensions")
+        )
         revocation = pca.revocation_configuration(params.get("RevocationConfiguration"))
         tags = merge_tags([], tags_from_api(params.get("Tags") or []), self.cas.tag_limits)
         token = params.get("IdempotencyToken")
-        digest = query_digest_of(params, exclude=("IdempotencyToken",))
         scope = (ctx.account_id, ctx.region, "CreateCertificateAuthority")
         if token:
             earlier = self._earlier_answer(ctx, scope, token)
             if earlier is not None:
                 return earlier
-        # Key generation (seconds for RSA 4096) happens before the write transaction, so no
-        # writer waits on it; the CA is written once it has its key and CSR.
-        arn = ca_arn(ctx, str(uuid.uuid4()))
-        key = generate_private_key(configuration["KeyAlgorithm"])
-        signer = PrivateCaSigner(key, configuration["SigningAlgorithm"])
         record = PrivateCaRecord(
-            arn=arn,
+            arn=ca_arn(ctx, str(uuid.uuid4())),
             account_id=ctx.account_id,
             region=ctx.region,
             ca_type=params["CertificateAuthorityType"],
-            status=pca.PENDING_CERTIFICATE,
+            status=pca.CREATING,
             usage_mode=params.get("UsageMode") or DEFAULT_USAGE_MODE,
             key_algorithm=configuration["KeyAlgorithm"],
             signing_algorithm=configuration["SigningAlgorithm"],
@@ -176,8 +188,6 @@ class LifecycleOperations:
             or DEFAULT_KEY_STORAGE,
             configuration=dict(configuration),
             revocation=revocation,
-            key_sealed=self.cas.cipher.seal(private_key_der(key), arn),
-            csr_pem=_pem(signer.sign_csr(csr_builder)),
             created_at=ctx.now,
             last_state_change_at=ctx.now,
         )
@@ -188,23 +198,58 @@ class LifecycleOperations:
                 earlier_answer = _stored_answer(accounts, scope, token, ctx.now)
                 if earlier_answer is not None:
                     return earlier_answer
-            store = PrivateCaStore(conn)
-            # Permanently deleted CAs go when their account next creates one: they already
-            # answer no call, this only reclaims their rows.
-            store.purge_gone(ctx.account_id, ctx.region, ctx.now)
-            limit = self.cas.quotas.private_certificate_authorities
-            if store.count(ctx.account_id, ctx.region, not_gone_at=ctx.now) >= limit:
-                raise LimitExceededError(
-                    f"You have reached the maximum number of certificate authorities ({limit}) "
-                    f"in region {ctx.region}."
-                )
-            store.insert(record)
-            TagStore(conn).put(arn, tags)
-            answer = {"CertificateAuthorityArn": arn}
+            self._insert_within_quota(PrivateCaStore(conn), ctx, record)
+            TagStore(conn).put(record.arn, tags)
+            answer = {"CertificateAuthorityArn": record.arn}
             if token:
+                digest = query_digest_of(params, exclude=("IdempotencyToken",))
                 stored = StoredToken(digest, orjson.dumps(answer).decode(), ctx.now)
                 accounts.put_token(scope, token, stored)
+        self.complete_creation(record, csr_builder)
         return answer
+
+    def _insert_within_quota(
+        self, store: PrivateCaStore, ctx: CallContext, record: PrivateCaRecord
+    ) -> None:
+        # Permanently deleted CAs go when their account next creates one: they already
+        # answer no call, this only reclaims their rows.
+        store.purge_gone(ctx.account_id, ctx.region, ctx.now)
+        limit = self.cas.quotas.private_certificate_authorities
+        if store.count(ctx.account_id, ctx.region, not_gone_at=ctx.now) >= limit:
+            raise LimitExceededError(
+                f"You have reached the maximum number of certificate authorities ({limit}) "
+                f"in region {ctx.region}."
+            )
+        store.insert(record)
+
+    def complete_creation(
+        self, record: PrivateCaRecord, csr_builder: x509.CertificateSigningRequestBuilder
+    ) -> None:
+        """CREATING → PENDING_CERTIFICATE with the sealed key and the CSR, or FAILED."""
+        try:
+            key = generate_private_key(record.key_algorithm)
+            csr = PrivateCaSigner(key, record.signing_algorithm).sign_csr(csr_builder)
+            changes: dict[str, Any] = {
+                "status": pca.PENDING_CERTIFICATE,
+                "key_sealed": self.cas.cipher.seal(private_key_der(key), record.arn),
+                "csr_pem": csr.public_bytes(Encoding.PEM).decode(),
+            }
+        except Exception as exc:  # the CA exists: it must reach FAILED, as in AWS
+            log.exception("key generation for %s failed", record.arn)
+            reason = (
+                "UNSUPPORTED_ALGORITHM" if isinstance(exc, UnsupportedAlgorithmError) else "OTHER"
+            )
+            changes = {"status": pca.FAILED, "failure_reason": reason}
+        now = time.time()
+        with self.db.write() as conn:
+            store = PrivateCaStore(conn)
+            current = store.get(record.arn)
+            # Deleted meanwhile (deletion is allowed while CREATING): a restore brings it back
+            # to PENDING_CERTIFICATE with its key.
+            if current is not None and current.status == pca.DELETED:
+                changes["status_before_deletion"] = changes.pop("status")
+            if current is not None:
+                _replace(store, current.changed(now, **changes))
 
     def _earlier_answer(
         self, ctx: CallContext, scope: tuple[str, str, str], token: str
@@ -221,7 +266,7 @@ class LifecycleOperations:
             record = self.cas.load(
                 conn, ctx, params["CertificateAuthorityArn"], "GetCertificateAuthorityCsr"
             )
-        return {"Csr": record.csr_pem}
+        return {"Csr": _csr_pem(record)}
 
     def import_certificate_authority_certificate(
         self, ctx: CallContext, params: Mapping[str, Any]
@@ -230,7 +275,7 @@ class LifecycleOperations:
         operation = "ImportCertificateAuthorityCertificate"
         with self.db.write() as conn:
             record = self.cas.load(conn, ctx, arn, operation)
-            csr = x509.load_pem_x509_csr(record.csr_pem.encode())
+            csr = x509.load_pem_x509_csr(_csr_pem(record).encode())
             rules = pca.ImportRules(record.ca_type, public_key_der(csr.public_key()))
             imported = pca.parse_ca_import(
                 rules,
@@ -327,7 +372,7 @@ class LifecycleOperations:
                     params["RevocationConfiguration"]
                 )
             if params.get("Status"):
-                current = pca.effective_status(record.status, record.not_after, ctx.now)
+                current = status_of(record, ctx.now)
                 changes["status"] = pca.status_change(current, params["Status"])
             _replace(PrivateCaStore(conn), record.changed(ctx.now, **changes))
         return {}
@@ -340,7 +385,7 @@ class LifecycleOperations:
         arn = params["CertificateAuthorityArn"]
         with self.db.write() as conn:
             record = self.cas.load(conn, ctx, arn, "DeleteCertificateAuthority")
-            current = pca.effective_status(record.status, record.not_after, ctx.now)
+            current = status_of(record, ctx.now)
             until = pca.deletion_window(params.get("PermanentDeletionTimeInDays"), current, ctx.now)
             deleted = record.changed(
                 ctx.now,
@@ -367,6 +412,12 @@ class LifecycleOperations:
         return {}
 
 
+def _csr_pem(record: PrivateCaRecord) -> str:
+    if record.csr_pem is None:  # only while CREATING, which the state rules answer first
+        raise RequestInProgressError("The certificate authority is still being created.")
+    return record.csr_pem
+
+
 def _replace(store: PrivateCaStore, record: PrivateCaRecord) -> None:
     if not store.replace(record):
         raise pca.ConcurrentModificationError(
@@ -386,7 +437,3 @@ def _stored_answer(
         return None
     answer: dict[str, Any] = orjson.loads(earlier.response_json)
     return answer
-
-
-def _pem(csr: x509.CertificateSigningRequest) -> str:
-    return csr.public_bytes(Encoding.PEM).decode()
