@@ -23,7 +23,7 @@ from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 from sqlalchemy import select, update
 
 from openacm.adapters.store.pca import PrivateCaStore, open_signer
-from openacm.adapters.store.schema import private_cas
+from openacm.adapters.store.schema import audit_events, private_cas
 from tests.conftest import Tenant
 from tests.support.server import OpenAcmServer
 
@@ -793,3 +793,20 @@ def test_creating_and_failed_states(tenant: Tenant) -> None:
     for arn in (creating, lost):
         client.delete_certificate_authority(CertificateAuthorityArn=arn)
         assert status_of(client, arn) == "DELETED"
+
+
+def test_audit_records_name_the_ca(tenant: Tenant) -> None:
+    client = tenant.client("acm-pca")
+    arn = create_ca(client)
+    client.tag_certificate_authority(CertificateAuthorityArn=arn, Tags=[{"Key": "k"}])
+    rows = tenant.server.query(
+        select(audit_events.c.event_name, audit_events.c.resource_arn, audit_events.c.record_json)
+        .where(audit_events.c.account_id == tenant.account_id)
+        .order_by(audit_events.c.event_time)
+    )
+    by_event = {row.event_name: row for row in rows}
+    assert by_event["CreateCertificateAuthority"].resource_arn == arn
+    assert by_event["TagCertificateAuthority"].resource_arn == arn
+    assert '"eventSource":"acm-pca.amazonaws.com"' in by_event[
+        "CreateCertificateAuthority"
+    ].record_json.replace(" ", "")
