@@ -9,6 +9,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from openacm.adapters.ca.algorithms import (
@@ -166,6 +167,25 @@ def test_signer_signs_certificates_and_crls(
     )
     assert crl.signature_algorithm_oid == oid
     assert crl.is_signature_valid(signer.public_key)
+    response = signer.sign_ocsp_response(
+        ocsp.OCSPResponseBuilder()
+        .add_response(
+            cert=certificate,
+            issuer=certificate,
+            algorithm=hashes.SHA256(),
+            cert_status=ocsp.OCSPCertStatus.GOOD,
+            this_update=NOW,
+            next_update=NOW + dt.timedelta(hours=1),
+            revocation_time=None,
+            revocation_reason=None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, certificate)
+    )
+    # PSS is the one scheme OCSP responses cannot carry: PKCS#1 v1.5, same digest.
+    expected = (
+        SignatureAlgorithmOID.RSA_WITH_SHA256 if oid == SignatureAlgorithmOID.RSASSA_PSS else oid
+    )
+    assert response.signature_algorithm_oid == expected
 
 
 # == subject, revocation configuration, CSR ====================================================
@@ -244,6 +264,17 @@ def test_csr_extensions() -> None:
     assert usage.key_cert_sign and not usage.crl_sign
     sia = csr.extensions.get_extension_for_class(x509.SubjectInformationAccess).value
     assert str(sia[0].access_location.value) == "192.0.2.1"
+    with pytest.raises(InvalidArgsError, match="AccessMethod must contain"):
+        pca.csr_builder(
+            pca.subject_name({"CommonName": "CA"}),
+            {
+                "SubjectInformationAccess": [
+                    {"AccessMethod": {}, "AccessLocation": {"DnsName": "a.example"}}
+                ]
+            },
+        )
+    with pytest.raises(InvalidArgsError, match="does not support OtherName"):
+        pca.general_name({"OtherName": {"TypeId": "1.2.3", "Value": "v"}})
     with pytest.raises(InvalidArgsError, match="KeyAgreement"):
         pca.key_usage({"EncipherOnly": True})
     with pytest.raises(InvalidArgsError, match="exactly one"):
@@ -317,6 +348,14 @@ def test_import_of_root_and_subordinate() -> None:
             _pem(root),
             None,
             NOW + dt.timedelta(days=30),
+        )
+    too_long = _pem(*[root] * (pca.ImportRules.MAX_CHAIN + 1))
+    with pytest.raises(pca.InvalidRequestError, match="more than 10 certificates"):
+        pca.parse_ca_import(
+            pca.ImportRules("SUBORDINATE", public_key_der(sub_key.public_key())),
+            _pem(sub),
+            too_long,
+            NOW,
         )
     with pytest.raises(pca.MalformedCertificateError):
         pca.parse_ca_import(
