@@ -167,6 +167,7 @@ def test_root_ca_lifecycle_per_algorithm(
     assert described["CertificateAuthorityConfiguration"]["SigningAlgorithm"] == signing
     assert described["CreatedAt"].timestamp() >= before - 1
     assert "Serial" not in described and "NotAfter" not in described
+    assert "RevocationConfiguration" not in described  # none was given
 
     csr = csr_of(client, arn)
     assert csr.is_signature_valid

@@ -129,11 +129,11 @@ def describe_view(record: PrivateCaRecord, now: float) -> dict[str, Any]:
         "Type": record.ca_type,
         "Status": status_of(record, now),
         "CertificateAuthorityConfiguration": record.configuration,
-        "RevocationConfiguration": record.revocation,
         "KeyStorageSecurityStandard": record.key_storage_security_standard,
         "UsageMode": record.usage_mode,
     }
     optional = {
+        "RevocationConfiguration": record.revocation or None,
         "Serial": record.serial,
         "NotBefore": record.not_before,
         "NotAfter": record.not_after,
