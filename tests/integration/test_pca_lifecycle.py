@@ -341,9 +341,7 @@ def test_disable_delete_restore(tenant: Tenant) -> None:
 
     error = error_of(lambda: client.delete_certificate_authority(CertificateAuthorityArn=arn))
     assert error["Code"] == "InvalidStateException"
-    assert error["Message"].startswith(
-        "The certificate authority is not in a valid state for deletion."
-    )
+    assert error["Message"] == "The certificate authority is not in a valid state for deletion."
     error = error_of(
         lambda: client.update_certificate_authority(CertificateAuthorityArn=arn, Status="EXPIRED")
     )

@@ -81,12 +81,11 @@ def test_expiry_and_status_changes() -> None:
     assert pca.effective_status("DISABLED", 1.0, now=100.0) == "EXPIRED"
     assert pca.effective_status("DISABLED", None, now=100.0) == "DISABLED"
     assert pca.effective_status("PENDING_CERTIFICATE", 1.0, now=100.0) == "PENDING_CERTIFICATE"
-    assert pca.status_change("ACTIVE", "DISABLED") == "DISABLED"
-    assert pca.status_change("DISABLED", "ACTIVE") == "ACTIVE"
-    with pytest.raises(InvalidArgsError):
-        pca.status_change("ACTIVE", "DELETED")
-    with pytest.raises(InvalidStateError):
-        pca.status_change("PENDING_CERTIFICATE", "ACTIVE")
+    assert pca.requested_status("DISABLED") == "DISABLED"
+    assert pca.requested_status("ACTIVE") == "ACTIVE"
+    for status in ("DELETED", "EXPIRED", "PENDING_CERTIFICATE", "CREATING", "FAILED"):
+        with pytest.raises(InvalidArgsError):
+            pca.requested_status(status)
 
 
 def test_creation_that_never_finished_is_failed() -> None:

@@ -133,10 +133,9 @@ def check_state(operation: str, status: str) -> None:
         return
     if status == CREATING and rule.in_progress_while_creating:
         raise RequestInProgressError("The certificate authority is still being created.")
-    raise InvalidStateError(
-        f"The certificate authority is not in a valid state for {rule.action}. "
-        f"Current state: {status}."
-    )
+    # AWS's text for deletion ("The certificate authority is not in a valid state for
+    # deletion."), with each operation's action.
+    raise InvalidStateError(f"The certificate authority is not in a valid state for {rule.action}.")
 
 
 def effective_status(
@@ -169,16 +168,12 @@ def failure_reason(stored: str, stored_reason: str | None, effective: str) -> st
     return stored_reason or "OTHER"
 
 
-def status_change(current: str, requested: str) -> str:
-    """UpdateCertificateAuthority's Status: only ACTIVE and DISABLED, only between them."""
+def requested_status(requested: str) -> str:
+    """UpdateCertificateAuthority's Status: only ACTIVE or DISABLED (the CA's own state, ACTIVE
+    or DISABLED, is the operation's state rule)."""
     if requested not in (ACTIVE, DISABLED):
         raise InvalidArgsError(
             f"The status can only be set to ACTIVE or DISABLED, not {requested}."
-        )
-    if current not in (ACTIVE, DISABLED):
-        raise InvalidStateError(
-            f"The certificate authority is not in a valid state for a status change to "
-            f"{requested}. Current state: {current}."
         )
     return requested
 

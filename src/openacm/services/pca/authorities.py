@@ -372,8 +372,7 @@ class LifecycleOperations:
                     params["RevocationConfiguration"]
                 )
             if params.get("Status"):
-                current = status_of(record, ctx.now)
-                changes["status"] = pca.status_change(current, params["Status"])
+                changes["status"] = pca.requested_status(params["Status"])
             _replace(PrivateCaStore(conn), record.changed(ctx.now, **changes))
         return {}
 
