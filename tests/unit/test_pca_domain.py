@@ -13,11 +13,14 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID, SignatureAlgorithmOID
 
 from openacm.adapters.ca.algorithms import (
+    ClassicCaSigner,
     PrivateCaSigner,
     UnsupportedAlgorithmError,
     generate_private_key,
+    private_ca_signer,
     public_key_der,
 )
+from openacm.adapters.ca.revocation import RevokedSerial, build_crl
 from openacm.domain import pca
 from openacm.domain.errors import InvalidArgsError, InvalidStateError, RequestInProgressError
 
@@ -405,3 +408,34 @@ def test_policy_grants() -> None:
         pca.policy_grants(
             '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "x"}]}', "1"
         )
+
+
+def test_rsa_and_ec_private_cas_sign_crls_with_the_builtin_crl_code() -> None:
+    """`private_ca_signer` gives a `CaSigner` for RSA/EC: revocation.build_crl works as is."""
+    signer = private_ca_signer(generate_private_key("RSA_2048"), "SHA384WITHRSA_PSS")
+    assert isinstance(signer, ClassicCaSigner)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "PSS CA")])
+    issuer = signer.sign_certificate(
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(signer.public_key)
+        .serial_number(5)
+        .not_valid_before(NOW)
+        .not_valid_after(NOW + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(signer.public_key), critical=False)
+    )
+    crl = build_crl(
+        signer,
+        issuer,
+        [RevokedSerial(7, NOW, x509.ReasonFlags.key_compromise)],
+        crl_number=1,
+        this_update=NOW,
+        next_update=NOW + dt.timedelta(days=1),
+    )
+    assert crl.signature_algorithm_oid == SignatureAlgorithmOID.RSASSA_PSS
+    assert crl.is_signature_valid(signer.public_key)
+    assert crl.get_revoked_certificate_by_serial_number(7) is not None
+    ml_dsa = private_ca_signer(generate_private_key("ML_DSA_44"), "ML_DSA_44")
+    assert not isinstance(ml_dsa, ClassicCaSigner)

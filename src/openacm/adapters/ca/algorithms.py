@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, mldsa, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509 import ocsp
 
+from openacm.adapters.ca.signer import CaPrivateKey, CaPublicKey
+
 PcaPrivateKey = (
     rsa.RSAPrivateKey
     | ec.EllipticCurvePrivateKey
@@ -152,3 +154,24 @@ class PrivateCaSigner:
         # cryptography's OCSP builder has no RSA-PSS padding: a PSS CA's responses are
         # signed PKCS#1 v1.5 with the same digest (docs/private-ca.md).
         return builder.sign(self._private_key, self._scheme.digest)
+
+
+class ClassicCaSigner(PrivateCaSigner):
+    """A private CA with an RSA or EC key: also a `CaSigner` of `signer.py`, so the CRL and
+    OCSP code written for the builtin CA (`revocation.build_crl`, `OcspResponder`) signs for
+    it unchanged, with the private CA's SigningAlgorithm."""
+
+    def __init__(self, private_key: CaPrivateKey, signing_algorithm: str) -> None:
+        super().__init__(private_key, signing_algorithm)
+        self._classic_key = private_key
+
+    @property
+    def public_key(self) -> CaPublicKey:
+        return self._classic_key.public_key()
+
+
+def private_ca_signer(private_key: PcaPrivateKey, signing_algorithm: str) -> PrivateCaSigner:
+    """The signer of a private CA's key: a `ClassicCaSigner` (a `CaSigner`) for RSA and EC."""
+    if isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        return ClassicCaSigner(private_key, signing_algorithm)
+    return PrivateCaSigner(private_key, signing_algorithm)

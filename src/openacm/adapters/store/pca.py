@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
-from openacm.adapters.ca.algorithms import PrivateCaSigner, load_private_key
+from openacm.adapters.ca.algorithms import PrivateCaSigner, load_private_key, private_ca_signer
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.schema import (
     private_ca_certificates,
@@ -66,12 +66,13 @@ class PrivateCaRecord:
 
 
 def open_signer(record: PrivateCaRecord, cipher: EnvelopeCipher) -> PrivateCaSigner:
-    """The CA's key, unsealed (bound to the CA's ARN), signing with its SigningAlgorithm.
+    """The CA's key, unsealed (bound to the CA's ARN), signing with its SigningAlgorithm: a
+    `ClassicCaSigner` (a `CaSigner`) for RSA and EC keys, a `PrivateCaSigner` for ML-DSA.
     Only for a CA past CREATING (the state rules of the calling operation see to it)."""
     if record.key_sealed is None:
         raise ValueError(f"{record.arn} has no key yet (status {record.status})")
     key = load_private_key(cipher.open(record.key_sealed, record.arn))
-    return PrivateCaSigner(key, record.signing_algorithm)
+    return private_ca_signer(key, record.signing_algorithm)
 
 
 def _row(record: PrivateCaRecord) -> dict[str, Any]:
