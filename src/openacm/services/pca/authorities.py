@@ -249,7 +249,7 @@ class LifecycleOperations:
             if current is not None and current.status == pca.DELETED:
                 changes["status_before_deletion"] = changes.pop("status")
             if current is not None:
-                _replace(store, current.changed(now, **changes))
+                save_changed(store, current.changed(now, **changes))
 
     def _earlier_answer(
         self, ctx: CallContext, scope: tuple[str, str, str], token: str
@@ -294,7 +294,7 @@ class LifecycleOperations:
                 not_before=imported.not_before,
                 not_after=imported.not_after,
             )
-            _replace(PrivateCaStore(conn), updated)
+            save_changed(PrivateCaStore(conn), updated)
         return {}
 
     def get_certificate_authority_certificate(
@@ -373,7 +373,7 @@ class LifecycleOperations:
                 )
             if params.get("Status"):
                 changes["status"] = pca.requested_status(params["Status"])
-            _replace(PrivateCaStore(conn), record.changed(ctx.now, **changes))
+            save_changed(PrivateCaStore(conn), record.changed(ctx.now, **changes))
         return {}
 
     # -- DeleteCertificateAuthority / RestoreCertificateAuthority -------------------------
@@ -392,7 +392,7 @@ class LifecycleOperations:
                 status_before_deletion=record.status,
                 restorable_until=until,
             )
-            _replace(PrivateCaStore(conn), deleted)
+            save_changed(PrivateCaStore(conn), deleted)
         return {}
 
     def restore_certificate_authority(
@@ -407,7 +407,7 @@ class LifecycleOperations:
                 status_before_deletion=None,
                 restorable_until=None,
             )
-            _replace(PrivateCaStore(conn), restored)
+            save_changed(PrivateCaStore(conn), restored)
         return {}
 
 
@@ -417,7 +417,9 @@ def _csr_pem(record: PrivateCaRecord) -> str:
     return record.csr_pem
 
 
-def _replace(store: PrivateCaStore, record: PrivateCaRecord) -> None:
+def save_changed(store: PrivateCaStore, record: PrivateCaRecord) -> None:
+    """Write a changed CA read in this transaction; another writer in between (possible on
+    PostgreSQL's READ COMMITTED) makes it ConcurrentModificationException, as in AWS."""
     if not store.replace(record):
         raise pca.ConcurrentModificationError(
             f"The certificate authority {record.arn} was changed by another request; try again."

@@ -19,7 +19,7 @@ from openacm.domain.errors import ResourceNotFoundError, ValidationError
 from openacm.domain.tags import check_tags_to_change, merge_tags, tags_from_api, tags_to_remove
 from openacm.services.acm.certificates import make_page_token, query_digest_of, read_page_token
 from openacm.services.context import CallContext
-from openacm.services.pca.authorities import CertificateAuthorities
+from openacm.services.pca.authorities import CertificateAuthorities, save_changed
 
 ACM_PRINCIPAL = "acm.amazonaws.com"
 LIST_DEFAULT_MAX_RESULTS = 100
@@ -111,7 +111,7 @@ class SharingOperations:
             record = self.cas.load(conn, ctx, arn, "PutPolicy")
             grants = pca.policy_grants(params["Policy"], record.account_id)
             store = PrivateCaStore(conn)
-            _replace(store, record.changed(ctx.now, policy_text=params["Policy"]))
+            save_changed(store, record.changed(ctx.now, policy_text=params["Policy"]))
             store.set_policy_grants(arn, record.region, grants)
         return {}
 
@@ -130,16 +130,9 @@ class SharingOperations:
             if record.policy_text is None:
                 raise ResourceNotFoundError(f"No policy is attached to {arn}.")
             store = PrivateCaStore(conn)
-            _replace(store, record.changed(ctx.now, policy_text=None))
+            save_changed(store, record.changed(ctx.now, policy_text=None))
             store.set_policy_grants(arn, record.region, {})
         return {}
-
-
-def _replace(store: PrivateCaStore, record: Any) -> None:
-    if not store.replace(record):
-        raise pca.ConcurrentModificationError(
-            f"The certificate authority {record.arn} was changed by another request; try again."
-        )
 
 
 def _permission_view(permission: Permission) -> dict[str, Any]:
