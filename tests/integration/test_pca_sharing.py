@@ -61,6 +61,11 @@ def test_tag_untag_list(tenant: Tenant) -> None:
         )
     )
     assert error["Code"] == "InvalidTagException"
+    # The model's lengths are the limits (ACM's are one shorter).
+    client.tag_certificate_authority(
+        CertificateAuthorityArn=arn, Tags=[{"Key": "k" * 128, "Value": "v" * 256}]
+    )
+    client.untag_certificate_authority(CertificateAuthorityArn=arn, Tags=[{"Key": "k" * 128}])
     many = [{"Key": f"k{i:02}", "Value": "v"} for i in range(50)]
     error = error_of(
         lambda: client.tag_certificate_authority(CertificateAuthorityArn=arn, Tags=many)

@@ -50,6 +50,8 @@ log = logging.getLogger("openacm.pca")
 LIST_DEFAULT_MAX_RESULTS = 100
 DEFAULT_KEY_STORAGE = "FIPS_140_2_LEVEL_3_OR_HIGHER"
 DEFAULT_USAGE_MODE = "GENERAL_PURPOSE"
+PCA_TAG_KEY_LENGTH = 128
+PCA_TAG_VALUE_LENGTH = 256
 
 
 def ca_arn(ctx: CallContext, ca_id: str) -> str:
@@ -66,8 +68,10 @@ class CertificateAuthorities:
         self.db = db
         self.cipher = cipher
         self.quotas = quotas
+        # ACM's tag rules with AWS's general tag lengths, the ones the ACM-PCA model states
+        # (ACM's own limits are a character shorter: inventory §8).
         self.tag_limits = TagLimits(
-            quotas.tags_per_resource, quotas.tag_key_length, quotas.tag_value_length
+            quotas.tags_per_resource, PCA_TAG_KEY_LENGTH, PCA_TAG_VALUE_LENGTH
         )
 
     def load(
