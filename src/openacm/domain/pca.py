@@ -91,7 +91,7 @@ class StateRule:
     in_progress_while_creating: bool = False
 
 
-_LIVE = frozenset({PENDING_CERTIFICATE, ACTIVE, DISABLED, EXPIRED, FAILED, CREATING})
+_NOT_DELETED = frozenset({PENDING_CERTIFICATE, ACTIVE, DISABLED, EXPIRED, FAILED, CREATING})
 
 STATE_RULES: Mapping[str, StateRule] = {
     "GetCertificateAuthorityCsr": StateRule(
@@ -113,15 +113,15 @@ STATE_RULES: Mapping[str, StateRule] = {
         frozenset({PENDING_CERTIFICATE, CREATING, EXPIRED, DISABLED, FAILED}), "deletion"
     ),
     "RestoreCertificateAuthority": StateRule(frozenset({DELETED}), "restoration"),
-    "TagCertificateAuthority": StateRule(_LIVE, "tagging"),
-    "UntagCertificateAuthority": StateRule(_LIVE, "untagging"),
-    "ListTags": StateRule(_LIVE, "listing tags"),
-    "CreatePermission": StateRule(_LIVE, "permission changes"),
-    "DeletePermission": StateRule(_LIVE, "permission changes"),
-    "ListPermissions": StateRule(_LIVE, "listing permissions"),
-    "PutPolicy": StateRule(_LIVE, "policy changes"),
-    "DeletePolicy": StateRule(_LIVE, "policy changes"),
-    "GetPolicy": StateRule(_LIVE, "policy retrieval"),
+    "TagCertificateAuthority": StateRule(_NOT_DELETED, "tagging"),
+    "UntagCertificateAuthority": StateRule(_NOT_DELETED, "untagging"),
+    "ListTags": StateRule(_NOT_DELETED, "listing tags"),
+    "CreatePermission": StateRule(_NOT_DELETED, "permission changes"),
+    "DeletePermission": StateRule(_NOT_DELETED, "permission changes"),
+    "ListPermissions": StateRule(_NOT_DELETED, "listing permissions"),
+    "PutPolicy": StateRule(_NOT_DELETED, "policy changes"),
+    "DeletePolicy": StateRule(_NOT_DELETED, "policy changes"),
+    "GetPolicy": StateRule(_NOT_DELETED, "policy retrieval"),
 }
 
 
