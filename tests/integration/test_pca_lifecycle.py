@@ -686,6 +686,18 @@ def test_idempotency_token(tenant: Tenant) -> None:
     assert len(client.list_certificate_authorities()["CertificateAuthorities"]) == 2
 
 
+def test_idempotency_token_under_concurrent_calls(tenant: Tenant) -> None:
+    """The token is checked again under the account's write lock: racing calls make one CA."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    clients = [tenant.client("acm-pca") for _ in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        arns = set(pool.map(lambda c: create_ca(c, IdempotencyToken="raced"), clients))
+    assert len(arns) == 1
+    listed = clients[0].list_certificate_authorities()["CertificateAuthorities"]
+    assert [ca["Arn"] for ca in listed] == list(arns)
+
+
 # == aws CLI ===================================================================================
 
 
@@ -708,6 +720,18 @@ def test_aws_cli_create_and_describe(tenant: Tenant, tmp_path: Path) -> None:
         "acm-pca", "describe-certificate-authority", "--certificate-authority-arn", arn
     )
     assert described["CertificateAuthority"]["Status"] == "PENDING_CERTIFICATE"
+    tenant.aws_json(
+        "acm-pca",
+        "create-certificate-authority",
+        "--certificate-authority-configuration",
+        f"file://{configuration}",
+        "--certificate-authority-type",
+        "SUBORDINATE",
+    )
+    # The CLI follows NextToken across pages of one.
+    listed = tenant.aws_json("acm-pca", "list-certificate-authorities", "--page-size", "1")
+    assert len(listed["CertificateAuthorities"]) == 2
+    assert listed["CertificateAuthorities"][0]["Arn"] == arn
     csr = tenant.aws(
         "acm-pca",
         "get-certificate-authority-csr",
