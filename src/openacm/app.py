@@ -139,6 +139,8 @@ def create_app(settings: Settings) -> OpenAcmApp:
         ApiModel.load("acm-pca"),
         PcaService(runtime.db, runtime.cipher, settings),
         "acm-pca.amazonaws.com",
+        # Key generation takes seconds for RSA 4096: off the event loop.
+        blocking_operations=frozenset({"CreateCertificateAuthority"}),
     )
     endpoint = JsonApiEndpoint([acm, pca, openacm_api], keys, audit)
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)

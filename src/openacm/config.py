@@ -81,6 +81,9 @@ class Quotas:
     tags_per_resource: int = 50
     tag_key_length: int = 127
     tag_value_length: int = 255
+    # AWS Private CA: certificate authorities per account and region (DELETED ones in their
+    # restoration window count, as AWS counts them).
+    private_certificate_authorities: int = 200
 
 
 @dataclass(frozen=True)

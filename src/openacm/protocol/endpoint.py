@@ -372,7 +372,12 @@ class JsonApiEndpoint:
         resource = None
         for source in (call.result, call.params):
             if source:
-                resource = source.get("CertificateArn") or source.get("ResourceArn") or resource
+                resource = (
+                    source.get("CertificateArn")
+                    or source.get("CertificateAuthorityArn")  # ACM-PCA
+                    or source.get("ResourceArn")
+                    or resource
+                )
         if not isinstance(resource, str):
             resource = None
         # A change that was made must have its record before the caller hears of it.

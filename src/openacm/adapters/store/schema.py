@@ -261,3 +261,82 @@ key_pool = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_key_pool_algorithm", "key_algorithm", "key_id"),
 )
+
+# -- AWS Private CA (ACM-PCA) ------------------------------------------------------------------
+
+# One row per private CA. The key is sealed (envelope, bound to the ARN); the configuration
+# and revocation configuration are kept as the API documents, JSON, as Describe shows them.
+private_cas = Table(
+    "private_cas",
+    metadata,
+    Column("arn", String(200), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("ca_type", String(16), nullable=False),
+    Column("status", String(32), nullable=False),
+    # What RestoreCertificateAuthority brings a DELETED CA back to.
+    Column("status_before_deletion", String(32)),
+    Column("usage_mode", String(32), nullable=False),
+    Column("key_algorithm", String(16), nullable=False),
+    Column("signing_algorithm", String(32), nullable=False),
+    Column("key_storage_security_standard", String(32), nullable=False),
+    Column("configuration_json", Text, nullable=False),
+    Column("revocation_json", Text, nullable=False),
+    # Both NULL while the CA is CREATING (its key is being generated).
+    Column("key_sealed", LargeBinary),
+    Column("csr_pem", Text),
+    Column("certificate_pem", Text),
+    Column("chain_pem", Text),
+    Column("serial", String(128)),
+    Column("not_before", Float),
+    Column("not_after", Float),
+    Column("created_at", Float, nullable=False),
+    Column("last_state_change_at", Float, nullable=False),
+    Column("restorable_until", Float),
+    Column("failure_reason", String(32)),
+    Column("policy_text", Text),
+    Column("row_version", Integer, nullable=False),
+    Index("ix_private_cas_scope_created", "account_id", "region", "created_at", "arn"),
+)
+
+# CreatePermission: what a service principal (acm.amazonaws.com) may do with a CA.
+private_ca_permissions = Table(
+    "private_ca_permissions",
+    metadata,
+    Column("ca_arn", String(200), primary_key=True),
+    Column("principal", String(128), primary_key=True),
+    Column("source_account", String(12)),
+    Column("actions_text", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# The accounts a CA's resource policy shares it with (PutPolicy), for ListCertificateAuthorities
+# with ResourceOwner OTHER_ACCOUNTS: one indexed lookup by the caller's account.
+private_ca_policy_grants = Table(
+    "private_ca_policy_grants",
+    metadata,
+    Column("ca_arn", String(200), primary_key=True),
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), nullable=False),
+    Column("actions_text", Text, nullable=False),
+    Index("ix_private_ca_policy_grants_account", "account_id", "region"),
+)
+
+# Certificates a private CA signed (IssueCertificate), their revocation (RevokeCertificate),
+# and the source of the CA's CRLs: "revoked serials of a CA" and "this serial" are both one
+# indexed lookup.
+private_ca_certificates = Table(
+    "private_ca_certificates",
+    metadata,
+    Column("ca_arn", String(200), primary_key=True),
+    Column("serial", String(64), primary_key=True),  # lowercase hex, no separators
+    Column("certificate_arn", String(300), nullable=False, unique=True),
+    Column("certificate_pem", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # ISSUED | REVOKED
+    Column("issued_at", Float, nullable=False),
+    Column("not_before", Float, nullable=False),
+    Column("not_after", Float, nullable=False),
+    Column("revoked_at", Float),
+    Column("revocation_reason", String(32)),
+    Index("ix_private_ca_certificates_ca_revoked", "ca_arn", "revoked_at"),
+)

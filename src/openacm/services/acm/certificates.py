@@ -34,6 +34,7 @@ from openacm.domain.certificates import (
 )
 from openacm.domain.errors import (
     AccessDeniedError,
+    ApiError,
     InvalidArgsError,
     InvalidArnError,
     InvalidParameterError,
@@ -360,7 +361,7 @@ def make_page_token(position: list[Any], query_digest: str) -> str:
 def read_page_token(
     token: str,
     query_digest: str,
-    error: type[InvalidArgsError] | type[ValidationError],
+    error: type[ApiError],
     shape: tuple[type | tuple[type, ...], ...],
 ) -> list[Any]:
     """The position in a token of this query; `shape` is the type of each of its parts, so a

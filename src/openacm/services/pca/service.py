@@ -10,6 +10,8 @@ from openacm.adapters.store.database import Database
 from openacm.config import Settings
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.context import CallContext
+from openacm.services.pca.authorities import CertificateAuthorities, LifecycleOperations
+from openacm.services.pca.sharing import SharingOperations
 
 Handler = Callable[[CallContext, Mapping[str, Any]], dict[str, Any]]
 
@@ -24,7 +26,31 @@ class PcaService:
         self.db = db
         self.cipher = cipher
         self.settings = settings
-        self.handlers: dict[str, Handler] = {}
+        self.authorities = CertificateAuthorities(db, cipher, settings.quotas)
+        lifecycle = LifecycleOperations(self.authorities)
+        sharing = SharingOperations(self.authorities)
+        self.handlers: dict[str, Handler] = {
+            "CreateCertificateAuthority": lifecycle.create_certificate_authority,
+            "GetCertificateAuthorityCsr": lifecycle.get_certificate_authority_csr,
+            "ImportCertificateAuthorityCertificate": (
+                lifecycle.import_certificate_authority_certificate
+            ),
+            "GetCertificateAuthorityCertificate": lifecycle.get_certificate_authority_certificate,
+            "DescribeCertificateAuthority": lifecycle.describe_certificate_authority,
+            "ListCertificateAuthorities": lifecycle.list_certificate_authorities,
+            "UpdateCertificateAuthority": lifecycle.update_certificate_authority,
+            "DeleteCertificateAuthority": lifecycle.delete_certificate_authority,
+            "RestoreCertificateAuthority": lifecycle.restore_certificate_authority,
+            "TagCertificateAuthority": sharing.tag_certificate_authority,
+            "UntagCertificateAuthority": sharing.untag_certificate_authority,
+            "ListTags": sharing.list_tags,
+            "CreatePermission": sharing.create_permission,
+            "DeletePermission": sharing.delete_permission,
+            "ListPermissions": sharing.list_permissions,
+            "PutPolicy": sharing.put_policy,
+            "GetPolicy": sharing.get_policy,
+            "DeletePolicy": sharing.delete_policy,
+        }
 
     def handler(self, operation: str) -> Handler:
         try:
