@@ -146,19 +146,18 @@ def assert_same_as_json(cbor_answer: Answer, json_answer: Answer) -> dict[str, A
 # --- raw requests: what is routed, signed and parsed -----------------------------------------
 
 
-def test_an_operation_not_built_yet(caller: Caller) -> None:
-    answer = caller.cbor("ListCertificateAuthorities", {})
-    assert answer.status == 501
-    assert answer.error() == {
-        "__type": FRAMEWORK + "NotImplementedException",
-        "message": "openacm does not implement ListCertificateAuthorities yet.",
-    }
+def test_an_operation_answers_in_cbor(caller: Caller) -> None:
+    answer = caller.cbor("ListCertificateAuthorities", {"MaxResults": 5})
+    assert answer.status == 200
+    assert answer.headers["content-type"] == CBOR
+    assert answer.headers["smithy-protocol"] == "rpc-v2-cbor"
+    assert isinstance(cbor2.loads(answer.body)["CertificateAuthorities"], list)
 
 
 def test_no_body_for_an_input_without_required_members(caller: Caller) -> None:
     answer = caller.cbor("ListCertificateAuthorities", b"", headers={"Content-Type": None})
-    assert answer.status == 501
-    assert answer.error()["__type"] == FRAMEWORK + "NotImplementedException"
+    assert answer.status == 200
+    assert isinstance(cbor2.loads(answer.body)["CertificateAuthorities"], list)
 
 
 def test_bad_signature(caller: Caller) -> None:
@@ -398,19 +397,53 @@ def pca(caller: Caller, cbor_model_path: Path) -> CborClient:
     return made
 
 
-def test_boto3_gets_the_modelled_not_implemented_error(pca: CborClient) -> None:
-    with pytest.raises(ClientError) as caught:
-        pca.client.list_certificate_authorities()
-    response = caught.value.response
-    assert response["Error"]["Code"] == "NotImplementedException"
-    assert response["Error"]["Message"] == (
-        "openacm does not implement ListCertificateAuthorities yet."
+def test_boto3_over_cbor_and_json_see_the_same_certificate_authority(
+    pca: CborClient, caller: Caller
+) -> None:
+    """The same scenario through both protocols: a CA made over CBOR is what JSON reads back,
+    timestamps and nested members included."""
+    created = pca.client.create_certificate_authority(
+        CertificateAuthorityType="ROOT",
+        CertificateAuthorityConfiguration={
+            "KeyAlgorithm": "EC_prime256v1",
+            "SigningAlgorithm": "SHA256WITHECDSA",
+            "Subject": {"CommonName": "CBOR root", "Organization": "openacm tests"},
+        },
+        Tags=[{"Key": "protocol", "Value": "cbor"}],
     )
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 501
-    assert response["ResponseMetadata"]["HTTPHeaders"]["content-type"] == CBOR
-    (request,) = pca.sent
-    assert request.url.endswith(operation_path("ListCertificateAuthorities"))
+    arn = created["CertificateAuthorityArn"]
+    request = pca.sent[-1]
+    assert request.url.endswith(operation_path("CreateCertificateAuthority"))
     assert request.headers["smithy-protocol"] == b"rpc-v2-cbor"
+
+    over_cbor = pca.client.describe_certificate_authority(CertificateAuthorityArn=arn)
+    over_json = caller.server.client(SERVICE, key=caller.key).describe_certificate_authority(
+        CertificateAuthorityArn=arn
+    )
+    assert over_cbor["CertificateAuthority"] == over_json["CertificateAuthority"]
+    assert over_cbor["CertificateAuthority"]["CreatedAt"].tzinfo is not None
+    tags = pca.client.list_tags(CertificateAuthorityArn=arn)["Tags"]
+    assert tags == [{"Key": "protocol", "Value": "cbor"}]
+    csr = pca.client.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+    assert csr.startswith("-----BEGIN CERTIFICATE REQUEST-----")
+
+
+def test_boto3_gets_modelled_errors(pca: CborClient) -> None:
+    arn = pca.client.create_certificate_authority(
+        CertificateAuthorityType="ROOT",
+        CertificateAuthorityConfiguration={
+            "KeyAlgorithm": "EC_prime256v1",
+            "SigningAlgorithm": "SHA256WITHECDSA",
+            "Subject": {"CommonName": "CBOR errors"},
+        },
+    )["CertificateAuthorityArn"]
+    missing = arn.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
+    with pytest.raises(ClientError) as caught:
+        pca.client.describe_certificate_authority(CertificateAuthorityArn=missing)
+    response = caught.value.response
+    assert response["Error"]["Code"] == "ResourceNotFoundException"
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert response["ResponseMetadata"]["HTTPHeaders"]["content-type"] == CBOR
 
 
 def test_boto3_gets_validation_errors(pca: CborClient) -> None:
