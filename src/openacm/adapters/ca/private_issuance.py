@@ -345,7 +345,9 @@ def _add_api_extensions(
     if api.get("KeyUsage") is not None:
         given.append((_key_usage(_api_key_usage_bits(api["KeyUsage"])), True))
     if api.get("ExtendedKeyUsage"):
-        given.append((_extended_key_usage(api["ExtendedKeyUsage"]), False))
+        usages = _extended_key_usage(api["ExtendedKeyUsage"])
+        # RFC 3161 2.3: a time-stamping authority's EKU MUST be critical.
+        given.append((usages, ExtendedKeyUsageOID.TIME_STAMPING in usages))
     dedicated = {value.oid for value, _critical in given}
     for custom in api.get("CustomExtensions") or []:
         custom_value, custom_critical = _custom_extension(custom)
