@@ -881,3 +881,88 @@ def test_path_length_below_the_issuers_is_accepted(tmp_path: Path) -> None:
     for certificate in (root.certificate, sub.certificate, end_entity):
         assert_pkix_clean(certificate)
     assert_openssl_verifies(tmp_path, end_entity, root.certificate, sub.certificate)
+
+
+# --- Revocation pointers and root specifics ----------------------------------------------------
+
+CSR_CDP = x509.CRLDistributionPoints(
+    [
+        x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier("http://csr.example/own.crl")],
+            relative_name=None,
+            reasons=None,
+            crl_issuer=None,
+        )
+    ]
+)
+
+
+def crl_urls(certificate: x509.Certificate) -> list[str]:
+    points = extension(certificate, ExtensionOID.CRL_DISTRIBUTION_POINTS).value
+    return [name.value for point in points for name in point.full_name]
+
+
+@pytest.mark.parametrize(
+    ("revocation", "expected"),
+    [(URLS, URLS.crl_url), (NO_URLS, "http://csr.example/own.crl")],
+    ids=["ca-configuration-wins", "csr-when-the-ca-publishes-none"],
+)
+def test_crl_distribution_point_from_the_ca_configuration_or_the_csr(
+    revocation: RevocationUrls,
+    expected: str,
+    hierarchy: Hierarchy,
+    ec_leaf_key: ec.EllipticCurvePrivateKey,
+) -> None:
+    csr = csr_pem(ec_leaf_key, extensions=[(CSR_CDP, False)])
+    issuer = hierarchy.subordinate
+    builder = build(
+        "EndEntityCertificate_CSRPassthrough/V1", csr, issuer.certificate, revocation=revocation
+    )
+    certificate = issuer.sign(builder)
+    assert_pkix_clean(certificate)
+    assert crl_urls(certificate) == [expected]
+
+
+def test_base_template_ignores_the_csrs_crl_distribution_point(
+    hierarchy: Hierarchy, ec_leaf_key: ec.EllipticCurvePrivateKey
+) -> None:
+    csr = csr_pem(ec_leaf_key, extensions=[(CSR_CDP, False)])
+    issuer = hierarchy.subordinate
+    builder = build("EndEntityCertificate/V1", csr, issuer.certificate, revocation=NO_URLS)
+    assert not has(issuer.sign(builder), ExtensionOID.CRL_DISTRIBUTION_POINTS)
+
+
+def test_root_takes_the_csrs_san_and_no_revocation_pointers(hierarchy: Hierarchy) -> None:
+    key = hierarchy.root.key
+    san = x509.SubjectAlternativeName([x509.UniformResourceIdentifier("https://pki.example")])
+    csr = csr_pem(key, cn("Root with SAN"), [(san, False)])
+    builder = build("RootCACertificate/V1", csr, None, window=CA_WINDOW, revocation=URLS)
+    certificate = SoftwareSigner(key).sign_certificate(builder)
+    assert_pkix_clean(certificate)
+    assert extension(certificate, ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value == san
+    assert not has(certificate, ExtensionOID.CRL_DISTRIBUTION_POINTS)
+    assert not has(certificate, ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
+    certificate.verify_directly_issued_by(certificate)
+
+
+def test_root_api_template_takes_an_authority_key_identifier_from_the_api(
+    hierarchy: Hierarchy,
+) -> None:
+    key = hierarchy.root.key
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+    api = {
+        "Extensions": {
+            "CustomExtensions": [
+                {
+                    "ObjectIdentifier": "2.5.29.35",
+                    "Value": base64.b64encode(aki.public_bytes()).decode(),
+                }
+            ]
+        }
+    }
+    csr = csr_pem(key, cn("Root"))
+    builder = build("RootCACertificate_APIPassthrough/V1", csr, None, api=api, window=CA_WINDOW)
+    certificate = SoftwareSigner(key).sign_certificate(builder)
+    assert_pkix_clean(certificate)
+    assert extension(certificate, ExtensionOID.AUTHORITY_KEY_IDENTIFIER).value == aki

@@ -22,6 +22,7 @@ _END_ENTITY_BASES = (
     "OCSPSigningCertificate",
 )
 _VARIETIES = ("", "_CSRPassthrough", "_APIPassthrough", "_APICSRPassthrough")
+_BLANK_VARIETIES = ("_APIPassthrough", "_CSRPassthrough", "_APICSRPassthrough")
 DOCUMENTED = {
     *(f"{base}{variety}/V1" for base in _END_ENTITY_BASES for variety in _VARIETIES),
     *(f"SubordinateCACertificate_PathLen{n}{v}/V1" for n in range(4) for v in _VARIETIES),
@@ -30,17 +31,16 @@ DOCUMENTED = {
     *(
         f"BlankEndEntityCertificate{c}{v}/V1"
         for c in ("", "_CriticalBasicConstraints")
-        for v in ("_APIPassthrough", "_APICSRPassthrough")
+        for v in _BLANK_VARIETIES
     ),
     *(
         f"BlankSubordinateCACertificate_PathLen{n}{v}/V1"
         for n in range(4)
-        for v in ("_APIPassthrough", "_APICSRPassthrough")
+        for v in _BLANK_VARIETIES
     ),
     *(
-        f"BlankRootCACertificate{p}{v}/V1"
+        f"BlankRootCACertificate{p}_APIPassthrough/V1"
         for p in ("", "_PathLen0", "_PathLen1", "_PathLen2", "_PathLen3")
-        for v in ("_APIPassthrough", "_APICSRPassthrough")
     ),
 }
 
@@ -79,31 +79,45 @@ def test_unknown_or_malformed_arn_is_refused(arn: str) -> None:
 
 def test_varieties_set_the_passthrough_flags() -> None:
     for name, template in TEMPLATES.items():
-        assert template.api_passthrough == ("APIPassthrough" in name or "APICSR" in name)
+        assert template.api_passthrough == ("_APIPassthrough" in name or "_APICSR" in name)
         assert template.csr_passthrough == ("CSRPassthrough" in name), name
         assert template_for_arn(template_arn(name)) is template
 
 
 def test_end_entity_definitions() -> None:
     server_client = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    signature_encipherment = {"digital_signature", "key_encipherment"}
+    # name: (key usage, extended key usage, EKU critical), as the user guide's tables say
     expected = {
-        "EndEntityCertificate/V1": ({"digital_signature", "key_encipherment"}, server_client),
+        "EndEntityCertificate/V1": (signature_encipherment, server_client, False),
         "EndEntityClientAuthCertificate/V1": (
-            {"digital_signature"},
+            signature_encipherment,
             [ExtendedKeyUsageOID.CLIENT_AUTH],
+            False,
         ),
         "EndEntityServerAuthCertificate/V1": (
-            {"digital_signature", "key_encipherment"},
+            signature_encipherment,
             [ExtendedKeyUsageOID.SERVER_AUTH],
+            False,
         ),
-        "CodeSigningCertificate/V1": ({"digital_signature"}, [ExtendedKeyUsageOID.CODE_SIGNING]),
-        "OCSPSigningCertificate/V1": ({"digital_signature"}, [ExtendedKeyUsageOID.OCSP_SIGNING]),
+        "CodeSigningCertificate/V1": (
+            {"digital_signature"},
+            [ExtendedKeyUsageOID.CODE_SIGNING],
+            True,
+        ),
+        "OCSPSigningCertificate/V1": (
+            {"digital_signature"},
+            [ExtendedKeyUsageOID.OCSP_SIGNING],
+            True,
+        ),
     }
-    for name, (key_usage, eku) in expected.items():
-        template = TEMPLATES[name]
-        assert template.kind == "end_entity" and not template.basic_constraints_critical
-        assert template.key_usage == key_usage
-        assert list(template.extended_key_usage or []) == eku
+    for name, (key_usage, eku, eku_critical) in expected.items():
+        for variety in _VARIETIES:
+            template = TEMPLATES[name.replace("/V1", f"{variety}/V1")]
+            assert template.kind == "end_entity" and not template.basic_constraints_critical
+            assert template.key_usage == key_usage
+            assert list(template.extended_key_usage or []) == eku
+            assert template.extended_key_usage_critical is eku_critical
 
 
 def test_key_encipherment_only_for_rsa_keys() -> None:
@@ -128,6 +142,17 @@ def test_root_definition() -> None:
     template = TEMPLATES["RootCACertificate/V1"]
     assert template.self_signed and template.path_length is None
     assert template.key_usage == CA_KEY_USAGE
+    # RootCACertificate_APIPassthrough: "Authority key identifier: [Passthrough from API]".
+    assert ExtensionOID.AUTHORITY_KEY_IDENTIFIER not in template.template_owned
+    sub = TEMPLATES["SubordinateCACertificate_PathLen0/V1"]
+    assert ExtensionOID.AUTHORITY_KEY_IDENTIFIER in sub.template_owned
+
+
+def test_revocation_pointers_are_not_template_owned() -> None:
+    # "[Passthrough from CA configuration or CSR]": the CSR may give them when the CA does not.
+    for template in TEMPLATES.values():
+        assert ExtensionOID.CRL_DISTRIBUTION_POINTS not in template.template_owned
+        assert ExtensionOID.AUTHORITY_INFORMATION_ACCESS not in template.template_owned
 
 
 def test_blank_templates_leave_key_usages_open() -> None:

@@ -1,26 +1,28 @@
 """AWS Private CA's certificate templates: what each template ARN puts in a certificate.
 
-A pure description (AWS Private CA user guide, "Template definitions", "Template varieties" and
-"Template order of operations"); `adapters/ca/private_issuance.py` applies it. Every template
-comes in up to four varieties:
+A pure description of the AWS Private CA user guide's "Template definitions", "Template
+varieties" and "Template order of operations"; `adapters/ca/private_issuance.py` applies it.
+Templates come in up to four varieties:
 
-- base: the template's own extensions; subject (and, for end entities, the subject alternative
-  names) copied from the CSR;
+- base: the template's own extensions; subject and subject alternative names copied from the
+  CSR (every table says "[Passthrough from CSR]" for both);
 - CSRPassthrough: base, plus every other extension of the CSR;
-- APIPassthrough: base, plus IssueCertificate's `ApiPassthrough` (Subject, SAN, certificate
-  policies, custom extensions);
+- APIPassthrough: base, plus IssueCertificate's `ApiPassthrough` (Subject and Extensions);
 - APICSRPassthrough: both.
 
-Order of operations, per extension: the template's definition wins, then the API passthrough,
-then the CSR. Only the blank templates (Blank*) leave keyUsage and extendedKeyUsage to the API
-and the CSR; the others fix both (CA templates fix "no extendedKeyUsage").
+Order of operations, per extension: the template's definition wins, then the CA configuration
+(CRL distribution point, OCSP URL), then the API passthrough, then the CSR. Only the blank
+templates (Blank*) leave keyUsage and extendedKeyUsage to the API and the CSR; the others fix
+both (the CA templates fix "no extendedKeyUsage"). The root templates define no authority key
+identifier (RootCACertificate_APIPassthrough takes one from the API) and no CRL distribution
+point ("a self-signed certificate cannot be revoked").
 
 Where openacm departs from the tables, on purpose:
-- keyEncipherment (EndEntityCertificate, EndEntityServerAuthCertificate) is asserted for RSA
-  subject keys only: RFC 8813 forbids it for EC keys, and ML-DSA keys only sign.
+- keyEncipherment (EndEntityCertificate, its ClientAuth and ServerAuth variants) is asserted
+  for RSA subject keys only: RFC 8813 forbids it for EC keys, and ML-DSA keys only sign.
 - The blank CA templates fix no keyUsage; if neither the API nor the CSR gives one, the CA key
-  usage (digitalSignature, keyCertSign, cRLSign) is used, since RFC 5280 4.2.1.3 requires it in
-  a CA certificate that signs certificates or CRLs.
+  usage (digitalSignature, keyCertSign, cRLSign) is used, since RFC 5280 4.2.1.3 requires the
+  extension in a CA certificate that signs certificates or CRLs.
 """
 
 from __future__ import annotations
@@ -55,13 +57,7 @@ CA_KEY_USAGE: Final = frozenset({_DIGITAL_SIGNATURE, "key_cert_sign", "crl_sign"
 
 # The extensions every template defines itself; neither passthrough can replace them.
 _ALWAYS_TEMPLATE_OWNED: Final = frozenset(
-    {
-        ExtensionOID.BASIC_CONSTRAINTS,
-        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
-        ExtensionOID.SUBJECT_KEY_IDENTIFIER,
-        ExtensionOID.CRL_DISTRIBUTION_POINTS,
-        ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
-    }
+    {ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.SUBJECT_KEY_IDENTIFIER}
 )
 
 _TEMPLATE_ARN = re.compile(r"arn:(?P<partition>[\w-]+):acm-pca:::template/(?P<name>.+)")
@@ -81,6 +77,7 @@ class CertificateTemplate:
     basic_constraints_critical: bool
     key_usage: frozenset[str] | None
     extended_key_usage: tuple[ObjectIdentifier, ...] | None
+    extended_key_usage_critical: bool
     api_passthrough: bool
     csr_passthrough: bool
     rsa_only_key_usage: frozenset[str] = frozenset()
@@ -91,18 +88,15 @@ class CertificateTemplate:
 
     @property
     def self_signed(self) -> bool:
-        """Root templates: the CA signs its own CSR; no AKI, CRL DP or AIA (nothing above it)."""
+        """Root templates: the CA signs its own CSR; no CRL DP or AIA (nothing above it)."""
         return self.kind == "root_ca"
-
-    @property
-    def subject_alternative_names_from_csr(self) -> bool:
-        """End-entity templates copy the CSR's SAN even without CSR passthrough."""
-        return self.kind == "end_entity" or self.csr_passthrough
 
     @property
     def template_owned(self) -> frozenset[ObjectIdentifier]:
         """Extensions only the template decides, whatever the passthroughs say."""
         owned = set(_ALWAYS_TEMPLATE_OWNED)
+        if not self.self_signed:
+            owned.add(ExtensionOID.AUTHORITY_KEY_IDENTIFIER)  # [SKI from CA certificate]
         if self.key_usage is not None:
             owned.add(ExtensionOID.KEY_USAGE)
         if self.extended_key_usage is not None:
@@ -146,8 +140,12 @@ _PATH_LENGTHS: Final = range(4)
 
 
 def _end_entity_family(
-    base: str, key_usage: frozenset[str], eku: tuple[ObjectIdentifier, ...]
+    base: str, key_usage: frozenset[str], eku: ObjectIdentifier | tuple[ObjectIdentifier, ...]
 ) -> list[CertificateTemplate]:
+    # The single-purpose signing templates mark their EKU critical ("Critical, code signing",
+    # "Critical, OCSP signing"); the TLS ones do not.
+    critical = isinstance(eku, ObjectIdentifier)
+    usages = (eku,) if isinstance(eku, ObjectIdentifier) else eku
     return [
         CertificateTemplate(
             name=f"{base}{suffix}/V1",
@@ -155,7 +153,8 @@ def _end_entity_family(
             path_length=None,
             basic_constraints_critical=False,
             key_usage=key_usage,
-            extended_key_usage=eku,
+            extended_key_usage=usages,
+            extended_key_usage_critical=critical,
             api_passthrough=api,
             csr_passthrough=csr,
             rsa_only_key_usage=frozenset({_KEY_ENCIPHERMENT}),
@@ -173,6 +172,7 @@ def _subordinate_family(path_length: int) -> list[CertificateTemplate]:
             basic_constraints_critical=True,
             key_usage=CA_KEY_USAGE,
             extended_key_usage=(),
+            extended_key_usage_critical=False,
             api_passthrough=api,
             csr_passthrough=csr,
         )
@@ -189,6 +189,7 @@ def _root_templates() -> list[CertificateTemplate]:
             basic_constraints_critical=True,
             key_usage=CA_KEY_USAGE,
             extended_key_usage=(),
+            extended_key_usage_critical=False,
             api_passthrough=api,
             csr_passthrough=False,
         )
@@ -196,42 +197,48 @@ def _root_templates() -> list[CertificateTemplate]:
     ]
 
 
+# (kind, name, basicConstraints critical, path lengths, varieties (suffix, API, CSR))
+_BlankFamily = tuple[
+    TemplateKind, str, bool, tuple[int | None, ...], tuple[tuple[str, bool, bool], ...]
+]
+
+
 def _blank_templates() -> list[CertificateTemplate]:
-    blank_varieties = (("_APIPassthrough", False), ("_APICSRPassthrough", True))
-    templates = [
+    # Blank end-entity and subordinate templates come in three varieties (no base one); blank
+    # root templates in the API one only.
+    blank_varieties = (
+        ("_APIPassthrough", True, False),
+        ("_CSRPassthrough", False, True),
+        ("_APICSRPassthrough", True, True),
+    )
+    families: tuple[_BlankFamily, ...] = (
+        ("end_entity", "BlankEndEntityCertificate", False, (None,), blank_varieties),
+        (
+            "end_entity",
+            "BlankEndEntityCertificate_CriticalBasicConstraints",
+            True,
+            (None,),
+            blank_varieties,
+        ),
+        ("subordinate_ca", "BlankSubordinateCACertificate", True, (0, 1, 2, 3), blank_varieties),
+        ("root_ca", "BlankRootCACertificate", True, (None, 0, 1, 2, 3), blank_varieties[:1]),
+    )
+    return [
         CertificateTemplate(
-            name=f"BlankEndEntityCertificate{critical_name}{suffix}/V1",
-            kind="end_entity",
-            path_length=None,
+            name=f"{base}{'' if n is None else f'_PathLen{n}'}{suffix}/V1",
+            kind=kind,
+            path_length=n,
             basic_constraints_critical=critical,
             key_usage=None,
             extended_key_usage=None,
-            api_passthrough=True,
+            extended_key_usage_critical=False,
+            api_passthrough=api,
             csr_passthrough=csr,
         )
-        for critical_name, critical in (("", False), ("_CriticalBasicConstraints", True))
-        for suffix, csr in blank_varieties
+        for kind, base, critical, path_lengths, varieties in families
+        for n in path_lengths
+        for suffix, api, csr in varieties
     ]
-    blank_ca_families: tuple[tuple[TemplateKind, str, list[int | None]], ...] = (
-        ("subordinate_ca", "BlankSubordinateCACertificate", list(_PATH_LENGTHS)),
-        ("root_ca", "BlankRootCACertificate", [None, *_PATH_LENGTHS]),
-    )
-    for kind, base, path_lengths in blank_ca_families:
-        templates += [
-            CertificateTemplate(
-                name=f"{base}{'' if n is None else f'_PathLen{n}'}{suffix}/V1",
-                kind=kind,
-                path_length=n,
-                basic_constraints_critical=True,
-                key_usage=None,
-                extended_key_usage=None,
-                api_passthrough=True,
-                csr_passthrough=csr,
-            )
-            for n in path_lengths
-            for suffix, csr in blank_varieties
-        ]
-    return templates
 
 
 def _catalogue() -> dict[str, CertificateTemplate]:
@@ -241,7 +248,9 @@ def _catalogue() -> dict[str, CertificateTemplate]:
     templates = [
         *_end_entity_family("EndEntityCertificate", signature_and_encipherment, server_and_client),
         *_end_entity_family(
-            "EndEntityClientAuthCertificate", signature_only, (ExtendedKeyUsageOID.CLIENT_AUTH,)
+            "EndEntityClientAuthCertificate",
+            signature_and_encipherment,
+            (ExtendedKeyUsageOID.CLIENT_AUTH,),
         ),
         *_end_entity_family(
             "EndEntityServerAuthCertificate",
@@ -249,10 +258,10 @@ def _catalogue() -> dict[str, CertificateTemplate]:
             (ExtendedKeyUsageOID.SERVER_AUTH,),
         ),
         *_end_entity_family(
-            "CodeSigningCertificate", signature_only, (ExtendedKeyUsageOID.CODE_SIGNING,)
+            "CodeSigningCertificate", signature_only, ExtendedKeyUsageOID.CODE_SIGNING
         ),
         *_end_entity_family(
-            "OCSPSigningCertificate", signature_only, (ExtendedKeyUsageOID.OCSP_SIGNING,)
+            "OCSPSigningCertificate", signature_only, ExtendedKeyUsageOID.OCSP_SIGNING
         ),
         *(template for n in _PATH_LENGTHS for template in _subordinate_family(n)),
         *_root_templates(),

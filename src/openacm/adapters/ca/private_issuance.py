@@ -315,12 +315,16 @@ def _add_template_extensions(
         extensions.add_if_absent(_key_usage(key_usage), critical=True)
     if template.extended_key_usage:
         extensions.add_if_absent(
-            x509.ExtendedKeyUsage(list(template.extended_key_usage)), critical=False
+            x509.ExtendedKeyUsage(list(template.extended_key_usage)),
+            critical=template.extended_key_usage_critical,
         )
     extensions.add_if_absent(_subject_key_identifier(public_key), critical=False)
     if issuer is None:
-        return  # self-signed: no AKI, and no issuer whose CRL or OCSP could cover it
+        return  # self-signed: no issuer key to name, and no issuer whose CRL or OCSP covers it
     extensions.add_if_absent(authority_key_identifier(issuer), critical=False)
+    # The CA configuration's revocation pointers come before both passthroughs, which may
+    # supply their own only when the CA publishes none ("[Passthrough from CA configuration
+    # or CSR]").
     if revocation.crl_url is not None:
         extensions.add_if_absent(crl_distribution_points(revocation.crl_url), critical=False)
     if revocation.ocsp_url is not None:
@@ -370,8 +374,10 @@ def _add_csr_extensions(
     for extension in csr_extensions:
         if extension.oid in owned:
             continue
+        # Every template copies the CSR's SAN ("[Passthrough from CSR]"); only the CSR
+        # passthrough varieties copy the rest.
         is_san = extension.oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME
-        if template.csr_passthrough or (is_san and template.subject_alternative_names_from_csr):
+        if template.csr_passthrough or is_san:
             extensions.add_if_absent(extension.value, critical=extension.critical)
 
 
