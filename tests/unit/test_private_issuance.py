@@ -37,6 +37,7 @@ from openacm.adapters.ca.private_issuance import (
     PrivateCertificateRequest,
     RevocationUrls,
     build_private_certificate,
+    ca_validity_limits,
     pkix_findings,
 )
 from openacm.adapters.ca.signer import CaPrivateKey, SoftwareSigner
@@ -966,3 +967,13 @@ def test_root_api_template_takes_an_authority_key_identifier_from_the_api(
     certificate = SoftwareSigner(key).sign_certificate(builder)
     assert_pkix_clean(certificate)
     assert extension(certificate, ExtensionOID.AUTHORITY_KEY_IDENTIFIER).value == aki
+
+
+def test_ca_validity_limits_are_the_issuers_window(hierarchy: Hierarchy) -> None:
+    issuer = hierarchy.subordinate.certificate
+    limits = ca_validity_limits(issuer, short_lived=True)
+    assert limits.not_before == issuer.not_valid_before_utc
+    assert limits.not_after == issuer.not_valid_after_utc
+    assert limits.short_lived
+    unbounded = ca_validity_limits(None, short_lived=False)
+    assert unbounded.not_after.year == 9999 and not unbounded.short_lived

@@ -20,6 +20,7 @@ import ipaddress
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 from cryptography import x509
@@ -39,7 +40,7 @@ from openacm.adapters.ca.lint import LintFinding
 from openacm.domain.errors import InvalidArgsError, MalformedCSRError
 from openacm.domain.issuance import authority_key_identifier, crl_distribution_points
 from openacm.domain.pca_templates import CA_KEY_USAGE, CertificateTemplate, template_for_arn
-from openacm.domain.pca_validity import ValidityWindow
+from openacm.domain.pca_validity import CaValidityLimits, ValidityWindow
 
 _T = TypeVar("_T")
 
@@ -50,6 +51,7 @@ __all__ = [
     "RevocationUrls",
     "SubjectPublicKey",
     "build_private_certificate",
+    "ca_validity_limits",
     "load_csr",
     "pkix_findings",
 ]
@@ -191,6 +193,26 @@ def build_private_certificate(
     for extension in extensions.ordered(subject_is_empty=len(subject) == 0):
         builder = builder.add_extension(extension.value, critical=extension.critical)
     return builder
+
+
+def ca_validity_limits(issuer: x509.Certificate | None, *, short_lived: bool) -> CaValidityLimits:
+    """What `issuer` allows a certificate it signs (`pca_validity.certificate_validity_window`):
+    its own validity. A root CA signing its own CSR has no certificate yet, so nothing bounds it
+    but X.509's calendar."""
+    if issuer is None:
+        return CaValidityLimits(
+            not_before=_X509_EARLIEST, not_after=_X509_LATEST, short_lived=short_lived
+        )
+    return CaValidityLimits(
+        not_before=issuer.not_valid_before_utc,
+        not_after=issuer.not_valid_after_utc,
+        short_lived=short_lived,
+    )
+
+
+# RFC 5280 4.1.2.5: UTCTime starts in 1950; GeneralizedTime ends with 9999.
+_X509_EARLIEST: Final = datetime(1950, 1, 1, tzinfo=UTC)
+_X509_LATEST: Final = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 
 
 # --- CSR --------------------------------------------------------------------------------------
