@@ -8,7 +8,9 @@ template's order of operations (`domain/pca_templates.py`) and returns a
 
 Errors are the API's: MalformedCSRException for a CSR that cannot be read, is not self-signed
 correctly or carries an unsupported key; InvalidArgsException for passthrough values that cannot
-be put in a certificate. The texts are ours, in AWS's style (AWS does not publish them).
+be put in a certificate. AWS does not publish its texts for these; ours are in its style, and
+the model's own wording where it has one (a CSR without subject or SAN, a GeneralName with
+more than one member, custom attributes mixed with standard ones).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, mldsa, rsa
 from cryptography.x509.oid import (
@@ -50,8 +53,10 @@ __all__ = [
     "PrivateCertificateRequest",
     "RevocationUrls",
     "SubjectPublicKey",
+    "asn1_subject_name",
     "build_private_certificate",
     "ca_validity_limits",
+    "general_name",
     "load_csr",
     "pkix_findings",
 ]
@@ -173,13 +178,7 @@ def build_private_certificate(
     public_key = _subject_public_key(csr)
     api = request.api_passthrough if template.api_passthrough else None
     subject = _subject(csr, api)
-    extensions = _Extensions()
-    _add_template_extensions(extensions, template, public_key, issuer, revocation)
-    if api is not None:
-        _add_api_extensions(extensions, template, api.get("Extensions") or {})
-    _add_csr_extensions(extensions, template, _csr_extensions(csr))
-    if template.key_usage is None and template.is_ca:
-        extensions.add_if_absent(_key_usage(CA_KEY_USAGE), critical=True)
+    extensions = _extensions_in_precedence(template, csr, public_key, api, issuer, revocation)
     _require_subject_or_san(subject, extensions)
     builder = (
         x509.CertificateBuilder()
@@ -231,7 +230,7 @@ def load_csr(csr: bytes) -> x509.CertificateSigningRequest:
     _subject_public_key(request)
     try:
         signature_valid = request.is_signature_valid
-    except Exception:  # an algorithm cryptography cannot verify
+    except (UnsupportedAlgorithm, ValueError):  # a signature algorithm it cannot verify
         raise MalformedCSRError(CSR_SIGNATURE_INVALID) from None
     if not signature_valid:
         raise MalformedCSRError(CSR_SIGNATURE_INVALID)
@@ -319,6 +318,26 @@ class _Extensions:
                 for e in extensions
             ]
         return extensions
+
+
+def _extensions_in_precedence(
+    template: CertificateTemplate,
+    csr: x509.CertificateSigningRequest,
+    public_key: SubjectPublicKey,
+    api: Mapping[str, Any] | None,
+    issuer: x509.Certificate | None,
+    revocation: RevocationUrls,
+) -> _Extensions:
+    """Template and CA configuration first, then the API, then the CSR: each source only adds
+    what the sources before it left out."""
+    extensions = _Extensions()
+    _add_template_extensions(extensions, template, public_key, issuer, revocation)
+    if api is not None:
+        _add_api_extensions(extensions, template, api.get("Extensions") or {})
+    _add_csr_extensions(extensions, template, _csr_extensions(csr))
+    if template.key_usage is None and template.is_ca:
+        extensions.add_if_absent(_key_usage(CA_KEY_USAGE), critical=True)
+    return extensions
 
 
 def _add_template_extensions(
