@@ -3,8 +3,10 @@
 The issuing CAs are the builtin hierarchy's (RSA-3072 with SHA-256, P-384 with SHA-384). Each
 figure is the best of a few rounds: the machine is shared, and the best round is the one least
 disturbed by the others. Beside it, the time to sign the finished CRL's TBSCertList alone with
-the same key: the part no encoding strategy can save. The first CRL of each CA is also checked
-with `openssl crl -verify`, so a fast but broken CRL cannot pass for a result.
+the same key: the part no encoding strategy can save; and the same CRL made through the PKCS#11
+signer's path (a throwaway-key draft re-signed by the token; here the token is the software key).
+The CRL of each CA is also checked with `openssl crl -verify`, so a fast but broken CRL cannot
+pass for a result. Exits 1 if a figure misses the 5-second target.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from openacm.adapters.ca.hierarchy import CaMaterial, create_builtin_hierarchy
+from openacm.adapters.ca.pkcs11 import Pkcs11Signer
 from openacm.adapters.ca.revocation import RevokedSerial, build_crl
 from openacm.adapters.ca.signer import SoftwareSigner, signature_hash_for
 from openacm.domain.issuance import new_serial_number
@@ -87,6 +90,22 @@ def _measure_ca(
 
     crl, crl_s = _best_of(rounds, one_crl)
     _, sign_s = _best_of(rounds, lambda: _sign_tbs(ca, crl.tbs_certlist_bytes))
+    # The HSM path: a throwaway-key draft whose TBS the token re-signs (pkcs11.py). The token is
+    # stood in for by the same software key, so the figure is openacm's share of the work.
+    token_signer = Pkcs11Signer(
+        ca.private_key.public_key(), lambda tbs: _sign_tbs(ca, tbs), "software stand-in"
+    )
+    _, pkcs11_s = _best_of(
+        rounds,
+        lambda: build_crl(
+            token_signer,
+            ca.certificate,
+            revoked,
+            crl_number=1,
+            this_update=now,
+            next_update=now + timedelta(days=1),
+        ),
+    )
     der = crl.public_bytes(serialization.Encoding.DER)
     verified = _openssl_verifies(crl, ca.certificate)
     verdict = "ok" if crl_s < TARGET_S and verified else "FAILS"
@@ -95,7 +114,8 @@ def _measure_ca(
         f"signing the {len(crl.tbs_certlist_bytes):,}-byte TBS alone {sign_s * 1000:.2f} ms; "
         f"CRL {len(der):,} bytes; openssl crl -verify {'ok' if verified else 'FAILED'}"
     )
-    return verdict == "ok"
+    print(f"    through the PKCS#11 signer's re-signing path: {pkcs11_s:.3f} s")
+    return verdict == "ok" and pkcs11_s < TARGET_S
 
 
 def _best_of(rounds: int, work: Callable[[], _T]) -> tuple[_T, float]:
