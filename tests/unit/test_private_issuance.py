@@ -254,11 +254,14 @@ def test_every_template_builds_the_documented_certificate(
         assert extension(certificate, ExtensionOID.KEY_USAGE).critical
 
     if template.extended_key_usage:
-        eku = extension(certificate, ExtensionOID.EXTENDED_KEY_USAGE).value
-        assert list(eku) == list(template.extended_key_usage)
+        eku = extension(certificate, ExtensionOID.EXTENDED_KEY_USAGE)
+        assert list(eku.value) == list(template.extended_key_usage)
+        assert eku.critical is template.extended_key_usage_critical
     else:
         assert not has(certificate, ExtensionOID.EXTENDED_KEY_USAGE)
 
+    if template.kind == "end_entity":  # the CSR's SAN, copied by every template
+        assert san_dns(certificate) == ["leaf.example"]
     ski = extension(certificate, ExtensionOID.SUBJECT_KEY_IDENTIFIER).value
     assert ski == x509.SubjectKeyIdentifier.from_public_key(certificate.public_key())  # type: ignore[arg-type]
     if issuer is None:

@@ -9,6 +9,7 @@ import pytest
 
 from openacm.domain.errors import ValidationError
 from openacm.domain.pca_validity import (
+    ACM_PRIVATE_CERTIFICATE_VALIDITY,
     EXCEEDS_CA_VALIDITY,
     VALIDITY_TYPES,
     CaValidityLimits,
@@ -194,3 +195,10 @@ def test_wire_member_out_of_the_model_is_refused(member: dict[str, object], frag
     with pytest.raises(ValidationError) as raised:
         validity_period_from_wire(member, "ValidityNotBefore")
     assert fragment in raised.value.message
+
+
+def test_acm_private_certificates_default_to_395_days() -> None:
+    result = certificate_validity_window(
+        ACM_PRIVATE_CERTIFICATE_VALIDITY, None, issued_at=ISSUED_AT, ca=CA
+    )
+    assert result.not_after == ISSUED_AT_SECOND + timedelta(days=395)

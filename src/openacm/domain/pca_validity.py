@@ -27,8 +27,10 @@ from typing import Any, Final, Literal
 from openacm.domain.errors import ValidationError
 
 __all__ = [
+    "ACM_PRIVATE_CERTIFICATE_VALIDITY",
     "DEFAULT_NOT_BEFORE_BACKDATING",
     "SHORT_LIVED_MAXIMUM",
+    "VALIDITY_TYPES",
     "CaValidityLimits",
     "ValidityPeriod",
     "ValidityWindow",
@@ -80,6 +82,11 @@ class ValidityPeriod:
 
     type: ValidityType
     value: int
+
+
+# A PRIVATE certificate requested through ACM (RequestCertificate with CertificateAuthorityArn)
+# has no Validity member: PRODUCT.md decision 6 gives it the seeds' 395 days.
+ACM_PRIVATE_CERTIFICATE_VALIDITY: Final = ValidityPeriod(type="DAYS", value=395)
 
 
 @dataclass(frozen=True)
