@@ -980,3 +980,116 @@ def test_ca_validity_limits_are_the_issuers_window(hierarchy: Hierarchy) -> None
     assert limits.short_lived
     unbounded = ca_validity_limits(None, short_lived=False)
     assert unbounded.not_after.year == 9999 and not unbounded.short_lived
+
+
+# --- The model's shapes are covered ------------------------------------------------------------
+
+
+def test_every_extensions_member_of_the_model_is_handled() -> None:
+    # Each has its own test above; this fails when the model grows a member.
+    assert set(MODEL["shapes"]["Extensions"]["members"]) == {
+        "CertificatePolicies",
+        "ExtendedKeyUsage",
+        "KeyUsage",
+        "SubjectAlternativeNames",
+        "CustomExtensions",
+    }
+    assert set(MODEL["shapes"]["GeneralName"]["members"]) == {
+        "OtherName",
+        "Rfc822Name",
+        "DnsName",
+        "DirectoryName",
+        "EdiPartyName",
+        "UniformResourceIdentifier",
+        "IpAddress",
+        "RegisteredId",
+    }
+
+
+@pytest.mark.parametrize(
+    ("template_name", "members"),
+    [
+        # No single key can hold all nine bits cleanly (RFC 8813: no encipherment for EC keys;
+        # no keyAgreement for RSA ones; keyCertSign only in CA certificates; encipherOnly and
+        # decipherOnly exclude each other): three certificates.
+        (
+            "BlankSubordinateCACertificate_PathLen0_APIPassthrough/V1",
+            [
+                "DigitalSignature",
+                "NonRepudiation",
+                "KeyAgreement",
+                "KeyCertSign",
+                "CRLSign",
+                "EncipherOnly",
+            ],
+        ),
+        (
+            "BlankSubordinateCACertificate_PathLen0_APIPassthrough/V1",
+            ["KeyAgreement", "KeyCertSign", "DecipherOnly"],
+        ),
+        (
+            "BlankEndEntityCertificate_APIPassthrough/V1",
+            ["DigitalSignature", "KeyEncipherment", "DataEncipherment"],
+        ),
+    ],
+)
+def test_every_key_usage_member_of_the_model(
+    template_name: str,
+    members: list[str],
+    hierarchy: Hierarchy,
+    ec_leaf_key: ec.EllipticCurvePrivateKey,
+    rsa_leaf_key: rsa.RSAPrivateKey,
+) -> None:
+    bits = {
+        "DigitalSignature": "digital_signature",
+        "NonRepudiation": "content_commitment",
+        "KeyEncipherment": "key_encipherment",
+        "DataEncipherment": "data_encipherment",
+        "KeyAgreement": "key_agreement",
+        "KeyCertSign": "key_cert_sign",
+        "CRLSign": "crl_sign",
+        "EncipherOnly": "encipher_only",
+        "DecipherOnly": "decipher_only",
+    }
+    assert set(bits) == set(MODEL["shapes"]["KeyUsage"]["members"])
+    key: SubjectKey = ec_leaf_key if "KeyAgreement" in members else rsa_leaf_key
+    api = {"Extensions": {"KeyUsage": dict.fromkeys(members, True)}}
+    issuer = hierarchy.root if "CACertificate" in template_name else hierarchy.subordinate
+    certificate = issuer.sign(build(template_name, csr_pem(key), issuer.certificate, api=api))
+    assert_pkix_clean(certificate)
+    usage = extension(certificate, ExtensionOID.KEY_USAGE)
+    assert usage.critical
+    asserted = {name for name in bits.values() if _asserted(usage.value, name)}
+    assert asserted == {bits[member] for member in members}
+
+
+def _asserted(usage: x509.KeyUsage, name: str) -> bool:
+    if name in ("encipher_only", "decipher_only") and not usage.key_agreement:
+        return False  # cryptography refuses to read these without keyAgreement
+    return bool(getattr(usage, name))
+
+
+def test_encipher_only_without_key_agreement_is_refused(
+    hierarchy: Hierarchy, ec_leaf_key: ec.EllipticCurvePrivateKey
+) -> None:
+    api = {"Extensions": {"KeyUsage": {"DigitalSignature": True, "EncipherOnly": True}}}
+    assert "KeyAgreement" in refusal(
+        InvalidArgsError,
+        "BlankEndEntityCertificate_APIPassthrough/V1",
+        csr_pem(ec_leaf_key),
+        hierarchy.subordinate.certificate,
+        api=api,
+    )
+
+
+def test_encipher_only_with_decipher_only_is_refused(
+    hierarchy: Hierarchy, ec_leaf_key: ec.EllipticCurvePrivateKey
+) -> None:
+    usage = {"KeyAgreement": True, "EncipherOnly": True, "DecipherOnly": True}
+    assert "both" in refusal(
+        InvalidArgsError,
+        "BlankEndEntityCertificate_APIPassthrough/V1",
+        csr_pem(ec_leaf_key),
+        hierarchy.subordinate.certificate,
+        api={"Extensions": {"KeyUsage": usage}},
+    )

@@ -467,6 +467,9 @@ def _key_usage(bits: Iterable[str]) -> x509.KeyUsage:
     flags = {name: name in asserted for name in _KEY_USAGE_MEMBERS.values()}
     if not flags["key_agreement"] and (flags["encipher_only"] or flags["decipher_only"]):
         raise InvalidArgsError("EncipherOnly and DecipherOnly require KeyAgreement.")
+    if flags["encipher_only"] and flags["decipher_only"]:
+        # RFC 5280 4.2.1.3 gives the pair no meaning: the key would be usable for neither.
+        raise InvalidArgsError("EncipherOnly and DecipherOnly cannot both be asserted.")
     return x509.KeyUsage(**flags)
 
 
