@@ -1093,3 +1093,28 @@ def test_encipher_only_with_decipher_only_is_refused(
         hierarchy.subordinate.certificate,
         api={"Extensions": {"KeyUsage": usage}},
     )
+
+
+def test_the_pkix_linter_does_report_errors(
+    hierarchy: Hierarchy, ec_leaf_key: ec.EllipticCurvePrivateKey
+) -> None:
+    # The lint every test above relies on must be able to fail: an end-entity certificate
+    # asserting keyCertSign is an RFC 5280 error.
+    builder = build(
+        "EndEntityCertificate/V1", csr_pem(ec_leaf_key), hierarchy.subordinate.certificate
+    )
+    bad_usage = x509.KeyUsage(True, False, False, False, False, True, False, False, False)
+    bad = (
+        x509.CertificateBuilder()
+        .subject_name(cn("bad"))
+        .issuer_name(hierarchy.subordinate.certificate.subject)
+        .public_key(ec_leaf_key.public_key())
+        .serial_number(new_serial_number())
+        .not_valid_before(LEAF_WINDOW.not_before)
+        .not_valid_after(LEAF_WINDOW.not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(bad_usage, critical=True)
+    )
+    codes = {f.code for f in pkix_findings(hierarchy.subordinate.sign(bad)) if f.blocks_signing}
+    assert "pkix.ee_certificate_keycertsign_keyusage_set" in codes
+    assert not [f for f in pkix_findings(hierarchy.subordinate.sign(builder)) if f.blocks_signing]
