@@ -2,6 +2,7 @@
 
 `python -m bench api [flags]` runs only the first, `python -m bench issuance [flags]` only
 the second; flags without a sub-command go to the API benchmarks (`--help` lists them).
+`python -m bench crl` times CRL generation alone (not part of the default run).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench import cli, issuance
+from bench import cli, crl, issuance
 
 API_FAILED = (2, 3, 130)  # a server failed, the machine is busy, or Ctrl-C: stop there
 
@@ -18,6 +19,8 @@ API_FAILED = (2, 3, 130)  # a server failed, the machine is busy, or Ctrl-C: sto
 def main(argv: Sequence[str]) -> int:
     if argv[:1] == ["issuance"]:
         return issuance.main(argv[1:])
+    if argv[:1] == ["crl"]:
+        return crl.main(argv[1:])
     if argv[:1] == ["api"]:
         return cli.main(argv[1:])
     status = cli.main(argv)

@@ -60,6 +60,10 @@ class InvalidArgsError(ApiError):
     code = "InvalidArgsException"
 
 
+class MalformedCSRError(ApiError):
+    code = "MalformedCSRException"
+
+
 class LimitExceededError(ApiError):
     code = "LimitExceededException"
 
