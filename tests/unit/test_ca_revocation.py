@@ -83,6 +83,12 @@ def write_pem(path: Path, document: x509.Certificate | x509.CertificateRevocatio
     return path
 
 
+def seconds_since_now_and_a_day() -> int:
+    """`openssl ocsp` checks a response's thisUpdate/nextUpdate against the wall clock whatever
+    `-attime` says; this tolerance keeps responses made at the fixed NOW valid on later dates."""
+    return int((datetime.now(UTC) - NOW).total_seconds()) + 86_400
+
+
 def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["openssl", *map(str, args)], capture_output=True, text=True, timeout=60, check=False
@@ -294,6 +300,7 @@ class OcspSetup:
         result = openssl(
             "ocsp", "-respin", path, "-issuer", self.issuer_pem, "-cert", self.leaf_pem,
             "-CAfile", self.root_pem, "-no_nonce", "-attime", str(int(NOW.timestamp())),
+            "-validity_period", str(seconds_since_now_and_a_day()),
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         assert "Response verify OK" in result.stderr
