@@ -107,6 +107,9 @@ class CertificateRecord:
     )
     failure_reason: str | None = None
     issuer_ca_id: str | None = None
+    certificate_authority_arn: str | None = None
+    renewal_status_reason: str | None = None
+    renewal_updated_at: float | None = None
     # Loaded only by the calls that show them (DescribeCertificate).
     validations: tuple[DomainValidation, ...] = ()
     row_version: int = 1
@@ -163,12 +166,24 @@ class CertificateRecord:
             "FailureReason": self.failure_reason,
             "RenewalEligibility": self.renewal_eligibility,
             "Options": dict(self.options),
-            "CertificateAuthorityArn": None,
+            "CertificateAuthorityArn": self.certificate_authority_arn,
+            "RenewalSummary": self.renewal_summary(),
             "CertificateKeyPairOrigin": self.key_pair_origin,
             "AcmeEndpointArn": self.acme_endpoint_arn,
             "AcmeAccountId": self.acme_account_id,
         }
         return detail
+
+    def renewal_summary(self) -> dict[str, Any] | None:
+        """DescribeCertificate's RenewalSummary, once a renewal has been attempted."""
+        if self.renewal_status is None:
+            return None
+        return {
+            "RenewalStatus": self.renewal_status,
+            "DomainValidationOptions": self.domain_validation_options(),
+            "RenewalStatusReason": self.renewal_status_reason,
+            "UpdatedAt": self.renewal_updated_at,
+        }
 
     def summary(self, now: float) -> dict[str, Any]:
         """ListCertificates' CertificateSummary."""

@@ -125,6 +125,9 @@ def record_row(record: CertificateRecord, private_key_sealed: bytes | None) -> d
         "failure_reason": record.failure_reason,
         "ct_logging": record.options.get("CertificateTransparencyLoggingPreference"),
         "issuer_ca_id": record.issuer_ca_id,
+        "certificate_authority_arn": record.certificate_authority_arn,
+        "renewal_status_reason": record.renewal_status_reason,
+        "renewal_updated_at": record.renewal_updated_at,
         "certificate_pem": record.certificate_pem,
         "chain_pem": record.chain_pem,
         "private_key_sealed": private_key_sealed,
@@ -185,6 +188,9 @@ def record_from_mapping(mapping: dict[str, Any]) -> CertificateRecord:
         acme_account_id=mapping["acme_account_id"],
         failure_reason=mapping["failure_reason"],
         issuer_ca_id=mapping["issuer_ca_id"],
+        certificate_authority_arn=mapping["certificate_authority_arn"],
+        renewal_status_reason=mapping["renewal_status_reason"],
+        renewal_updated_at=mapping["renewal_updated_at"],
         options=_options(mapping),
         row_version=mapping["row_version"],
     )
@@ -235,6 +241,23 @@ class CertificateStore:
             select(certificates.c.private_key_sealed).where(certificates.c.arn == arn)
         ).scalar_one_or_none()
         return bytes(sealed) if sealed is not None else None
+
+    def set_renewal(
+        self, arn: str, status: str, reason: str | None, updated_at: float, *, row_version: int
+    ) -> bool:
+        """The RenewalSummary's status, reason and time, nothing else (the current certificate,
+        its key and everything else stay); False if the row changed since `row_version`."""
+        result = self.conn.execute(
+            sql_update(certificates)
+            .where(certificates.c.arn == arn, certificates.c.row_version == row_version)
+            .values(
+                renewal_status=status,
+                renewal_status_reason=reason,
+                renewal_updated_at=updated_at,
+                row_version=certificates.c.row_version + 1,
+            )
+        )
+        return bool(result.rowcount == 1)
 
     def mark_exported(self, arn: str) -> None:
         self.conn.execute(

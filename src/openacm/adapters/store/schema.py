@@ -94,6 +94,11 @@ certificates = Table(
     Column("failure_reason", String(64)),
     Column("ct_logging", String(16)),
     Column("issuer_ca_id", String(64)),
+    # Private certificates: the ACM-PCA CA that signs them (issue 5); renewals: why the last
+    # one is where it is, and when that changed (RenewalSummary).
+    Column("certificate_authority_arn", String(200)),
+    Column("renewal_status_reason", String(64)),
+    Column("renewal_updated_at", Float),
     Column("certificate_pem", Text),
     Column("chain_pem", Text),
     Column("private_key_sealed", LargeBinary),

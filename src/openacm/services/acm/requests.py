@@ -24,6 +24,7 @@ from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord, DomainValidation
 from openacm.domain.errors import InvalidArgsError, ValidationError
 from openacm.domain.names import NamePolicy, RequestedNames, check_requested_names
+from openacm.domain.private_requests import check_certificate_authority_arn
 from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
 from openacm.domain.validation import PENDING, validation_record
 from openacm.protocol.errors import NotImplementedOperationError
@@ -68,15 +69,16 @@ class RequestOperations:
     # -- RequestCertificate ---------------------------------------------------------------
 
     def request_certificate(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
-        if params.get("CertificateAuthorityArn"):
-            raise NotImplementedOperationError(
-                "openacm does not issue private certificates (CertificateAuthorityArn) yet."
-            )
-        method = params.get("ValidationMethod") or DEFAULT_VALIDATION_METHOD
-        if method != "DNS":
-            raise NotImplementedOperationError(
-                f"openacm does not implement {method} validation yet; use ValidationMethod=DNS."
-            )
+        private = bool(params.get("CertificateAuthorityArn"))
+        if private:
+            # No validation: the CA's owner vouches for the names (inventory §7).
+            check_certificate_authority_arn(params["CertificateAuthorityArn"])
+        else:
+            method = params.get("ValidationMethod") or DEFAULT_VALIDATION_METHOD
+            if method != "DNS":
+                raise NotImplementedOperationError(
+                    f"openacm does not implement {method} validation yet; use ValidationMethod=DNS."
+                )
         key_algorithm = params.get("KeyAlgorithm") or DEFAULT_KEY_ALGORITHM
         if key_algorithm not in REQUESTABLE_KEY_ALGORITHMS:
             # The other values of the enum are for imported certificates (the model's doc);
@@ -89,8 +91,12 @@ class RequestOperations:
             params.get("SubjectAlternativeNames"),
             max_names=self.quotas.domains_per_certificate,
         )
-        validation_domains = self.names.validation_domains(
-            requested.names, params.get("DomainValidationOptions")
+        validation_domains = (
+            {}
+            if private
+            else self.names.validation_domains(
+                requested.names, params.get("DomainValidationOptions")
+            )
         )
         tags = merge_tags([], tags_from_api(params.get("Tags") or []), self.tag_limits)
         token = params.get("IdempotencyToken")
@@ -105,13 +111,21 @@ class RequestOperations:
                     answer: dict[str, Any] = orjson.loads(earlier.response_json)
                     return answer
             store = CertificateStore(conn)
-            self._check_quotas(store, ctx)
+            if not private:  # private certificates do not count (inventory §7)
+                self._check_quotas(store, ctx)
             record = self._new_record(ctx, params, requested)
-            validations = self._validations(
-                ctx, requested, validation_domains, failed=record.status == "FAILED"
+            validations = (
+                []
+                if private
+                else self._validations(
+                    ctx, requested, validation_domains, failed=record.status == "FAILED"
+                )
             )
             store.insert(record, None)
-            store.record_quota_use(ctx.account_id, ctx.region, "AMAZON_ISSUED", record.arn, ctx.now)
+            if not private:
+                store.record_quota_use(
+                    ctx.account_id, ctx.region, "AMAZON_ISSUED", record.arn, ctx.now
+                )
             ValidationStore(conn).insert(record.arn, validations, ctx.now)
             TagStore(conn).put(record.arn, tags)
             if record.status == PENDING:
@@ -146,7 +160,9 @@ class RequestOperations:
         self, ctx: CallContext, params: Mapping[str, Any], requested: RequestedNames
     ) -> CertificateRecord:
         certificate_id = str(uuid.uuid4())
-        failure = self.names.failure_reason(requested.names)
+        ca_arn = params.get("CertificateAuthorityArn")
+        # Private names need not be public ones: only the public suffix rules are skipped.
+        failure = None if ca_arn else self.names.failure_reason(requested.names)
         options = params.get("Options") or {}
         export = options.get("Export")
         return CertificateRecord(
@@ -154,7 +170,8 @@ class RequestOperations:
             certificate_id=certificate_id,
             account_id=ctx.account_id,
             region=ctx.region,
-            type="AMAZON_ISSUED",
+            type="PRIVATE" if ca_arn else "AMAZON_ISSUED",
+            certificate_authority_arn=ca_arn,
             # A request for a name no public CA may certify fails at once (inventory §2.2).
             status="FAILED" if failure else PENDING,
             failure_reason=failure,
@@ -172,7 +189,7 @@ class RequestOperations:
             facts={},
             managed_by=params.get("ManagedBy"),
             key_pair_origin="AWS_MANAGED",
-            validation_method="DNS",
+            validation_method=None if ca_arn else "DNS",
             export_option=export,
             options={
                 "CertificateTransparencyLoggingPreference": options.get(

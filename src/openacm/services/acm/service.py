@@ -13,6 +13,7 @@ from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.acm.account import AccountOperations
 from openacm.services.acm.certificates import CertificateOperations
 from openacm.services.acm.export import ExportOperations
+from openacm.services.acm.renewal import RenewalOperations
 from openacm.services.acm.requests import RequestOperations
 from openacm.services.acm.revocation import RevocationOperations
 from openacm.services.acm.tagging import TagOperations
@@ -46,6 +47,7 @@ class AcmService:
         tagging = TagOperations(certificates)
         account = AccountOperations(db)
         export = ExportOperations(db, cipher, certificates)
+        renewal = RenewalOperations(db, certificates)
         self.handlers: dict[str, Handler] = {
             "RequestCertificate": requests.request_certificate,
             "ListCertificateDomainValidations": requests.list_certificate_domain_validations,
@@ -54,6 +56,7 @@ class AcmService:
             "DescribeCertificate": certificates.describe_certificate,
             "GetCertificate": certificates.get_certificate,
             "ExportCertificate": export.export_certificate,
+            "RenewCertificate": renewal.renew_certificate,
             "DeleteCertificate": certificates.delete_certificate,
             "ListCertificates": certificates.list_certificates,
             "SearchCertificates": certificates.search_certificates,

@@ -40,6 +40,7 @@ from openacm.domain.validation import (
     base_name,
     chain_proves,
 )
+from openacm.services.acm.private_issuance import AcmPrivateIssuer, is_private_work
 from openacm.services.acm.requests import VALIDATE_WORK
 from openacm.services.pki.leaf_issuer import (
     IssuanceRefused,
@@ -71,7 +72,7 @@ class StepResult:
     """What one look at a certificate decided (for logs and tests)."""
 
     arn: str
-    outcome: str  # issued | pending | timed_out | failed | gone | lost_lease
+    outcome: str  # issued | renewed | pending | timed_out | failed | gone | lost_lease
 
 
 @dataclass
@@ -94,10 +95,12 @@ class ValidationWorker:
         issuer: LeafIssuer,
         validation: ValidationSettings,
         issuance: IssuanceSettings,
+        private: AcmPrivateIssuer | None = None,
     ) -> None:
         self.db = db
         self.dns = dns
         self.issuer = issuer
+        self.private = private
         self.validation = validation
         self.issuance = issuance
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
@@ -152,10 +155,13 @@ class ValidationWorker:
         gone: list[WorkItem] = []
         timed_out: list[tuple[WorkItem, CertificateRecord]] = []
         to_check: list[tuple[WorkItem, CertificateRecord, tuple[DomainValidation, ...]]] = []
+        private: list[tuple[WorkItem, CertificateRecord]] = []
         with self.db.read() as conn:
             for item in items:
                 record = CertificateStore(conn).get(item.resource_arn)
-                if record is None or record.status != PENDING:
+                if record is not None and self.private and is_private_work(record):
+                    private.append((item, record))  # no validation: the CA decides
+                elif record is None or record.status != PENDING:
                     gone.append(item)
                 elif item.deadline_at is not None and now >= item.deadline_at:
                     timed_out.append((item, record))
@@ -179,6 +185,10 @@ class ValidationWorker:
         if signed or unsigned:
             with self.db.write() as conn:
                 self._commit(conn, now, signed, unsigned, results)
+        if private and self.private:
+            outcomes = self.private.issue_batch(private, self.owner, now)
+            for item, record in private:
+                results[item.item_id] = StepResult(record.arn, outcomes[item.item_id])
         return [results[item.item_id] for item in items]
 
     def _prepare(self, ready: list[_Check], now: float) -> list[tuple[_Check, PlannedLeaf]]:

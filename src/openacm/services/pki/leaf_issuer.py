@@ -46,6 +46,27 @@ def serial_hex(serial_number: int) -> str:
     return format(serial_number, "x")
 
 
+def with_certificate(
+    record: CertificateRecord, certificate: x509.Certificate, chain_pem: str, *, now: float
+) -> CertificateRecord:
+    """`record` ISSUED with `certificate` (its serial, validity, usages and facts) at `now`:
+    what a first issuance and a renewal both store."""
+    facts = certificate_facts(certificate)
+    return replace(
+        record,
+        status="ISSUED",
+        serial=facts.serial,
+        not_before=facts.not_before.timestamp(),
+        not_after=facts.not_after.timestamp(),
+        issued_at=now,
+        key_usages=facts.key_usages,
+        extended_key_usages=facts.extended_key_usages,
+        certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode(),
+        chain_pem=chain_pem,
+        facts=facts_document(facts),
+    )
+
+
 @dataclass(frozen=True)
 class IssueOutcome:
     issued: bool
@@ -181,19 +202,8 @@ class LeafIssuer:
     def sign(self, leaf: PlannedLeaf, *, now: float) -> SignedLeaf:
         """The CA key signs a planned certificate; the result is not stored yet."""
         certificate = leaf.issuing.signer.sign_certificate(leaf.builder)
-        facts = certificate_facts(certificate)
         issued = replace(
-            leaf.record,
-            status="ISSUED",
-            serial=facts.serial,
-            not_before=facts.not_before.timestamp(),
-            not_after=facts.not_after.timestamp(),
-            issued_at=now,
-            key_usages=facts.key_usages,
-            extended_key_usages=facts.extended_key_usages,
-            certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode(),
-            chain_pem=self.ca.chain_pem(leaf.issuing),
-            facts=facts_document(facts),
+            with_certificate(leaf.record, certificate, self.ca.chain_pem(leaf.issuing), now=now),
             issuer_ca_id=leaf.issuing.ca_id,
         )
         sealed_key = self.cipher.seal(private_key_der(leaf.key), leaf.record.arn)
