@@ -25,6 +25,7 @@ from openacm.domain.names import NamePolicy
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
 from openacm.protocol.model import ApiModel
 from openacm.protocol.pki_endpoints import pki_routes
+from openacm.services.acm.private_issuance import AcmPrivateIssuer
 from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.background import BackgroundWork
@@ -135,21 +136,27 @@ def create_app(settings: Settings) -> OpenAcmApp:
         "openacm.amazonaws.com",
         blocking_operations=frozenset({"CreateValidationRecords"}),
     )
+    pca_service = PcaService(runtime.db, runtime.cipher, settings)
     pca = ServedApi(
         ApiModel.load("acm-pca"),
-        PcaService(runtime.db, runtime.cipher, settings),
+        pca_service,
         "acm-pca.amazonaws.com",
         # Key generation takes seconds for RSA 4096: off the event loop.
         blocking_operations=frozenset({"CreateCertificateAuthority"}),
     )
     endpoint = JsonApiEndpoint([acm, pca, openacm_api], keys, audit)
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
+    leaf_issuer = LeafIssuer(runtime.db, runtime.cipher, ca, keys_pool, settings.issuance)
     worker = ValidationWorker(
         runtime.db,
         DnsChecker(resolvers_of(settings.validation), timeout=settings.validation.dns_timeout),
-        LeafIssuer(runtime.db, runtime.cipher, ca, keys_pool, settings.issuance),
+        leaf_issuer,
         settings.validation,
         settings.issuance,
+        # Private certificates requested through ACM: signed by ACM-PCA's own issuance path.
+        private=AcmPrivateIssuer(
+            runtime.db, runtime.cipher, leaf_issuer, pca_service.issuer, settings.quotas
+        ),
     )
     background = BackgroundWork(
         runtime.db,

@@ -84,8 +84,6 @@ class Quotas:
     # AWS Private CA: certificate authorities per account and region (DELETED ones in their
     # restoration window count, as AWS counts them).
     private_certificate_authorities: int = 200
-    # AWS Private CA: certificates one CA issues in its lifetime (inventory §7).
-    certificates_per_private_ca: int = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from openacm.adapters.ca.private_issuance import PrivateCertificateRequest, ca_v
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
-from openacm.adapters.store.pca import IssuedCertificateStore, PrivateCaRecord, PrivateCaStore
+from openacm.adapters.store.pca import PrivateCaRecord, PrivateCaStore
 from openacm.adapters.store.work import WorkItem, WorkQueue
 from openacm.config import Quotas
 from openacm.domain import pca
@@ -152,8 +152,8 @@ class AcmPrivateIssuer:
             key_algorithm=ca_record.key_algorithm,
             not_after=ca_record.not_after,
             may_issue=self._acm_may_issue(store, ca_record, record.account_id),
-            issued_count=IssuedCertificateStore(conn).count(ca_record.arn),
-            lifetime_quota=self.quotas.certificates_per_private_ca,
+            issued_count=self.pca_issuer.issued_count(conn, ca_record.arn),
+            lifetime_quota=self.quotas.private_certificates_per_ca,
         )
         refusal = private_issuance_refusal(
             facts, key_algorithm=record.key_algorithm, not_after=not_after

@@ -1,6 +1,6 @@
 """private certificates requested through ACM; renewal summaries
 
-Revision ID: 0006
+Revision ID: 0007
 Revises: 0003
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
+revision = "0007"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
