@@ -128,6 +128,9 @@ class IssuanceSettings:
     rsa_key_pool_size: int = 64
     # Where the builtin CA keys live: "envelope" (sealed in the store) or "pkcs11".
     ca_key_storage: str = "envelope"
+    # Where new private CAs (ACM-PCA) keep their keys: "envelope" or "pkcs11" (the same token
+    # as the builtin CA's settings below; docs/private-ca.md, KeyStorageSecurityStandard).
+    private_ca_key_storage: str = "envelope"
     pkcs11_module: str = ""
     pkcs11_token_label: str = ""
     pkcs11_pin: str = ""

@@ -230,6 +230,29 @@ def check_algorithms(key_algorithm: str, signing_algorithm: str, region: str) ->
         )
 
 
+# What a CA key in a PKCS#11 token signs with (adapters/ca/pkcs11.py: RSA PKCS#1 v1.5 or ECDSA
+# over SHA-2, the mechanisms every token has); RSA-PSS, ML-DSA and SM2 stay software keys.
+TOKEN_KEY_ALGORITHMS = frozenset(
+    {"RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1"}
+)
+TOKEN_SIGNING_ALGORITHMS = frozenset(
+    algorithm for algorithm in (*_RSA_SIGNING, *_EC_SIGNING) if not algorithm.endswith("_PSS")
+)
+
+
+def check_token_algorithms(key_algorithm: str, signing_algorithm: str) -> None:
+    """InvalidArgsException for a pair this installation's PKCS#11 key storage cannot hold."""
+    for name, supported in (
+        (key_algorithm, TOKEN_KEY_ALGORITHMS),
+        (signing_algorithm, TOKEN_SIGNING_ALGORITHMS),
+    ):
+        if name not in supported:
+            raise InvalidArgsError(
+                f"{name} is not supported with this installation's PKCS#11 key storage. "
+                f"Supported: {', '.join(sorted(supported))}."
+            )
+
+
 # -- subject ---------------------------------------------------------------------------------
 
 SUBJECT_OIDS: Mapping[str, ObjectIdentifier] = {

@@ -34,18 +34,26 @@ from pyasn1.codec.der import decoder, encoder
 from pyasn1.type import namedtype, univ
 from pyasn1_alt_modules import rfc5280, rfc6960
 
+from openacm.adapters.ca.algorithms import ClassicCaSigner
 from openacm.adapters.ca.lint import throwaway_key_for
 from openacm.adapters.ca.signer import CaPublicKey, signature_hash_for
 
 # Key algorithms named as ACM names them; the value is what the token generates.
 _RSA_KEY_BITS: Final = {"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}
-_EC_CURVE_NAMES: Final = {"EC_prime256v1": "secp256r1", "EC_secp384r1": "secp384r1"}
+_EC_CURVE_NAMES: Final = {
+    "EC_prime256v1": "secp256r1",
+    "EC_secp384r1": "secp384r1",
+    "EC_secp521r1": "secp521r1",
+}
 KEY_ALGORITHMS: Final = (*_RSA_KEY_BITS, *_EC_CURVE_NAMES)
 
 _RSA_MECHANISMS: Final = {
     "sha256": Mechanism.SHA256_RSA_PKCS,
     "sha384": Mechanism.SHA384_RSA_PKCS,
+    "sha512": Mechanism.SHA512_RSA_PKCS,
 }
+# The digests a token key signs with: RSA PKCS#1 v1.5 or ECDSA over one of these.
+TokenDigest = hashes.SHA256 | hashes.SHA384 | hashes.SHA512
 
 # A function that signs to-be-signed DER in the token and returns the signature exactly as it
 # goes into an X.509 signature BIT STRING (PKCS#1 v1.5 bytes, or a DER ECDSA-Sig-Value).
@@ -96,8 +104,22 @@ class Pkcs11Token:
             session = self._open_session()
             return self._find_key(session, ObjectClass.PRIVATE_KEY, label) is not None
 
-    def signer(self, label: str) -> Pkcs11Signer:
-        """A `CaSigner` for the existing key pair labelled `label`."""
+    def destroy_key(self, label: str) -> bool:
+        """Remove the key pair labelled `label` from the token; False when there is none."""
+        with self._lock, self._token_errors("destroy a key", label):
+            session = self._open_session()
+            found = [
+                self._find_key(session, object_class, label)
+                for object_class in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY)
+            ]
+            for key_object in found:
+                if key_object is not None:
+                    key_object.destroy()
+            return any(key_object is not None for key_object in found)
+
+    def signer(self, label: str, digest: TokenDigest | None = None) -> Pkcs11Signer:
+        """A `CaSigner` for the existing key pair labelled `label`, signing with `digest`
+        (by default the one `signature_hash_for` picks for the key)."""
         with self._lock, self._token_errors("open a key", label):
             session = self._open_session()
             private_key = self._find_key(session, ObjectClass.PRIVATE_KEY, label)
@@ -109,8 +131,9 @@ class Pkcs11Token:
             public_key = _public_key_from_token(public_key_object)
         if public_key is None:
             raise Pkcs11Error(self._describe(f"key {label!r} is neither RSA nor EC"))
-        sign_tbs = functools.partial(self._sign_tbs, private_key, public_key, label)
-        return Pkcs11Signer(public_key, sign_tbs, self._describe(f"key {label!r}"))
+        digest = digest or signature_hash_for(public_key)
+        sign_tbs = functools.partial(self._sign_tbs, private_key, public_key, label, digest)
+        return Pkcs11Signer(public_key, sign_tbs, self._describe(f"key {label!r}"), digest)
 
     def close(self) -> None:
         with self._lock:
@@ -129,9 +152,13 @@ class Pkcs11Token:
         self.close()
 
     def _sign_tbs(
-        self, private_key: pkcs11.SignMixin, public_key: CaPublicKey, label: str, tbs: bytes
+        self,
+        private_key: pkcs11.SignMixin,
+        public_key: CaPublicKey,
+        label: str,
+        digest: TokenDigest,
+        tbs: bytes,
     ) -> bytes:
-        digest = signature_hash_for(public_key)
         if isinstance(public_key, rsa.RSAPublicKey):
             return self._sign_in_token(private_key, label, tbs, _RSA_MECHANISMS[digest.name])
         # Raw CKM_ECDSA over a digest computed here: SoftHSM2 (and some HSMs) lack the
@@ -181,11 +208,17 @@ class Pkcs11Token:
 class Pkcs11Signer:
     """A `CaSigner` whose private key stays in a token; see the module docstring."""
 
-    def __init__(self, public_key: CaPublicKey, sign_tbs: SignTbs, description: str) -> None:
+    def __init__(
+        self,
+        public_key: CaPublicKey,
+        sign_tbs: SignTbs,
+        description: str,
+        digest: TokenDigest | None = None,
+    ) -> None:
         self._public_key = public_key
         self._sign_tbs = sign_tbs
         self._description = description  # names the token and key in errors
-        self._hash = signature_hash_for(public_key)
+        self._hash: TokenDigest = digest or signature_hash_for(public_key)
 
     @property
     def public_key(self) -> CaPublicKey:
@@ -205,6 +238,16 @@ class Pkcs11Signer:
         self._verify(signed.signature, signed.tbs_certlist_bytes)
         return signed
 
+    def sign_csr(
+        self, builder: x509.CertificateSigningRequestBuilder
+    ) -> x509.CertificateSigningRequest:
+        """A CSR signed in the token: a private CA's own request (GetCertificateAuthorityCsr).
+        Its envelope is a certificate's (to-be-signed, algorithm, signature)."""
+        draft = builder.sign(throwaway_key_for(self._public_key), self._hash)
+        signed = x509.load_der_x509_csr(self._resign_envelope(draft))
+        self._verify(signed.signature, signed.tbs_certrequest_bytes)
+        return signed
+
     def sign_ocsp_response(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse:
         responder_cert, encoding = _responder_of(builder)
         if responder_cert.public_key() != self._public_key:
@@ -220,7 +263,10 @@ class Pkcs11Signer:
             raise Pkcs11Error(f"{self._description}: the re-signed response lost its responder")
         return signed
 
-    def _resign_envelope(self, draft: x509.Certificate | x509.CertificateRevocationList) -> bytes:
+    def _resign_envelope(
+        self,
+        draft: x509.Certificate | x509.CertificateRevocationList | x509.CertificateSigningRequest,
+    ) -> bytes:
         envelope, _ = decoder.decode(
             draft.public_bytes(serialization.Encoding.DER), asn1Spec=_SignedEnvelope()
         )
@@ -421,3 +467,35 @@ def _ca_public_key(certificate: x509.Certificate) -> CaPublicKey:
     if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         raise ValueError("a CA key must be RSA or EC")
     return public_key
+
+
+class Pkcs11PrivateCaSigner(ClassicCaSigner):
+    """A private CA (ACM-PCA) whose key lives in the token: a `ClassicCaSigner`, so issuance,
+    the CRL builder and the OCSP responder take it like a software key. There is no software
+    key behind it: every operation goes to the token signer, with the digest of the CA's
+    SigningAlgorithm (RSA PKCS#1 v1.5 or ECDSA; `domain.pca.check_token_algorithms`)."""
+
+    def __init__(self, token_signer: Pkcs11Signer, signing_algorithm: str) -> None:
+        # Deliberately not ClassicCaSigner.__init__: that one holds a software key.
+        self.signing_algorithm = signing_algorithm
+        self._token_signer = token_signer
+
+    @property
+    def public_key(self) -> CaPublicKey:
+        return self._token_signer.public_key
+
+    def sign_certificate(self, builder: x509.CertificateBuilder) -> x509.Certificate:
+        return self._token_signer.sign_certificate(builder)
+
+    def sign_crl(
+        self, builder: x509.CertificateRevocationListBuilder
+    ) -> x509.CertificateRevocationList:
+        return self._token_signer.sign_crl(builder)
+
+    def sign_csr(
+        self, builder: x509.CertificateSigningRequestBuilder
+    ) -> x509.CertificateSigningRequest:
+        return self._token_signer.sign_csr(builder)
+
+    def sign_ocsp_response(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse:
+        return self._token_signer.sign_ocsp_response(builder)

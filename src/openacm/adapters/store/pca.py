@@ -45,8 +45,10 @@ class PrivateCaRecord:
     created_at: float
     last_state_change_at: float
     row_version: int = 0
-    # None while CREATING.
+    # "envelope": the key is `key_sealed` (None while CREATING); "pkcs11": it lives in the
+    # installation's token under `private_ca_key_label(arn)` and `key_sealed` stays None.
     key_sealed: bytes | None = None
+    key_storage: str = "envelope"
     csr_pem: str | None = None
     status_before_deletion: str | None = None
     certificate_pem: str | None = None
@@ -90,6 +92,7 @@ def _row(record: PrivateCaRecord) -> dict[str, Any]:
         "configuration_json": orjson.dumps(record.configuration).decode(),
         "revocation_json": orjson.dumps(record.revocation).decode(),
         "key_sealed": record.key_sealed,
+        "key_storage": record.key_storage,
         "csr_pem": record.csr_pem,
         "certificate_pem": record.certificate_pem,
         "chain_pem": record.chain_pem,
@@ -157,11 +160,11 @@ class PrivateCaStore:
             self.conn.execute(delete(table).where(table.c.ca_arn == arn))
         self.conn.execute(delete(private_cas).where(private_cas.c.arn == arn))
 
-    def purge_gone(self, account_id: str, region: str, now: float) -> int:
-        """Remove the account's CAs whose restoration window has passed; how many."""
+    def purge_gone(self, account_id: str, region: str, now: float) -> list[PrivateCaRecord]:
+        """Remove the account's CAs whose restoration window has passed; the removed ones."""
         c = private_cas.c
         rows = self.conn.execute(
-            select(c.arn).where(
+            select(private_cas).where(
                 c.account_id == account_id,
                 c.region == region,
                 c.status == "DELETED",
@@ -170,7 +173,7 @@ class PrivateCaStore:
         ).all()
         for row in rows:
             self.remove_permanently(row.arn)
-        return len(rows)
+        return [_record(row) for row in rows]
 
     def count(self, account_id: str, region: str, *, not_gone_at: float) -> int:
         """CAs held in the region, counting DELETED ones still in their window."""

@@ -289,6 +289,8 @@ private_cas = Table(
     Column("revocation_json", Text, nullable=False),
     # Both NULL while the CA is CREATING (its key is being generated).
     Column("key_sealed", LargeBinary),
+    # envelope | pkcs11 (the key is then in the token, never in this table)
+    Column("key_storage", String(16), nullable=False, server_default="envelope"),
     Column("csr_pem", Text),
     Column("certificate_pem", Text),
     Column("chain_pem", Text),

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import Connection
 
@@ -228,9 +228,11 @@ def _csr_pem(record: CertificateRecord, key: LeafPrivateKey) -> bytes:
             critical=not attributes,
         )
     )
-    algorithm = hashes.SHA256() if isinstance(key, rsa.RSAPrivateKey) else None
-    if algorithm is None:
-        algorithm = hashes.SHA384() if key.curve.key_size > 256 else hashes.SHA256()
+    # The request's own signature only proves possession of the key: SHA-384 for the larger
+    # curve (the pairing RFC 5480 recommends), SHA-256 otherwise.
+    algorithm: hashes.SHA256 | hashes.SHA384 = hashes.SHA256()
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size > 256:
+        algorithm = hashes.SHA384()
     return builder.sign(key, algorithm).public_bytes(serialization.Encoding.PEM)
 
 

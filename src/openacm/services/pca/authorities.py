@@ -16,22 +16,19 @@ from typing import Any
 
 import orjson
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Connection
 
 from openacm.adapters.ca.algorithms import (
     PrivateCaSigner,
     UnsupportedAlgorithmError,
-    generate_private_key,
-    private_key_der,
     public_key_der,
 )
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.accounts import AccountStore, StoredToken
 from openacm.adapters.store.certificates import TagStore
 from openacm.adapters.store.database import Database
-from openacm.adapters.store.pca import PrivateCaRecord, PrivateCaStore, open_signer
-from openacm.config import Quotas
+from openacm.adapters.store.pca import PrivateCaRecord, PrivateCaStore
+from openacm.config import IssuanceSettings, Quotas
 from openacm.domain import pca
 from openacm.domain.arn import Arn, parse_arn
 from openacm.domain.errors import (
@@ -44,6 +41,7 @@ from openacm.domain.errors import (
 from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
 from openacm.services.acm.certificates import make_page_token, query_digest_of, read_page_token
 from openacm.services.context import CallContext
+from openacm.services.pca.keys import PrivateCaKeys
 
 log = logging.getLogger("openacm.pca")
 
@@ -64,10 +62,17 @@ def ca_arn(ctx: CallContext, ca_id: str) -> str:
 class CertificateAuthorities:
     """Reading a CA for a caller, shared by every ACM-PCA operation."""
 
-    def __init__(self, db: Database, cipher: EnvelopeCipher, quotas: Quotas) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cipher: EnvelopeCipher,
+        quotas: Quotas,
+        keys: PrivateCaKeys | None = None,
+    ) -> None:
         self.db = db
         self.cipher = cipher
         self.quotas = quotas
+        self.keys = keys or PrivateCaKeys(cipher, IssuanceSettings())
         # ACM's tag rules with AWS's general tag lengths, the ones the ACM-PCA model states
         # (ACM's own limits are a character shorter: inventory §8).
         self.tag_limits = TagLimits(
@@ -109,8 +114,8 @@ class CertificateAuthorities:
         return record
 
     def signer(self, record: PrivateCaRecord) -> PrivateCaSigner:
-        """The CA's key, unsealed, signing with the CA's SigningAlgorithm (for issuance)."""
-        return open_signer(record, self.cipher)
+        """The CA's key (unsealed, or in the token), signing with the CA's SigningAlgorithm."""
+        return self.keys.signer(record)
 
 
 def _granted(actions: set[str], operation: str) -> bool:
@@ -168,6 +173,9 @@ class LifecycleOperations:
         pca.check_algorithms(
             configuration["KeyAlgorithm"], configuration["SigningAlgorithm"], ctx.region
         )
+        self.cas.keys.check_supported(
+            configuration["KeyAlgorithm"], configuration["SigningAlgorithm"]
+        )
         csr_builder = pca.csr_builder(
             pca.subject_name(configuration["Subject"]), configuration.get("CsrExtensions")
         )
@@ -212,12 +220,21 @@ class LifecycleOperations:
         self.complete_creation(record, csr_builder)
         return answer
 
+    def _destroy_key(self, gone: PrivateCaRecord) -> None:
+        """A CA removed for good takes its token key with it. Nothing can use the key any
+        more, so a token that refuses only leaves an orphan key behind (logged)."""
+        try:
+            self.cas.keys.destroy(gone)
+        except Exception:
+            log.exception("could not destroy the token key of %s", gone.arn)
+
     def _insert_within_quota(
         self, store: PrivateCaStore, ctx: CallContext, record: PrivateCaRecord
     ) -> None:
         # Permanently deleted CAs go when their account next creates one: they already
         # answer no call, this only reclaims their rows.
-        store.purge_gone(ctx.account_id, ctx.region, ctx.now)
+        for gone in store.purge_gone(ctx.account_id, ctx.region, ctx.now):
+            self._destroy_key(gone)
         limit = self.cas.quotas.private_certificate_authorities
         if store.count(ctx.account_id, ctx.region, not_gone_at=ctx.now) >= limit:
             raise LimitExceededError(
@@ -231,12 +248,9 @@ class LifecycleOperations:
     ) -> None:
         """CREATING → PENDING_CERTIFICATE with the sealed key and the CSR, or FAILED."""
         try:
-            key = generate_private_key(record.key_algorithm)
-            csr = PrivateCaSigner(key, record.signing_algorithm).sign_csr(csr_builder)
             changes: dict[str, Any] = {
                 "status": pca.PENDING_CERTIFICATE,
-                "key_sealed": self.cas.cipher.seal(private_key_der(key), record.arn),
-                "csr_pem": csr.public_bytes(Encoding.PEM).decode(),
+                **self.cas.keys.create(record, csr_builder),
             }
         except Exception as exc:  # the CA exists: it must reach FAILED, as in AWS
             log.exception("key generation for %s failed", record.arn)

@@ -11,6 +11,7 @@ from openacm.config import Settings
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.context import CallContext
 from openacm.services.pca.authorities import CertificateAuthorities, LifecycleOperations
+from openacm.services.pca.keys import PrivateCaKeys
 from openacm.services.pca.sharing import SharingOperations
 
 Handler = Callable[[CallContext, Mapping[str, Any]], dict[str, Any]]
@@ -26,7 +27,9 @@ class PcaService:
         self.db = db
         self.cipher = cipher
         self.settings = settings
-        self.authorities = CertificateAuthorities(db, cipher, settings.quotas)
+        self.authorities = CertificateAuthorities(
+            db, cipher, settings.quotas, PrivateCaKeys(cipher, settings.issuance)
+        )
         lifecycle = LifecycleOperations(self.authorities)
         sharing = SharingOperations(self.authorities)
         self.handlers: dict[str, Handler] = {

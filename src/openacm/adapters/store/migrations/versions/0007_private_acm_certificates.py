@@ -1,4 +1,4 @@
-"""private certificates requested through ACM; renewal summaries
+"""private certificates requested through ACM; renewal summaries; private CA keys in a token
 
 Revision ID: 0007
 Revises: 0003
@@ -20,9 +20,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("certificate_authority_arn", sa.String(200), nullable=True))
         batch_op.add_column(sa.Column("renewal_status_reason", sa.String(64), nullable=True))
         batch_op.add_column(sa.Column("renewal_updated_at", sa.Float(), nullable=True))
+    with op.batch_alter_table("private_cas", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "key_storage", sa.String(16), nullable=False, server_default="envelope"
+            )
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("private_cas", schema=None) as batch_op:
+        batch_op.drop_column("key_storage")
     with op.batch_alter_table("certificates", schema=None) as batch_op:
         batch_op.drop_column("renewal_updated_at")
         batch_op.drop_column("renewal_status_reason")
