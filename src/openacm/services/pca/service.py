@@ -11,7 +11,9 @@ from openacm.config import Settings
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.context import CallContext
 from openacm.services.pca.authorities import CertificateAuthorities, LifecycleOperations
+from openacm.services.pca.issuance import PrivateCertificateIssuer
 from openacm.services.pca.sharing import SharingOperations
+from openacm.services.pki.builtin_ca import public_base_url
 
 Handler = Callable[[CallContext, Mapping[str, Any]], dict[str, Any]]
 
@@ -27,6 +29,12 @@ class PcaService:
         self.cipher = cipher
         self.settings = settings
         self.authorities = CertificateAuthorities(db, cipher, settings.quotas)
+        # One per service, so one per process: it keeps the CAs' unsealed keys.
+        self.issuer = PrivateCertificateIssuer(
+            cipher,
+            public_base_url(settings),
+            certificates_per_ca=settings.quotas.private_certificates_per_ca,
+        )
         lifecycle = LifecycleOperations(self.authorities)
         sharing = SharingOperations(self.authorities)
         self.handlers: dict[str, Handler] = {
