@@ -84,6 +84,9 @@ class Quotas:
     # AWS Private CA: certificate authorities per account and region (DELETED ones in their
     # restoration window count, as AWS counts them).
     private_certificate_authorities: int = 200
+    # AWS Private CA: certificates one private CA may issue in its lifetime (revoked and
+    # expired ones count too, as in AWS).
+    private_certificates_per_ca: int = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -347,3 +347,36 @@ private_ca_certificates = Table(
     Column("revocation_reason", String(32)),
     Index("ix_private_ca_certificates_ca_revoked", "ca_arn", "revoked_at"),
 )
+
+# --- Private CA operations (migration 0004): issuance counters, CRLs, audit reports ----------
+
+# Per-CA state of the issuing side: the lifetime count of IssueCertificate (AWS's quota of
+# 1,000,000 certificates per CA counts every certificate ever issued, revoked or not), and the
+# CA's current CRL. Updating the row also serialises issuers and CRL signers of one CA.
+# `ca_id` (the ARN's last part) is how the public CRL and OCSP URLs name the CA.
+private_ca_issuance = Table(
+    "private_ca_issuance",
+    metadata,
+    Column("ca_arn", String(200), primary_key=True),
+    Column("ca_id", String(64), nullable=False, unique=True),
+    Column("issued_count", Integer, nullable=False),
+    Column("crl_number", Integer, nullable=False),
+    Column("crl_der", LargeBinary),
+    Column("crl_this_update", Float),
+    Column("crl_next_update", Float),
+)
+
+# CreateCertificateAuthorityAuditReport: one row per report; the file is written to the data
+# directory and served over HTTP (docs/private-ca.md).
+private_ca_audit_reports = Table(
+    "private_ca_audit_reports",
+    metadata,
+    Column("report_id", String(64), primary_key=True),
+    Column("ca_arn", String(200), nullable=False),
+    Column("status", String(16), nullable=False),  # CREATING | SUCCESS | FAILED
+    Column("response_format", String(8), nullable=False),  # JSON | CSV
+    Column("s3_bucket_name", String(255), nullable=False),
+    Column("s3_key", String(300), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_private_ca_audit_reports_ca", "ca_arn", "status"),
+)

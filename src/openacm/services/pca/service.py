@@ -11,8 +11,10 @@ from openacm.config import Settings
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.context import CallContext
 from openacm.services.pca.authorities import CertificateAuthorities, LifecycleOperations
+from openacm.services.pca.issuance import PrivateCertificateIssuer
 from openacm.services.pca.keys import PrivateCaKeys
 from openacm.services.pca.sharing import SharingOperations
+from openacm.services.pki.builtin_ca import public_base_url
 
 Handler = Callable[[CallContext, Mapping[str, Any]], dict[str, Any]]
 
@@ -29,6 +31,12 @@ class PcaService:
         self.settings = settings
         self.authorities = CertificateAuthorities(
             db, cipher, settings.quotas, PrivateCaKeys(cipher, settings.issuance)
+        )
+        # One per service, so one per process: it keeps the CAs' unsealed keys.
+        self.issuer = PrivateCertificateIssuer(
+            cipher,
+            public_base_url(settings),
+            certificates_per_ca=settings.quotas.private_certificates_per_ca,
         )
         lifecycle = LifecycleOperations(self.authorities)
         sharing = SharingOperations(self.authorities)
