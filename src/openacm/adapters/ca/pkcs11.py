@@ -32,7 +32,7 @@ from pkcs11.exceptions import PKCS11Error, SessionHandleInvalid, UserAlreadyLogg
 from pkcs11.util.ec import encode_named_curve_parameters
 from pyasn1.codec.der import decoder, encoder
 from pyasn1.type import namedtype, univ
-from pyasn1_alt_modules import rfc5280, rfc6960
+from pyasn1_alt_modules import rfc2986, rfc5280, rfc6960
 
 from openacm.adapters.ca.algorithms import ClassicCaSigner
 from openacm.adapters.ca.lint import throwaway_key_for
@@ -242,10 +242,29 @@ class Pkcs11Signer:
         self, builder: x509.CertificateSigningRequestBuilder
     ) -> x509.CertificateSigningRequest:
         """A CSR signed in the token: a private CA's own request (GetCertificateAuthorityCsr).
-        Its envelope is a certificate's (to-be-signed, algorithm, signature)."""
+        A CSR carries the signing key's public key, so besides the signature the draft's
+        subjectPKInfo (the throwaway key's) is replaced with the token key's before the
+        to-be-signed bytes are signed."""
         draft = builder.sign(throwaway_key_for(self._public_key), self._hash)
-        signed = x509.load_der_x509_csr(self._resign_envelope(draft))
+        request, _ = decoder.decode(
+            draft.public_bytes(serialization.Encoding.DER),
+            asn1Spec=rfc2986.CertificationRequest(),
+        )
+        info = request["certificationRequestInfo"]
+        token_key_info, _ = decoder.decode(
+            self._public_key.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            ),
+            asn1Spec=type(info["subjectPKInfo"])(),
+        )
+        info["subjectPKInfo"] = token_key_info
+        request["signature"] = univ.BitString.fromOctetString(
+            self._sign_tbs(bytes(encoder.encode(info)))
+        )
+        signed = x509.load_der_x509_csr(bytes(encoder.encode(request)))
         self._verify(signed.signature, signed.tbs_certrequest_bytes)
+        if signed.public_key() != self._public_key:
+            raise Pkcs11Error(f"{self._description}: the re-signed request lost its key")
         return signed
 
     def sign_ocsp_response(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse:
@@ -263,10 +282,7 @@ class Pkcs11Signer:
             raise Pkcs11Error(f"{self._description}: the re-signed response lost its responder")
         return signed
 
-    def _resign_envelope(
-        self,
-        draft: x509.Certificate | x509.CertificateRevocationList | x509.CertificateSigningRequest,
-    ) -> bytes:
+    def _resign_envelope(self, draft: x509.Certificate | x509.CertificateRevocationList) -> bytes:
         envelope, _ = decoder.decode(
             draft.public_bytes(serialization.Encoding.DER), asn1Spec=_SignedEnvelope()
         )

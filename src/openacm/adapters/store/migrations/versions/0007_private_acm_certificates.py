@@ -1,7 +1,7 @@
 """private certificates requested through ACM; renewal summaries; private CA keys in a token
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -22,9 +22,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("renewal_updated_at", sa.Float(), nullable=True))
     with op.batch_alter_table("private_cas", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "key_storage", sa.String(16), nullable=False, server_default="envelope"
-            )
+            sa.Column("key_storage", sa.String(16), nullable=False, server_default="envelope")
         )
 
 
