@@ -20,15 +20,18 @@ from openacm.adapters.audit_log import AuditLog
 from openacm.adapters.dns.resolver import DnsChecker, Nameserver
 from openacm.adapters.envelope import MASTER_KEY_ENV, EnvelopeCipher, MasterKey
 from openacm.adapters.store.database import Database, StoreNotReady
+from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import Settings, ValidationSettings
 from openacm.domain.names import NamePolicy
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
 from openacm.protocol.model import ApiModel
 from openacm.protocol.pki_endpoints import pki_routes
 from openacm.services.acm.private_issuance import AcmPrivateIssuer
+from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.background import BackgroundWork
+from openacm.services.clock import InstallationClock
 from openacm.services.identity import IdentityAdmin, KeyDirectory
 from openacm.services.pca.service import PcaService
 from openacm.services.pki.builtin_ca import BuiltinCa, public_base_url, signer_factory
@@ -105,6 +108,47 @@ def resolvers_of(validation: ValidationSettings) -> list[Nameserver]:
     return [Nameserver(str(address)) for address in dns.resolver.Resolver().nameservers]
 
 
+def dev_clock_routes(clock: InstallationClock) -> list[Route]:
+    """`--dev` only: read and move the installation's clock (services/clock.py).
+    `POST /dev/clock` with {"advance_seconds": N} or {"reset": true}."""
+
+    def state() -> dict[str, float | str]:
+        now = clock()
+        return {
+            "now": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+            "epoch": now,
+            "offset_seconds": clock.offset(),
+        }
+
+    async def show(_: Request) -> Response:
+        return JSONResponse(state())
+
+    async def move(request: Request) -> Response:
+        try:
+            body = await request.json()
+            if not isinstance(body, dict):
+                raise ValueError("a JSON object is expected")
+            if body.get("reset") is True:
+                await asyncio.to_thread(clock.reset)
+            else:
+                seconds = body["advance_seconds"]
+                if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                    raise ValueError("advance_seconds must be a number")
+                await asyncio.to_thread(clock.advance, float(seconds))
+        except (ValueError, KeyError) as exc:
+            return JSONResponse(
+                {"error": f'expected {{"advance_seconds": N}} or {{"reset": true}}: {exc}'},
+                status_code=400,
+            )
+        WORK_SCHEDULED.notify()  # let the background work look at once
+        return JSONResponse(state())
+
+    return [
+        Route("/dev/clock", show, methods=["GET"]),
+        Route("/dev/clock", move, methods=["POST"]),
+    ]
+
+
 def create_app(settings: Settings) -> OpenAcmApp:
     # `openacm serve` prepared the store before starting the workers; /readyz reports a
     # schema that is not at head.
@@ -144,7 +188,8 @@ def create_app(settings: Settings) -> OpenAcmApp:
         # Key generation takes seconds for RSA 4096: off the event loop.
         blocking_operations=frozenset({"CreateCertificateAuthority"}),
     )
-    endpoint = JsonApiEndpoint([acm, pca, openacm_api], keys, audit)
+    clock = InstallationClock(runtime.db, movable=settings.dev)
+    endpoint = JsonApiEndpoint([acm, pca, openacm_api], keys, audit, clock=clock)
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
     leaf_issuer = LeafIssuer(runtime.db, runtime.cipher, ca, keys_pool, settings.issuance)
     worker = ValidationWorker(
@@ -165,6 +210,8 @@ def create_app(settings: Settings) -> OpenAcmApp:
         keys_pool,
         settings.issuance,
         poll_interval=settings.validation.poll_interval,
+        clock=clock,
+        renewals=RenewalScheduler(runtime.db, settings.renewal),
     )
 
     async def healthz(_: Request) -> Response:
@@ -193,5 +240,6 @@ def create_app(settings: Settings) -> OpenAcmApp:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *pki_routes(runtime.db, ca, settings.issuance.crl_validity_seconds),
+        *(dev_clock_routes(clock) if settings.dev else []),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

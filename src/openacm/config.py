@@ -146,6 +146,18 @@ class IssuanceSettings:
 
 
 @dataclass(frozen=True)
+class RenewalSettings:
+    """Managed renewal (`[renewal]`, OPENACM_RENEWAL_*; docs/renewal.md)."""
+
+    # How often each process looks for certificates whose renewal window opened.
+    sweep_interval_seconds: float = 60.0
+    # Renewals started per sweep at most (the rest wait for the next sweep).
+    sweep_batch_size: int = 500
+    # A FAILED renewal (a private CA refused) is tried again this long after it failed.
+    retry_failed_after_seconds: float = 24 * 3600.0
+
+
+@dataclass(frozen=True)
 class DnsZone:
     """A DNS zone openacm may write validation records into (RFC 2136 + TSIG), for the
     accounts listed: writing a validation CNAME proves control of a name, so a zone is
@@ -242,6 +254,7 @@ class Settings:
     quotas: Quotas = field(default_factory=Quotas)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     issuance: IssuanceSettings = field(default_factory=IssuanceSettings)
+    renewal: RenewalSettings = field(default_factory=RenewalSettings)
     dns_zones: tuple[DnsZone, ...] = ()
 
     @property
@@ -292,5 +305,6 @@ def sections_from(
             ValidationSettings, _table(config, "validation"), source, "VALIDATION"
         ),
         "issuance": load_section(IssuanceSettings, _table(config, "issuance"), source, "ISSUANCE"),
+        "renewal": load_section(RenewalSettings, _table(config, "renewal"), source, "RENEWAL"),
         "dns_zones": dns_zones_from(config),
     }

@@ -117,7 +117,8 @@ def test_gone_cas_are_purged_with_their_certificates(db: Database) -> None:
         )
         assert store.count("111122223333", "us-east-1", not_gone_at=5.0) == 1
         assert store.count("111122223333", "us-east-1", not_gone_at=10.0) == 0
-        assert store.purge_gone("111122223333", "us-east-1", now=5.0) == 0
-        assert store.purge_gone("111122223333", "us-east-1", now=10.0) == 1
+        assert store.purge_gone("111122223333", "us-east-1", now=5.0) == []
+        purged = store.purge_gone("111122223333", "us-east-1", now=10.0)
+        assert [gone.arn for gone in purged] == [ARN]
         assert store.get(ARN) is None
         assert IssuedCertificateStore(conn).get(ARN, "01") is None

@@ -465,3 +465,56 @@ main.add_command(ca)
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- the dev clock ---------------------------------------------------------------------------
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def _duration(text: str) -> float:
+    """`90d`, `12h`, `30m`, `45s` or a number of seconds; negative moves back."""
+    unit = _DURATION_UNITS.get(text[-1:].lower())
+    number = text[:-1] if unit else text
+    try:
+        return float(number) * (unit or 1)
+    except ValueError:
+        raise click.BadParameter(f"{text!r}: expected e.g. 90d, 12h, 30m, 45s") from None
+
+
+def _open_clock(storage: dict[str, Any]) -> Any:
+    from openacm.app import Runtime
+    from openacm.services.clock import InstallationClock
+
+    runtime = Runtime.open(settings_from_context(**storage))
+    return InstallationClock(runtime.db, movable=True)
+
+
+@main.group()
+def clock() -> None:
+    """The installation's clock, which servers started with --dev follow (every process of
+    the installation within a quarter of a second): play months of renewals in seconds."""
+
+
+@clock.command("show")
+@storage_options
+def clock_show(**storage: Any) -> None:
+    """The moved time and the offset from the system clock."""
+    moved = _open_clock(storage)
+    click.echo(f"{_when(moved())}  (offset {moved.offset():+.0f} s)")
+
+
+@clock.command("advance")
+@storage_options
+@click.argument("duration")
+def clock_advance(duration: str, **storage: Any) -> None:
+    """Move the clock forward by DURATION (90d, 12h, 30m, 45s; negative moves back)."""
+    now = _open_clock(storage).advance(_duration(duration))
+    click.echo(_when(now))
+
+
+@clock.command("reset")
+@storage_options
+def clock_reset(**storage: Any) -> None:
+    """Back to the system clock."""
+    click.echo(_when(_open_clock(storage).reset()))

@@ -117,18 +117,20 @@ def public_validity_window(
     return not_before, not_after
 
 
-def renewal_start(not_before: datetime, not_after: datetime) -> datetime:
+def renewal_start(
+    not_before: datetime, not_after: datetime, lead_time: timedelta = _RENEWAL_LEAD_TIME
+) -> datetime:
     """When managed renewal of a certificate valid `not_before`..`not_after` begins.
 
-    Decision 6: when a third of the lifetime is left or 60 days before expiry, whichever is
-    earlier. For lifetimes under 90 days the 60-day point falls within the first third of the
-    lifetime (for 45-day certificates, before issuance), which would renew each certificate
-    almost as soon as it is issued; renewal therefore never starts before a third of the lifetime
-    has passed.
+    Decision 6: when a third of the lifetime is left or `lead_time` (the seeds' 60 days; 45
+    for email validation) before expiry, whichever is earlier. For lifetimes under 90 days the
+    60-day point falls within the first third of the lifetime (for 45-day certificates, before
+    issuance), which would renew each certificate almost as soon as it is issued; renewal
+    therefore never starts before a third of the lifetime has passed.
     """
     lifetime = not_after - not_before
     third_left = not_after - lifetime / 3
-    lead_time_before_expiry = not_after - _RENEWAL_LEAD_TIME
+    lead_time_before_expiry = not_after - lead_time
     earliest_sensible = not_before + lifetime / 3
     return max(min(third_left, lead_time_before_expiry), earliest_sensible)
 

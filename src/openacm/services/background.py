@@ -1,5 +1,6 @@
 """The work every server process does besides answering requests: validating and issuing
-pending certificates, keeping CRLs fresh, refilling the leaf key pool.
+pending certificates, starting managed renewals, keeping CRLs fresh, refilling the leaf key
+pool.
 
 It runs in a worker thread (the checks block on DNS and the database), one tick every
 `poll_interval` seconds, at once when a request of this process scheduled work, and back to
@@ -19,6 +20,7 @@ from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
 from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import IssuanceSettings
+from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.pki.builtin_ca import BuiltinCa
 from openacm.services.pki.crls import regenerate_crl
@@ -45,6 +47,7 @@ class BackgroundWork:
         *,
         poll_interval: float,
         clock: Callable[[], float] = time.time,
+        renewals: RenewalScheduler | None = None,
     ) -> None:
         self.db = db
         self.worker = worker
@@ -53,6 +56,7 @@ class BackgroundWork:
         self.issuance = issuance
         self.poll_interval = poll_interval
         self.clock = clock
+        self.renewals = renewals
         self._crls_checked_at: float | None = None
         self._last_moved = time.monotonic()
 
@@ -61,6 +65,8 @@ class BackgroundWork:
         moved, pool keys added): the loop comes straight back while there is work."""
         moved = len(self.worker.run_once(self.clock()))
         now = self.clock()
+        if self.renewals is not None:
+            moved += self.renewals.sweep_if_due(now)
         if self._crls_checked_at is None or now - self._crls_checked_at >= CRL_CHECK_SECONDS:
             self._crls_checked_at = now
             self.refresh_crls(now)

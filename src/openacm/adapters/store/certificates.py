@@ -13,6 +13,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -23,6 +24,14 @@ from sqlalchemy import update as sql_update
 
 from openacm.adapters.store.schema import certificates, quota_ledger, tags
 from openacm.domain.certificates import CertificateRecord
+from openacm.domain.renewal import (
+    ELIGIBLE,
+    FAILED,
+    IN_PROGRESS,
+    MANAGED_TYPES,
+    renewal_due_at,
+    renewal_eligibility,
+)
 from openacm.domain.tags import Tag
 
 # Everything a response needs; the PEM bodies and the sealed key are fetched only by the
@@ -117,7 +126,7 @@ def record_row(record: CertificateRecord, private_key_sealed: bytes | None) -> d
         "export_option": record.export_option,
         "managed_by": record.managed_by,
         "key_pair_origin": record.key_pair_origin,
-        "renewal_eligibility": record.renewal_eligibility,
+        "renewal_eligibility": renewal_eligibility(record),
         "renewal_status": record.renewal_status,
         "validation_method": record.validation_method,
         "acme_endpoint_arn": record.acme_endpoint_arn,
@@ -128,6 +137,7 @@ def record_row(record: CertificateRecord, private_key_sealed: bytes | None) -> d
         "certificate_authority_arn": record.certificate_authority_arn,
         "renewal_status_reason": record.renewal_status_reason,
         "renewal_updated_at": record.renewal_updated_at,
+        "renewal_due_at": renewal_due_at(record),
         "certificate_pem": record.certificate_pem,
         "chain_pem": record.chain_pem,
         "private_key_sealed": private_key_sealed,
@@ -260,11 +270,46 @@ class CertificateStore:
         return bool(result.rowcount == 1)
 
     def mark_exported(self, arn: str) -> None:
+        """Exported since the last issuance, which makes a managed certificate eligible for
+        renewal (decision 5)."""
+        c = certificates.c
         self.conn.execute(
             sql_update(certificates)
-            .where(certificates.c.arn == arn)
-            .values(exported=True, row_version=certificates.c.row_version + 1)
+            .where(c.arn == arn)
+            .values(
+                exported=True,
+                renewal_eligibility=case(
+                    (c.type.in_(MANAGED_TYPES), ELIGIBLE), else_=c.renewal_eligibility
+                ),
+                row_version=c.row_version + 1,
+            )
         )
+
+    def due_for_renewal(
+        self, now: float, *, retry_failed_after: float, limit: int
+    ) -> list[CertificateRecord]:
+        """Eligible ISSUED certificates inside their renewal window and not renewing already
+        (a FAILED renewal is tried again `retry_failed_after` seconds after it failed), the
+        longest-due first. One range scan of `ix_certificates_renewal_due`."""
+        c = certificates.c
+        statement = (
+            select(*_LISTED_COLUMNS)
+            .where(
+                c.renewal_due_at <= now,
+                c.status == "ISSUED",
+                c.not_after > now,
+                c.renewal_eligibility == ELIGIBLE,
+                or_(c.renewal_status.is_(None), c.renewal_status.not_in(IN_PROGRESS)),
+                or_(
+                    c.renewal_status.is_(None),
+                    c.renewal_status != FAILED,
+                    c.renewal_updated_at <= now - retry_failed_after,
+                ),
+            )
+            .order_by(c.renewal_due_at)
+            .limit(limit)
+        )
+        return _records(self.conn.execute(statement))
 
     def delete(self, arn: str) -> None:
         self.conn.execute(delete(tags).where(tags.c.resource_arn == arn))

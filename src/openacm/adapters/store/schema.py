@@ -99,6 +99,9 @@ certificates = Table(
     Column("certificate_authority_arn", String(200)),
     Column("renewal_status_reason", String(64)),
     Column("renewal_updated_at", Float),
+    # When managed renewal of the current certificate begins (domain/renewal.py); None for
+    # what never renews (imported, not yet issued). The renewal sweep's index.
+    Column("renewal_due_at", Float),
     Column("certificate_pem", Text),
     Column("chain_pem", Text),
     Column("private_key_sealed", LargeBinary),
@@ -111,6 +114,7 @@ certificates = Table(
     ),
     # The certificate quota counts one type of one account and region on every request.
     Index("ix_certificates_scope_type", "account_id", "region", "type"),
+    Index("ix_certificates_renewal_due", "renewal_due_at"),
 )
 
 tags = Table(
@@ -379,4 +383,14 @@ private_ca_audit_reports = Table(
     Column("s3_key", String(300), nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_private_ca_audit_reports_ca", "ca_arn", "status"),
+)
+
+# `--dev` only: how far the installation's clock is moved from the system clock, so that tests
+# and demos play months of certificate lifecycle in seconds (services/clock.py). One row.
+dev_clock = Table(
+    "dev_clock",
+    metadata,
+    Column("clock_id", Integer, primary_key=True),
+    Column("offset_seconds", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )

@@ -32,6 +32,12 @@ from openacm.adapters.store.work import WorkItem, WorkQueue
 from openacm.config import IssuanceSettings, ValidationSettings
 from openacm.domain.caa import CaaRecord, caa_permits
 from openacm.domain.certificates import CertificateRecord, DomainValidation
+from openacm.domain.renewal import FAILED as RENEWAL_FAILED
+from openacm.domain.renewal import (
+    PENDING_AUTO_RENEWAL,
+)
+from openacm.domain.renewal import PENDING_VALIDATION as RENEWAL_PENDING_VALIDATION
+from openacm.domain.renewal import SUCCESS as RENEWAL_SUCCESS
 from openacm.domain.validation import (
     FAILED,
     PENDING,
@@ -50,6 +56,7 @@ from openacm.services.pki.leaf_issuer import (
 )
 
 log = logging.getLogger("openacm.validation")
+ISSUED = "ISSUED"
 
 # Lookups of one batch in flight at once. Each waits on the nameserver (tens of milliseconds
 # for a remote resolver), so a few threads cut a batch's wait several times; but building and
@@ -85,6 +92,11 @@ class _Check:
     newly_validated: tuple[str, ...]  # domain names that turned SUCCESS in this check
     verdict: str  # ready | pending | error | caa_failed | refused
     reason: str | None = None
+
+    @property
+    def renewal(self) -> bool:
+        """A managed renewal of an issued certificate, not a first issuance."""
+        return self.record.status == ISSUED
 
 
 class ValidationWorker:
@@ -161,12 +173,15 @@ class ValidationWorker:
                 record = CertificateStore(conn).get(item.resource_arn)
                 if record is not None and self.private and is_private_work(record):
                     private.append((item, record))  # no validation: the CA decides
-                elif record is None or record.status != PENDING:
+                elif record is None or not (record.status == PENDING or is_public_renewal(record)):
                     gone.append(item)
                 elif item.deadline_at is not None and now >= item.deadline_at:
                     timed_out.append((item, record))
                 else:
                     validations = ValidationStore(conn).list(item.resource_arn)
+                    if record.status == ISSUED:
+                        # A renewal proves every name again: the CNAMEs must still exist.
+                        validations = tuple(replace(v, status=PENDING) for v in validations)
                     to_check.append((item, record, validations))
         looking_up = time.monotonic()
         checks = list(self._lookups.map(lambda args: self._check(*args), to_check))
@@ -200,6 +215,15 @@ class ValidationWorker:
         planned = []
         for check, key in zip(ready, keys, strict=True):
             record = replace(check.record, validations=check.validations)
+            if check.renewal:
+                # Same ARN, new key: the new certificate has not been exported yet.
+                record = replace(
+                    record,
+                    renewal_status=RENEWAL_SUCCESS,
+                    renewal_status_reason=None,
+                    renewal_updated_at=now,
+                    exported=False,
+                )
             try:
                 planned.append((check, self.issuer.prepare(record, key, now=now)))
             except IssuanceRefused as refusal:
@@ -230,6 +254,11 @@ class ValidationWorker:
             queue.finish(item, self.owner, now)
             results[item.item_id] = StepResult(item.resource_arn, "gone")
         for item, record in timed_out:
+            if record.status == ISSUED:  # the renewal's deadline is the certificate's expiry
+                results[item.item_id] = self._end_renewal(
+                    conn, item, record, held, now, "PENDING_DOMAIN_VALIDATION"
+                )
+                continue
             results[item.item_id] = self._end(
                 conn, item, record, held, now, "VALIDATION_TIMED_OUT", None, "timed_out"
             )
@@ -245,7 +274,20 @@ class ValidationWorker:
             # aws CLI's `wait certificate-validated`) then finds the certificate ISSUED too.
             if check.verdict != "ready":
                 self._record_validated(validations, check, now)
-            if check.verdict in ("pending", "error"):
+            if check.renewal and check.verdict in ("pending", "caa_failed"):
+                # The user must act (restore a CNAME, fix CAA): the renewal waits, retried
+                # until the certificate expires.
+                reason = (
+                    "CAA_ERROR" if check.verdict == "caa_failed" else ("PENDING_DOMAIN_VALIDATION")
+                )
+                self._renewal_waits(conn, check.record, reason, now)
+                queue.reschedule(item, self.owner, due_at=self._retry_due(item, now), now=now)
+                results[item.item_id] = StepResult(arn, "pending")
+            elif check.renewal and check.verdict == "refused":
+                results[item.item_id] = self._end_renewal(
+                    conn, item, check.record, held, now, "OTHER"
+                )
+            elif check.verdict in ("pending", "error"):
                 queue.reschedule(item, self.owner, due_at=self._retry_due(item, now), now=now)
                 results[item.item_id] = StepResult(arn, "pending")
             elif check.verdict == "caa_failed":
@@ -284,7 +326,9 @@ class ValidationWorker:
             if outcome.issued:
                 self._record_validated(validations, check, now)
                 issued.append(check.item)
-                results[check.item.item_id] = StepResult(arn, "issued")
+                results[check.item.item_id] = StepResult(
+                    arn, "renewed" if check.renewal else "issued"
+                )
                 log.info("certificate issued", extra={"arn": arn, "serial": outcome.serial})
             else:
                 results[check.item.item_id] = StepResult(arn, "lost_lease")
@@ -394,6 +438,40 @@ class ValidationWorker:
             log.exception("rescheduling failed", extra={"arn": item.resource_arn})
         return StepResult(item.resource_arn, "pending")
 
+    @staticmethod
+    def _renewal_waits(
+        conn: Connection, record: CertificateRecord, reason: str, now: float
+    ) -> None:
+        """RenewalStatus PENDING_VALIDATION with why, once (not on every retry)."""
+        if (
+            record.renewal_status == RENEWAL_PENDING_VALIDATION
+            and record.renewal_status_reason == reason
+        ):
+            return
+        CertificateStore(conn).set_renewal(
+            record.arn, RENEWAL_PENDING_VALIDATION, reason, now, row_version=record.row_version
+        )
+
+    def _end_renewal(
+        self,
+        conn: Connection,
+        item: WorkItem,
+        record: CertificateRecord,
+        held: set[int],
+        now: float,
+        reason: str,
+    ) -> StepResult:
+        """A renewal that will not happen: FAILED with why; the current certificate stays
+        until it expires."""
+        if item.item_id not in held:
+            return StepResult(record.arn, "lost_lease")
+        if not CertificateStore(conn).set_renewal(
+            record.arn, RENEWAL_FAILED, reason, now, row_version=record.row_version
+        ):
+            return StepResult(record.arn, "lost_lease")
+        WorkQueue(conn).finish(item, self.owner, now)
+        return StepResult(record.arn, "failed")
+
     def _end(
         self,
         conn: Connection,
@@ -415,3 +493,14 @@ class ValidationWorker:
         ValidationStore(conn).set_all_pending(record.arn, FAILED, now)
         WorkQueue(conn).finish(item, self.owner, now)
         return StepResult(record.arn, outcome)
+
+
+def is_public_renewal(record: CertificateRecord) -> bool:
+    """An issued public certificate whose managed renewal is under way (validated again by
+    DNS; email-validated renewals go through their approval mails)."""
+    return (
+        record.type == "AMAZON_ISSUED"
+        and record.status == ISSUED
+        and record.validation_method == "DNS"
+        and record.renewal_status in (PENDING_AUTO_RENEWAL, RENEWAL_PENDING_VALIDATION)
+    )

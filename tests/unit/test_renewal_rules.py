@@ -1,0 +1,101 @@
+"""The managed-renewal rules of domain/renewal.py: eligibility (decision 5), when renewal
+begins (decision 6), and the notice days (decision 1)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from openacm.domain.certificates import CertificateRecord
+from openacm.domain.renewal import (
+    DAY_SECONDS,
+    days_to_expiry,
+    notice_day_due,
+    renewal_due_at,
+    renewal_eligibility,
+    renewal_may_start,
+)
+
+ISSUED_AT = 1_800_000_000.0
+
+
+def certificate(days: int = 198, **changes: object) -> CertificateRecord:
+    base = CertificateRecord(
+        arn="arn:aws:acm:us-east-1:111122223333:certificate/x",
+        certificate_id="x",
+        account_id="111122223333",
+        region="us-east-1",
+        type="AMAZON_ISSUED",
+        status="ISSUED",
+        domain_name="example.com",
+        names=("example.com",),
+        key_algorithm="EC_prime256v1",
+        key_usages=(),
+        extended_key_usages=(),
+        serial="01",
+        not_before=ISSUED_AT,
+        not_after=ISSUED_AT + days * DAY_SECONDS,
+        created_at=ISSUED_AT,
+        certificate_pem=None,
+        chain_pem=None,
+        facts={},
+        validation_method="DNS",
+        exported=True,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_eligible_when_exported_or_in_use_and_managed() -> None:
+    assert renewal_eligibility(certificate()) == "ELIGIBLE"
+    assert renewal_eligibility(certificate(exported=False)) == "INELIGIBLE"
+    assert renewal_eligibility(certificate(exported=False, in_use_by=("arn:x",))) == "ELIGIBLE"
+    assert renewal_eligibility(certificate(type="PRIVATE")) == "ELIGIBLE"
+    assert renewal_eligibility(certificate(type="IMPORTED")) == "INELIGIBLE"
+
+
+@pytest.mark.parametrize(
+    ("days", "method", "days_left_at_start"),
+    [
+        (198, "DNS", 66),  # a third of 198 days is left before 60 days are
+        (395, None, 395 / 3),  # private: a third left
+        (150, "EMAIL", 50),  # a third (50) comes before the 45 days of email
+        (100, "DNS", 60),  # 60 days before expiry comes first
+        (47, "DNS", 47 * 2 / 3),  # never within the first third of the lifetime
+    ],
+)
+def test_renewal_begins(days: int, method: str | None, days_left_at_start: float) -> None:
+    record = certificate(days, validation_method=method)
+    due = renewal_due_at(record)
+    assert due is not None
+    assert (record.not_after or 0) - due == pytest.approx(days_left_at_start * DAY_SECONDS)
+
+
+def test_what_never_renews_has_no_renewal_time() -> None:
+    assert renewal_due_at(certificate(type="IMPORTED")) is None
+    assert renewal_due_at(certificate(status="PENDING_VALIDATION", not_before=None)) is None
+
+
+def test_renewal_may_start_only_once_inside_the_window() -> None:
+    record = certificate()
+    due = renewal_due_at(record)
+    assert due is not None
+    assert not renewal_may_start(record, due - 1)
+    assert renewal_may_start(record, due)
+    assert not renewal_may_start(replace(record, renewal_status="PENDING_AUTO_RENEWAL"), due)
+    assert not renewal_may_start(replace(record, exported=False), due)
+    assert not renewal_may_start(record, (record.not_after or 0) + 1)  # expired
+
+
+def test_notice_days() -> None:
+    not_after = ISSUED_AT + 100 * DAY_SECONDS
+    at = lambda days_left: not_after - days_left * DAY_SECONDS  # noqa: E731
+    assert notice_day_due(not_after, at(50), None) is None
+    assert notice_day_due(not_after, at(45), None) == 45
+    assert notice_day_due(not_after, at(44), 45) is None
+    assert notice_day_due(not_after, at(29.5), 45) == 30
+    assert notice_day_due(not_after, at(6), 30) == 7  # a missed day: the latest one reached
+    assert notice_day_due(not_after, at(0.5), 3) == 1
+    assert notice_day_due(not_after, at(-1), 1) is None
+    assert days_to_expiry(not_after, at(30.5)) == 30
+    assert days_to_expiry(not_after, at(-2)) == 0
