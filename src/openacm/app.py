@@ -135,12 +135,16 @@ def create_app(settings: Settings) -> OpenAcmApp:
         "openacm.amazonaws.com",
         blocking_operations=frozenset({"CreateValidationRecords"}),
     )
+    pca_service = PcaService(runtime.db, runtime.cipher, settings)
     pca = ServedApi(
         ApiModel.load("acm-pca"),
-        PcaService(runtime.db, runtime.cipher, settings),
+        pca_service,
         "acm-pca.amazonaws.com",
-        # Key generation takes seconds for RSA 4096: off the event loop.
-        blocking_operations=frozenset({"CreateCertificateAuthority"}),
+        # Key generation takes seconds for RSA 4096, signing milliseconds to tens of them (and
+        # a CRL re-signed on revocation grows with the CA): off the event loop.
+        blocking_operations=frozenset(
+            {"CreateCertificateAuthority", "IssueCertificate", "RevokeCertificate"}
+        ),
     )
     endpoint = JsonApiEndpoint([acm, pca, openacm_api], keys, audit)
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
@@ -185,6 +189,6 @@ def create_app(settings: Settings) -> OpenAcmApp:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        *pki_routes(runtime.db, ca, settings.issuance.crl_validity_seconds),
+        *pki_routes(runtime.db, ca, settings.issuance.crl_validity_seconds, pca_service.revocation),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

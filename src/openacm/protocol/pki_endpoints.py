@@ -1,5 +1,8 @@
 """The PKI's public HTTP surface, unsigned as in every public CA: the root bundle, CA
-certificates, CRLs (RFC 5280) and the OCSP responder (RFC 6960, GET and POST)."""
+certificates, CRLs (RFC 5280) and the OCSP responder (RFC 6960, GET and POST).
+
+The same `/crl/<ca id>.crl` and `/ocsp/<ca id>` paths serve the builtin CAs (short ids) and
+the private CAs (UUIDs, `services/pca/revocation.py`) that enable CRLs or OCSP."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from openacm.adapters.ca.revocation import (
 )
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
+from openacm.services.pca.revocation import PrivateCaRevocation
 from openacm.services.pki.builtin_ca import BuiltinCa
 from openacm.services.pki.crls import regenerate_crl
 from openacm.services.pki.leaf_issuer import serial_hex
@@ -28,7 +32,12 @@ MAX_OCSP_REQUEST_BYTES = 16 * 1024
 CRL_VALIDITY_FALLBACK_SECONDS = 24 * 3600.0
 
 
-def pki_routes(db: Database, ca: BuiltinCa, crl_validity_seconds: float) -> list[Route]:
+def pki_routes(
+    db: Database,
+    ca: BuiltinCa,
+    crl_validity_seconds: float,
+    private: PrivateCaRevocation | None = None,
+) -> list[Route]:
     def not_found(what: str) -> Response:
         return PlainTextResponse(f"{what} not found\n", status_code=404)
 
@@ -57,7 +66,12 @@ def pki_routes(db: Database, ca: BuiltinCa, crl_validity_seconds: float) -> list
     async def crl(request: Request) -> Response:
         ca_id = request.path_params["ca_id"]
         if ca_id not in ca.by_id:
-            return not_found("CRL")
+            if private is None:
+                return not_found("CRL")
+            private_der = await asyncio.to_thread(private.current_crl, ca_id, now=time.time())
+            if private_der is None:
+                return not_found("CRL")
+            return Response(private_der, media_type="application/pkix-crl")
         der = await asyncio.to_thread(current_crl, ca_id)
         if der is None:
             return not_found("CRL")
@@ -79,13 +93,21 @@ def pki_routes(db: Database, ca: BuiltinCa, crl_validity_seconds: float) -> list
     async def answer_ocsp(ca_id: str, request_der: bytes) -> Response:
         loaded = ca.by_id.get(ca_id)
         if loaded is None:
-            return not_found("OCSP responder")
+            return await answer_private_ocsp(ca_id, request_der)
         answer = await asyncio.to_thread(
             loaded.ocsp.respond,
             request_der,
             lambda serial: status_of(ca_id, serial),
             datetime.now(UTC),
         )
+        return Response(answer, media_type="application/ocsp-response")
+
+    async def answer_private_ocsp(ca_id: str, request_der: bytes) -> Response:
+        if private is None:
+            return not_found("OCSP responder")
+        answer = await asyncio.to_thread(private.ocsp_response, ca_id, request_der, now=time.time())
+        if answer is None:
+            return not_found("OCSP responder")
         return Response(answer, media_type="application/ocsp-response")
 
     async def ocsp_post(request: Request) -> Response:

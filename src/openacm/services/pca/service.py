@@ -11,7 +11,9 @@ from openacm.config import Settings
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.context import CallContext
 from openacm.services.pca.authorities import CertificateAuthorities, LifecycleOperations
+from openacm.services.pca.certificates import CertificateOperations
 from openacm.services.pca.issuance import PrivateCertificateIssuer
+from openacm.services.pca.revocation import PrivateCaRevocation
 from openacm.services.pca.sharing import SharingOperations
 from openacm.services.pki.builtin_ca import public_base_url
 
@@ -35,8 +37,11 @@ class PcaService:
             public_base_url(settings),
             certificates_per_ca=settings.quotas.private_certificates_per_ca,
         )
+        # CRLs and OCSP of every private CA, also served by the PKI routes.
+        self.revocation = PrivateCaRevocation(db, self.issuer)
         lifecycle = LifecycleOperations(self.authorities)
         sharing = SharingOperations(self.authorities)
+        certificates = CertificateOperations(self.authorities, self.issuer, self.revocation)
         self.handlers: dict[str, Handler] = {
             "CreateCertificateAuthority": lifecycle.create_certificate_authority,
             "GetCertificateAuthorityCsr": lifecycle.get_certificate_authority_csr,
@@ -58,6 +63,9 @@ class PcaService:
             "PutPolicy": sharing.put_policy,
             "GetPolicy": sharing.get_policy,
             "DeletePolicy": sharing.delete_policy,
+            "IssueCertificate": certificates.issue_certificate,
+            "GetCertificate": certificates.get_certificate,
+            "RevokeCertificate": certificates.revoke_certificate,
         }
 
     def handler(self, operation: str) -> Handler:
