@@ -143,7 +143,12 @@ def create_app(settings: Settings) -> OpenAcmApp:
         # Key generation takes seconds for RSA 4096, signing milliseconds to tens of them (and
         # a CRL re-signed on revocation grows with the CA): off the event loop.
         blocking_operations=frozenset(
-            {"CreateCertificateAuthority", "IssueCertificate", "RevokeCertificate"}
+            {
+                "CreateCertificateAuthority",
+                "IssueCertificate",
+                "RevokeCertificate",
+                "CreateCertificateAuthorityAuditReport",
+            }
         ),
     )
     endpoint = JsonApiEndpoint([acm, pca, openacm_api], keys, audit)
@@ -189,6 +194,12 @@ def create_app(settings: Settings) -> OpenAcmApp:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        *pki_routes(runtime.db, ca, settings.issuance.crl_validity_seconds, pca_service.revocation),
+        *pki_routes(
+            runtime.db,
+            ca,
+            settings.issuance.crl_validity_seconds,
+            pca_service.revocation,
+            pca_service.audit_reports,
+        ),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

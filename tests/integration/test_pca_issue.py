@@ -285,3 +285,87 @@ def test_lifetime_quota_is_limit_exceeded(tmp_path: Path) -> None:
         assert error["Code"] == "LimitExceededException"
     finally:
         finish_server(server)
+
+
+def test_audit_report_lists_issued_and_revoked_certificates(sqlite_tenant: Tenant) -> None:
+    pca = sqlite_tenant.client("acm-pca")
+    root_arn, root = root_through_api(pca)
+    validity = {"Type": "DAYS", "Value": 10}
+    kept = issue(pca, root_arn, leaf_csr("kept.internal"), LEAF_TEMPLATE, validity)
+    revoked = issue(pca, root_arn, leaf_csr("gone.internal"), LEAF_TEMPLATE, validity)
+    pca.revoke_certificate(
+        CertificateAuthorityArn=root_arn,
+        CertificateSerial=revoked.rsplit("/", 1)[1],
+        RevocationReason="CESSATION_OF_OPERATION",
+    )
+    created = pca.create_certificate_authority_audit_report(
+        CertificateAuthorityArn=root_arn,
+        S3BucketName="audit-bucket",
+        AuditReportResponseFormat="JSON",
+    )
+    report_id = created["AuditReportId"]
+    ca_id = root_arn.rsplit("/", 1)[1]
+    assert created["S3Key"] == f"audit-report/{ca_id}/{report_id}.json"
+    described = pca.describe_certificate_authority_audit_report(
+        CertificateAuthorityArn=root_arn, AuditReportId=report_id
+    )
+    assert described["AuditReportStatus"] == "SUCCESS"
+    assert described["S3BucketName"] == "audit-bucket"
+    assert described["S3Key"] == created["S3Key"]
+    response = httpx.get(f"{sqlite_tenant.server.endpoint}/{created['S3Key']}", timeout=10)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    rows = {row["certificateArn"]: row for row in response.json()}
+    assert {kept, revoked} <= set(rows)
+    assert len(rows) == 3  # the root's own certificate, issued by IssueCertificate, counts
+    assert rows[kept]["revokedAt"] is None and rows[kept]["subject"] == "CN=kept.internal"
+    assert rows[revoked]["revocationReason"] == "CESSATION_OF_OPERATION"
+    assert rows[revoked]["revokedAt"].endswith("+0000")
+    root_serial = format(root.serial_number, "x")
+    assert any(r["serial"].replace(":", "").lstrip("0") == root_serial for r in rows.values())
+
+    csv_report = pca.create_certificate_authority_audit_report(
+        CertificateAuthorityArn=root_arn,
+        S3BucketName="audit-bucket",
+        AuditReportResponseFormat="CSV",
+    )
+    text = httpx.get(f"{sqlite_tenant.server.endpoint}/{csv_report['S3Key']}", timeout=10).text
+    lines = text.splitlines()
+    assert lines[0].startswith("awsAccountId,certificateArn,serial,subject,")
+    assert len(lines) == 4
+
+    def refusal(call: Any) -> str:
+        return str(error_of(call)["Code"])
+
+    assert (
+        refusal(
+            lambda: pca.describe_certificate_authority_audit_report(
+                CertificateAuthorityArn=root_arn,
+                AuditReportId="00000000-0000-0000-0000-000000000000",
+            )
+        )
+        == "ResourceNotFoundException"
+    )
+    assert (
+        refusal(
+            lambda: pca.create_certificate_authority_audit_report(
+                CertificateAuthorityArn=root_arn,
+                S3BucketName="Bad_Bucket",
+                AuditReportResponseFormat="CSV",
+            )
+        )
+        == "InvalidArgsException"
+    )
+    pending = create_ca(pca)
+    assert (
+        refusal(
+            lambda: pca.create_certificate_authority_audit_report(
+                CertificateAuthorityArn=pending,
+                S3BucketName="audit-bucket",
+                AuditReportResponseFormat="CSV",
+            )
+        )
+        == "InvalidStateException"
+    )
+    unknown_id = "00000000-0000-0000-0000-000000000000"
+    missing = f"{sqlite_tenant.server.endpoint}/audit-report/{ca_id}/{unknown_id}.json"
+    assert httpx.get(missing, timeout=10).status_code == 404

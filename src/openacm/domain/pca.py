@@ -372,6 +372,12 @@ def _ocsp_configuration(ocsp: Mapping[str, Any]) -> dict[str, Any]:
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
+def check_bucket_name(name: str) -> None:
+    """An S3BucketName member (CRL configuration, audit reports): InvalidArgsException when it
+    breaks Amazon S3's bucket naming rules."""
+    _check_bucket_name(name)
+
+
 def _check_bucket_name(name: str) -> None:
     """Amazon S3 bucket naming rules (AWS: "the S3BucketName parameter must conform to the
     Amazon S3 bucket naming rules"); the model also allows a path after the bucket."""

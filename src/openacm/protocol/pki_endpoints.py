@@ -2,7 +2,8 @@
 certificates, CRLs (RFC 5280) and the OCSP responder (RFC 6960, GET and POST).
 
 The same `/crl/<ca id>.crl` and `/ocsp/<ca id>` paths serve the builtin CAs (short ids) and
-the private CAs (UUIDs, `services/pca/revocation.py`) that enable CRLs or OCSP."""
+the private CAs (UUIDs, `services/pca/revocation.py`) that enable CRLs or OCSP; private CAs'
+audit reports are at `/audit-report/<ca id>/<report id>.<json|csv>`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives import serialization
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from openacm.adapters.ca.revocation import (
@@ -22,6 +23,7 @@ from openacm.adapters.ca.revocation import (
 )
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
+from openacm.services.pca.audit_reports import AuditReports
 from openacm.services.pca.revocation import PrivateCaRevocation
 from openacm.services.pki.builtin_ca import BuiltinCa
 from openacm.services.pki.crls import regenerate_crl
@@ -37,6 +39,7 @@ def pki_routes(
     ca: BuiltinCa,
     crl_validity_seconds: float,
     private: PrivateCaRevocation | None = None,
+    audit_reports: AuditReports | None = None,
 ) -> list[Route]:
     def not_found(what: str) -> Response:
         return PlainTextResponse(f"{what} not found\n", status_code=404)
@@ -124,7 +127,21 @@ def pki_routes(
             request_der = b""
         return await answer_ocsp(request.path_params["ca_id"], request_der)
 
+    async def audit_report(request: Request) -> Response:
+        # A private CA's audit report, at the S3Key the API answered (services/pca/
+        # audit_reports.py): what AWS would have put in the caller's bucket.
+        if audit_reports is None:
+            return not_found("audit report")
+        found = await asyncio.to_thread(
+            audit_reports.served_file, request.path_params["ca_id"], request.path_params["name"]
+        )
+        if found is None:
+            return not_found("audit report")
+        path, media_type = found
+        return FileResponse(path, media_type=media_type)
+
     return [
+        Route("/audit-report/{ca_id}/{name}", audit_report, methods=["GET"]),
         Route("/ca/roots.pem", roots, methods=["GET"]),
         Route("/ca/{ca_id}.cer", ca_certificate, methods=["GET"]),
         Route("/crl/{ca_id}.crl", crl, methods=["GET"]),

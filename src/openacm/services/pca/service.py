@@ -10,6 +10,7 @@ from openacm.adapters.store.database import Database
 from openacm.config import Settings
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.context import CallContext
+from openacm.services.pca.audit_reports import AuditReportOperations, AuditReports
 from openacm.services.pca.authorities import CertificateAuthorities, LifecycleOperations
 from openacm.services.pca.certificates import CertificateOperations
 from openacm.services.pca.issuance import PrivateCertificateIssuer
@@ -42,6 +43,9 @@ class PcaService:
         lifecycle = LifecycleOperations(self.authorities)
         sharing = SharingOperations(self.authorities)
         certificates = CertificateOperations(self.authorities, self.issuer, self.revocation)
+        # Audit report files, also served by the PKI routes.
+        self.audit_reports = AuditReports(db, settings.data_dir)
+        audits = AuditReportOperations(self.authorities, self.audit_reports)
         self.handlers: dict[str, Handler] = {
             "CreateCertificateAuthority": lifecycle.create_certificate_authority,
             "GetCertificateAuthorityCsr": lifecycle.get_certificate_authority_csr,
@@ -66,6 +70,12 @@ class PcaService:
             "IssueCertificate": certificates.issue_certificate,
             "GetCertificate": certificates.get_certificate,
             "RevokeCertificate": certificates.revoke_certificate,
+            "CreateCertificateAuthorityAuditReport": (
+                audits.create_certificate_authority_audit_report
+            ),
+            "DescribeCertificateAuthorityAuditReport": (
+                audits.describe_certificate_authority_audit_report
+            ),
         }
 
     def handler(self, operation: str) -> Handler:
