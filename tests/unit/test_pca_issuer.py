@@ -103,7 +103,7 @@ def activate(
             conn,
             ca,
             request_for(ca, ca.csr_pem.encode(), ROOT_TEMPLATE, 3650),
-            signing_algorithm="SHA256WITHECDSA",
+            signing_algorithm=ca.signing_algorithm,
             now=NOW,
         )
     assert root.chain_pem == ""
