@@ -185,8 +185,16 @@ def create_app(settings: Settings) -> OpenAcmApp:
         ApiModel.load("acm-pca"),
         pca_service,
         "acm-pca.amazonaws.com",
-        # Key generation takes seconds for RSA 4096: off the event loop.
-        blocking_operations=frozenset({"CreateCertificateAuthority"}),
+        # Key generation takes seconds for RSA 4096, signing milliseconds to tens of them (and
+        # a CRL re-signed on revocation grows with the CA): off the event loop.
+        blocking_operations=frozenset(
+            {
+                "CreateCertificateAuthority",
+                "IssueCertificate",
+                "RevokeCertificate",
+                "CreateCertificateAuthorityAuditReport",
+            }
+        ),
     )
     clock = InstallationClock(runtime.db, movable=settings.dev)
     endpoint = JsonApiEndpoint([acm, pca, openacm_api], keys, audit, clock=clock)
@@ -239,7 +247,13 @@ def create_app(settings: Settings) -> OpenAcmApp:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
-        *pki_routes(runtime.db, ca, settings.issuance.crl_validity_seconds),
+        *pki_routes(
+            runtime.db,
+            ca,
+            settings.issuance.crl_validity_seconds,
+            pca_service.revocation,
+            pca_service.audit_reports,
+        ),
         *(dev_clock_routes(clock) if settings.dev else []),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

@@ -460,8 +460,8 @@ def test_boto3_gets_validation_errors(pca: CborClient) -> None:
 
 
 def test_boto3_serializes_blobs_and_nested_members(pca: CborClient) -> None:
-    # Valid input in every member type botocore writes: the server parses it all, then says
-    # the operation is not built.
+    # Valid input in every member type botocore writes: the server parses it all and the
+    # handler answers (the CA is another account's).
     with pytest.raises(ClientError) as caught:
         pca.client.issue_certificate(
             CertificateAuthorityArn=CA_ARN,
@@ -471,7 +471,7 @@ def test_boto3_serializes_blobs_and_nested_members(pca: CborClient) -> None:
             ApiPassthrough={"Extensions": {"KeyUsage": {"DigitalSignature": True}}},
             IdempotencyToken="token",
         )
-    assert caught.value.response["Error"]["Code"] == "NotImplementedException"
+    assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
 def test_boto3_with_an_unknown_key(caller: Caller, cbor_model_path: Path) -> None:

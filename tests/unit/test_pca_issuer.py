@@ -103,7 +103,7 @@ def activate(
             conn,
             ca,
             request_for(ca, ca.csr_pem.encode(), ROOT_TEMPLATE, 3650),
-            signing_algorithm="SHA256WITHECDSA",
+            signing_algorithm=ca.signing_algorithm,
             now=NOW,
         )
     assert root.chain_pem == ""
@@ -203,6 +203,16 @@ def test_refusals_root_template_foreign_csr_algorithm_and_missing_certificate(
             )
         with pytest.raises(InvalidStateError):
             validity_window(ca, END_ENTITY, ValidityPeriod("DAYS", 30), None, now=NOW)
+        subordinate = ca.changed(NOW, ca_type="SUBORDINATE")
+        assert ca.csr_pem is not None
+        with pytest.raises(InvalidArgsError, match="ROOT certificate authority"):
+            issuer.issue(
+                conn,
+                subordinate,
+                request_for(subordinate, ca.csr_pem.encode(), ROOT_TEMPLATE, 30),
+                signing_algorithm="SHA256WITHECDSA",
+                now=NOW,
+            )
 
 
 def test_revocation_urls_follow_the_configuration(cipher: EnvelopeCipher) -> None:

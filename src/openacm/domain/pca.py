@@ -63,6 +63,14 @@ class InvalidNextTokenError(ApiError):
     code = "InvalidNextTokenException"
 
 
+class RequestAlreadyProcessedError(ApiError):
+    code = "RequestAlreadyProcessedException"
+
+
+class RequestFailedError(ApiError):
+    code = "RequestFailedException"
+
+
 # -- states ----------------------------------------------------------------------------------
 
 CREATING = "CREATING"
@@ -90,6 +98,9 @@ class StateRule:
     # CREATING is answered RequestInProgressException by the operations that wait for it.
     in_progress_while_creating: bool = False
 
+
+# The state rule of IssueCertificate with a root template (`STATE_RULES`).
+ROOT_SELF_ISSUE = "IssueCertificate/RootCACertificate"
 
 _NOT_DELETED = frozenset({PENDING_CERTIFICATE, ACTIVE, DISABLED, EXPIRED, FAILED, CREATING})
 
@@ -122,6 +133,21 @@ STATE_RULES: Mapping[str, StateRule] = {
     "PutPolicy": StateRule(_NOT_DELETED, "policy changes"),
     "DeletePolicy": StateRule(_NOT_DELETED, "policy changes"),
     "GetPolicy": StateRule(_NOT_DELETED, "policy retrieval"),
+    # -- the issuing side ---------------------------------------------------------------
+    # "Your private CA must be in the ACTIVE state to issue certificates."
+    "IssueCertificate": StateRule(frozenset({ACTIVE}), "issuance"),
+    # A root signs its own CSR (RootCACertificate/V1) before it has a certificate, as AWS's
+    # root CA procedure does: the only issuance a PENDING_CERTIFICATE CA may make.
+    ROOT_SELF_ISSUE: StateRule(frozenset({PENDING_CERTIFICATE, ACTIVE}), "issuance"),
+    "GetCertificate": StateRule(
+        frozenset({PENDING_CERTIFICATE, ACTIVE, DISABLED, EXPIRED}), "certificate retrieval", True
+    ),
+    # AWS's status table: certificates can be revoked while the CA is ACTIVE or DISABLED.
+    "RevokeCertificate": StateRule(frozenset({ACTIVE, DISABLED}), "revocation"),
+    "CreateCertificateAuthorityAuditReport": StateRule(
+        frozenset({ACTIVE, DISABLED, EXPIRED}), "audit report creation"
+    ),
+    "DescribeCertificateAuthorityAuditReport": StateRule(_NOT_DELETED, "audit report retrieval"),
 }
 
 
@@ -367,6 +393,12 @@ def _ocsp_configuration(ocsp: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def check_bucket_name(name: str) -> None:
+    """An S3BucketName member (CRL configuration, audit reports): InvalidArgsException when it
+    breaks Amazon S3's bucket naming rules."""
+    _check_bucket_name(name)
 
 
 def _check_bucket_name(name: str) -> None:

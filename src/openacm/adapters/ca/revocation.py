@@ -15,22 +15,23 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import unquote
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, mldsa, rsa
 from cryptography.x509 import ocsp
 
-from openacm.adapters.ca.signer import CaPublicKey, CaSigner
+from openacm.adapters.ca.signer import CaPublicKey
 from openacm.domain.issuance import authority_key_identifier
 
 __all__ = [
     "BR_SUBSCRIBER_CRL_REASONS",
     "REVOCATION_REASONS",
     "OcspResponder",
+    "RevocationSigner",
     "RevokedSerial",
     "SerialStatus",
     "build_crl",
@@ -38,6 +39,25 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+IssuerPublicKey = (
+    CaPublicKey | mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
+)
+
+
+class RevocationSigner(Protocol):
+    """What CRLs and OCSP responses need of a CA's key: every `CaSigner` (builtin CAs, RSA and
+    EC private CAs) and also an ML-DSA private CA's `PrivateCaSigner`."""
+
+    @property
+    def public_key(self) -> IssuerPublicKey: ...
+
+    def sign_crl(
+        self, builder: x509.CertificateRevocationListBuilder
+    ) -> x509.CertificateRevocationList: ...
+
+    def sign_ocsp_response(self, builder: ocsp.OCSPResponseBuilder) -> ocsp.OCSPResponse: ...
+
 
 # --- Revocation reasons -----------------------------------------------------------------------
 
@@ -104,7 +124,7 @@ def _revoked_certificate(entry: RevokedSerial) -> x509.RevokedCertificate:
 
 
 def build_crl(
-    signer: CaSigner,
+    signer: RevocationSigner,
     issuer: x509.Certificate,
     revoked: Iterable[RevokedSerial],
     *,
@@ -202,11 +222,14 @@ class _MalformedRequest(Exception):
     """The request cannot be understood (RFC 6960 malformedRequest)."""
 
 
-def _subject_public_key_bits(public_key: CaPublicKey) -> bytes:
+def _subject_public_key_bits(public_key: IssuerPublicKey) -> bytes:
     # CertID's issuerKeyHash covers the subjectPublicKey BIT STRING's contents: the PKCS#1
-    # RSAPublicKey for RSA, the (uncompressed, as our CAs encode it) point for EC.
+    # RSAPublicKey for RSA, the raw key for ML-DSA (RFC 9881 4), the (uncompressed, as our CAs
+    # encode it) point for EC.
     if isinstance(public_key, rsa.RSAPublicKey):
         return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return public_key.public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
@@ -218,7 +241,7 @@ def _digest(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
     return hasher.finalize()
 
 
-def _issuer_cert_ids(issuer: x509.Certificate, public_key: CaPublicKey) -> dict[str, bytes]:
+def _issuer_cert_ids(issuer: x509.Certificate, public_key: IssuerPublicKey) -> dict[str, bytes]:
     """name-hash + key-hash of `issuer` for each accepted algorithm, keyed by algorithm name."""
     name_der = issuer.subject.public_bytes()
     key_bits = _subject_public_key_bits(public_key)
@@ -275,7 +298,7 @@ class OcspResponder:
     def __init__(
         self,
         issuer: x509.Certificate,
-        signer: CaSigner,
+        signer: RevocationSigner,
         *,
         validity: timedelta = DEFAULT_OCSP_VALIDITY,
     ) -> None:

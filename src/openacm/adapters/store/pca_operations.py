@@ -14,7 +14,13 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from openacm.adapters.store.schema import private_ca_audit_reports, private_ca_issuance, private_cas
+from openacm.adapters.store.pca import IssuedCertificate
+from openacm.adapters.store.schema import (
+    private_ca_audit_reports,
+    private_ca_certificates,
+    private_ca_issuance,
+    private_cas,
+)
 
 # A CA id is the UUID at the end of its ARN; anything else never names a CA (and never reaches
 # a LIKE pattern).
@@ -163,6 +169,14 @@ class AuditReportStore:
         ).first()
         return None if row is None else AuditReport(**dict(row._mapping))
 
+    def by_id(self, report_id: str) -> AuditReport | None:
+        row = self.conn.execute(
+            select(private_ca_audit_reports).where(
+                private_ca_audit_reports.c.report_id == report_id
+            )
+        ).first()
+        return None if row is None else AuditReport(**dict(row._mapping))
+
     def creating(self, ca_arn: str) -> list[AuditReport]:
         t = private_ca_audit_reports.c
         rows = self.conn.execute(
@@ -187,3 +201,12 @@ def _report_row(report: AuditReport) -> dict[str, Any]:
         "s3_key": report.s3_key,
         "created_at": report.created_at,
     }
+
+
+def issued_certificates(conn: Connection, ca_arn: str) -> list[IssuedCertificate]:
+    """Every certificate the CA issued, revoked or not, by issue time (the audit report)."""
+    t = private_ca_certificates.c
+    rows = conn.execute(
+        select(private_ca_certificates).where(t.ca_arn == ca_arn).order_by(t.issued_at, t.serial)
+    ).all()
+    return [IssuedCertificate(**dict(row._mapping)) for row in rows]

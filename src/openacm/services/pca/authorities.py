@@ -87,10 +87,12 @@ class CertificateAuthorities:
         operation: str,
         *,
         shareable: bool = False,
+        state_rule: str | None = None,
     ) -> PrivateCaRecord:
         """The CA named by `arn`, refused as AWS refuses: not a CA ARN, another account's CA
         (unless its policy grants this account the operation and it is `shareable`), unknown,
-        or deleted past its restoration window. The operation's state rule is checked too."""
+        or deleted past its restoration window. The operation's state rule (or `state_rule`,
+        when one operation has several) is checked too."""
         parsed = parse_arn(arn)
         if (
             parsed.service != "acm-pca"
@@ -110,7 +112,7 @@ class CertificateAuthorities:
         record = store.get(arn) if parsed.region == ctx.region else None
         if record is None or pca.is_gone(record.status, record.restorable_until, ctx.now):
             raise ResourceNotFoundError(f"Could not find certificate authority {arn}.")
-        pca.check_state(operation, status_of(record, ctx.now))
+        pca.check_state(state_rule or operation, status_of(record, ctx.now))
         return record
 
     def signer(self, record: PrivateCaRecord) -> PrivateCaSigner:

@@ -218,7 +218,7 @@ class PrivateCertificateIssuer:
         issuer = issuing_certificate(ca, request.template_arn)
         signer = self.signer(ca, signing_algorithm)
         if issuer is None:
-            self._check_own_csr(request.csr, signer)
+            self._check_own_csr(ca, request.csr, signer)
         counters = PcaIssuanceStore(conn)
         if counters.lock_count(ca.arn) >= self.certificates_per_ca:
             raise LimitExceededError(
@@ -256,9 +256,14 @@ class PrivateCertificateIssuer:
         return issued
 
     @staticmethod
-    def _check_own_csr(csr: bytes, signer: PrivateCaSigner) -> None:
+    def _check_own_csr(ca: PrivateCaRecord, csr: bytes, signer: PrivateCaSigner) -> None:
         # A root template signs with the CA's key as the issuer of a certificate for the CSR's
         # key: any other key would make a "self-signed" certificate that verifies with nothing.
+        # A subordinate's self-signed certificate could never be imported (it needs a chain).
+        if ca.ca_type != "ROOT":
+            raise InvalidArgsError(
+                "The RootCACertificate template can only be used by a ROOT certificate authority."
+            )
         if public_key_der(load_csr(csr).public_key()) != public_key_der(signer.public_key):
             raise InvalidArgsError(
                 "The RootCACertificate template can only sign the certificate authority's own "

@@ -10,9 +10,12 @@ from openacm.adapters.store.database import Database
 from openacm.config import Settings
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.context import CallContext
+from openacm.services.pca.audit_reports import AuditReportOperations, AuditReports
 from openacm.services.pca.authorities import CertificateAuthorities, LifecycleOperations
+from openacm.services.pca.certificates import CertificateOperations
 from openacm.services.pca.issuance import PrivateCertificateIssuer
 from openacm.services.pca.keys import PrivateCaKeys
+from openacm.services.pca.revocation import PrivateCaRevocation
 from openacm.services.pca.sharing import SharingOperations
 from openacm.services.pki.builtin_ca import public_base_url
 
@@ -38,8 +41,14 @@ class PcaService:
             public_base_url(settings),
             certificates_per_ca=settings.quotas.private_certificates_per_ca,
         )
+        # CRLs and OCSP of every private CA, also served by the PKI routes.
+        self.revocation = PrivateCaRevocation(db, self.issuer)
         lifecycle = LifecycleOperations(self.authorities)
         sharing = SharingOperations(self.authorities)
+        certificates = CertificateOperations(self.authorities, self.issuer, self.revocation)
+        # Audit report files, also served by the PKI routes.
+        self.audit_reports = AuditReports(db, settings.data_dir)
+        audits = AuditReportOperations(self.authorities, self.audit_reports)
         self.handlers: dict[str, Handler] = {
             "CreateCertificateAuthority": lifecycle.create_certificate_authority,
             "GetCertificateAuthorityCsr": lifecycle.get_certificate_authority_csr,
@@ -61,6 +70,15 @@ class PcaService:
             "PutPolicy": sharing.put_policy,
             "GetPolicy": sharing.get_policy,
             "DeletePolicy": sharing.delete_policy,
+            "IssueCertificate": certificates.issue_certificate,
+            "GetCertificate": certificates.get_certificate,
+            "RevokeCertificate": certificates.revoke_certificate,
+            "CreateCertificateAuthorityAuditReport": (
+                audits.create_certificate_authority_audit_report
+            ),
+            "DescribeCertificateAuthorityAuditReport": (
+                audits.describe_certificate_authority_audit_report
+            ),
         }
 
     def handler(self, operation: str) -> Handler:

@@ -1,0 +1,371 @@
+"""AWS Private CA issuing through boto3 against a running server, on SQLite and PostgreSQL:
+a root built entirely through the API (Create → GetCertificateAuthorityCsr → IssueCertificate
+RootCACertificate/V1 → Import), a subordinate signed by it, an end-entity certificate from the
+subordinate; `openssl verify` accepts the chain; a revocation shows in the CRL and in OCSP
+answers checked by `openssl`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from openacm.adapters.ca.private_issuance import pkix_findings
+from tests.conftest import Tenant
+from tests.integration.test_pca_lifecycle import create_ca, error_of, status_of
+from tests.integration.test_revocation import IssuedPki, _status_line
+
+TEMPLATE = "arn:aws:acm-pca:::template/{}"
+ROOT_TEMPLATE = TEMPLATE.format("RootCACertificate/V1")
+SUB_TEMPLATE = TEMPLATE.format("SubordinateCACertificate_PathLen0/V1")
+LEAF_TEMPLATE = TEMPLATE.format("EndEntityCertificate/V1")
+REVOCATION = {
+    "CrlConfiguration": {"Enabled": True, "ExpirationInDays": 3},
+    "OcspConfiguration": {"Enabled": True},
+}
+
+
+def leaf_csr(name: str = "svc.example.internal") -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+    )
+
+
+def issue(
+    pca: Any, ca_arn: str, csr: bytes | str, template: str, validity: dict[str, Any], **extra: Any
+) -> str:
+    response = pca.issue_certificate(
+        CertificateAuthorityArn=ca_arn,
+        Csr=csr,
+        SigningAlgorithm=extra.pop("SigningAlgorithm", "SHA256WITHECDSA"),
+        TemplateArn=template,
+        Validity=validity,
+        **extra,
+    )
+    arn: str = response["CertificateArn"]
+    assert arn.startswith(f"{ca_arn}/certificate/")
+    return arn
+
+
+def get(pca: Any, ca_arn: str, certificate_arn: str) -> dict[str, Any]:
+    answer: dict[str, Any] = pca.get_certificate(
+        CertificateAuthorityArn=ca_arn, CertificateArn=certificate_arn
+    )
+    return answer
+
+
+def root_through_api(pca: Any, **extra: Any) -> tuple[str, x509.Certificate]:
+    """A ROOT CA made ACTIVE with a certificate it issued to itself."""
+    arn = create_ca(pca, **extra)
+    csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+    certificate_arn = issue(pca, arn, csr, ROOT_TEMPLATE, {"Type": "YEARS", "Value": 10})
+    answer = get(pca, arn, certificate_arn)
+    assert "CertificateChain" not in answer
+    pca.import_certificate_authority_certificate(
+        CertificateAuthorityArn=arn, Certificate=answer["Certificate"]
+    )
+    assert status_of(pca, arn) == "ACTIVE"
+    return arn, x509.load_pem_x509_certificate(answer["Certificate"].encode())
+
+
+@dataclass
+class Hierarchy:
+    root_arn: str
+    sub_arn: str
+    root: x509.Certificate
+    sub: x509.Certificate
+
+
+def hierarchy(pca: Any) -> Hierarchy:
+    root_arn, root = root_through_api(pca)
+    sub_arn = create_ca(
+        pca,
+        "SUBORDINATE",
+        key="RSA_2048",
+        signing="SHA256WITHRSA",
+        subject={"CommonName": "Example Issuing CA", "Organization": "Example"},
+        RevocationConfiguration=REVOCATION,
+    )
+    sub_csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=sub_arn)["Csr"]
+    sub_certificate_arn = issue(pca, root_arn, sub_csr, SUB_TEMPLATE, {"Type": "YEARS", "Value": 5})
+    sub_answer = get(pca, root_arn, sub_certificate_arn)
+    assert x509.load_pem_x509_certificate(sub_answer["CertificateChain"].encode()) == root
+    pca.import_certificate_authority_certificate(
+        CertificateAuthorityArn=sub_arn,
+        Certificate=sub_answer["Certificate"],
+        CertificateChain=sub_answer["CertificateChain"],
+    )
+    sub = x509.load_pem_x509_certificate(sub_answer["Certificate"].encode())
+    return Hierarchy(root_arn, sub_arn, root, sub)
+
+
+def write_pki(tenant: Tenant, workdir: Path, h: Hierarchy, leaf: x509.Certificate) -> IssuedPki:
+    workdir.mkdir(parents=True, exist_ok=True)
+    pem = serialization.Encoding.PEM
+    (workdir / "leaf.pem").write_bytes(leaf.public_bytes(pem))
+    (workdir / "issuer.pem").write_bytes(h.sub.public_bytes(pem))
+    (workdir / "root.pem").write_bytes(h.root.public_bytes(pem))
+    (workdir / "cas.pem").write_bytes(h.root.public_bytes(pem) + h.sub.public_bytes(pem))
+    return IssuedPki(tenant, h.sub_arn, workdir, leaf, h.sub, h.root)
+
+
+def test_three_level_hierarchy_verifies_and_revocation_shows_in_crl_and_ocsp(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    pca = tenant.client("acm-pca")
+    h = hierarchy(pca)
+    leaf_arn = issue(
+        pca,
+        h.sub_arn,
+        leaf_csr(),
+        LEAF_TEMPLATE,
+        {"Type": "DAYS", "Value": 30},
+        SigningAlgorithm="SHA256WITHRSA",
+    )
+    answer = get(pca, h.sub_arn, leaf_arn)
+    leaf = x509.load_pem_x509_certificate(answer["Certificate"].encode())
+    assert x509.load_pem_x509_certificates(answer["CertificateChain"].encode()) == [h.sub, h.root]
+    for certificate in (h.root, h.sub, leaf):
+        assert [f for f in pkix_findings(certificate) if f.severity == "ERROR"] == []
+
+    pki = write_pki(tenant, tmp_path / "pki", h, leaf)
+    verified = pki.openssl("verify", "-CAfile", "root.pem", "-untrusted", "issuer.pem", "leaf.pem")
+    assert "leaf.pem: OK" in verified.stdout
+    assert _status_line(pki.ocsp_post()) == "good"
+    before = pki.crl("before.crl")
+    assert before.get_revoked_certificate_by_serial_number(leaf.serial_number) is None
+    assert pki.verify_with_crl("before.crl.pem").returncode == 0
+
+    colon_serial = ":".join(f"{b:02x}" for b in leaf.serial_number.to_bytes(16, "big"))
+    pca.revoke_certificate(
+        CertificateAuthorityArn=h.sub_arn,
+        CertificateSerial=colon_serial,
+        RevocationReason="KEY_COMPROMISE",
+    )
+    error = error_of(
+        lambda: pca.revoke_certificate(
+            CertificateAuthorityArn=h.sub_arn,
+            CertificateSerial=format(leaf.serial_number, "x"),
+            RevocationReason="KEY_COMPROMISE",
+        )
+    )
+    assert error["Code"] == "RequestAlreadyProcessedException"
+
+    after = pki.crl("after.crl")
+    entry = after.get_revoked_certificate_by_serial_number(leaf.serial_number)
+    assert entry is not None
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == (
+        x509.ReasonFlags.key_compromise
+    )
+    refused = pki.verify_with_crl("after.crl.pem")
+    assert refused.returncode != 0 and "certificate revoked" in refused.stdout + refused.stderr
+    ocsp_text = pki.ocsp_post()
+    assert _status_line(ocsp_text) == "revoked"
+    assert "Reason: keyCompromise" in ocsp_text
+    # The GET form of RFC 6960 A.1 answers the same.
+    response = pki.ocsp_get(pki.ocsp_request("req.der", nonce=False))
+    assert _status_line(pki.ocsp_check_response(response.content, "get.der")) == "revoked"
+
+
+def test_idempotency_token_answers_the_first_certificate(sqlite_tenant: Tenant) -> None:
+    pca = sqlite_tenant.client("acm-pca")
+    root_arn, _root = root_through_api(pca)
+    csr = leaf_csr()
+    validity = {"Type": "DAYS", "Value": 10}
+    first = issue(pca, root_arn, csr, LEAF_TEMPLATE, validity, IdempotencyToken="t-1")
+    assert issue(pca, root_arn, csr, LEAF_TEMPLATE, validity, IdempotencyToken="t-1") == first
+    # Another request under the same token is another certificate.
+    other = issue(pca, root_arn, leaf_csr(), LEAF_TEMPLATE, validity, IdempotencyToken="t-1")
+    assert other != first
+    assert issue(pca, root_arn, csr, LEAF_TEMPLATE, validity) != first
+
+
+def test_refusals_of_the_model(sqlite_tenant: Tenant) -> None:
+    pca = sqlite_tenant.client("acm-pca")
+    pending = create_ca(pca)
+    validity = {"Type": "DAYS", "Value": 10}
+
+    def code(**params: Any) -> str:
+        call = {
+            "CertificateAuthorityArn": pending,
+            "Csr": leaf_csr(),
+            "SigningAlgorithm": "SHA256WITHECDSA",
+            "Validity": validity,
+            **params,
+        }
+        return str(error_of(lambda: pca.issue_certificate(**call))["Code"])
+
+    # A CA without its certificate issues nothing but its own root certificate.
+    assert code() == "InvalidStateException"
+    assert code(TemplateArn=ROOT_TEMPLATE) == "InvalidArgsException"  # not its own CSR
+    not_a_ca = f"arn:aws:acm-pca:us-east-1:{sqlite_tenant.account_id}:certificate/abc"
+    assert code(CertificateAuthorityArn=not_a_ca) == "InvalidArnException"
+    missing = pending.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
+    assert code(CertificateAuthorityArn=missing) == "ResourceNotFoundException"
+
+    root_arn, root = root_through_api(pca)
+    assert code(CertificateAuthorityArn=root_arn, Csr=b"not a csr") == "MalformedCSRException"
+    assert code(CertificateAuthorityArn=root_arn, SigningAlgorithm="SHA256WITHRSA") == (
+        "InvalidArgsException"
+    )
+    assert code(
+        CertificateAuthorityArn=root_arn, TemplateArn="arn:aws:acm-pca:::template/X/V1"
+    ) == ("InvalidArnException")
+    assert code(CertificateAuthorityArn=root_arn, Validity={"Type": "YEARS", "Value": 50}) == (
+        "ValidationException"
+    )
+
+    unknown = f"{root_arn}/certificate/abcdef"
+    error = error_of(lambda: get(pca, root_arn, unknown))
+    assert error["Code"] == "ResourceNotFoundException"
+    assert error_of(lambda: get(pca, root_arn, not_a_ca))["Code"] == "InvalidArnException"
+    for serial, expected in (
+        ("abcdef", "ResourceNotFoundException"),
+        ("xyz", "InvalidRequestException"),
+    ):
+        error = error_of(
+            lambda serial=serial: pca.revoke_certificate(
+                CertificateAuthorityArn=root_arn,
+                CertificateSerial=serial,
+                RevocationReason="UNSPECIFIED",
+            )
+        )
+        assert error["Code"] == expected
+    own = error_of(
+        lambda: pca.revoke_certificate(
+            CertificateAuthorityArn=root_arn,
+            CertificateSerial=format(root.serial_number, "x"),
+            RevocationReason="UNSPECIFIED",
+        )
+    )
+    assert own["Code"] == "InvalidRequestException"
+
+    # A DISABLED CA may revoke but not issue.
+    leaf_arn = issue(pca, root_arn, leaf_csr(), LEAF_TEMPLATE, validity)
+    pca.update_certificate_authority(CertificateAuthorityArn=root_arn, Status="DISABLED")
+    assert code(CertificateAuthorityArn=root_arn) == "InvalidStateException"
+    pca.revoke_certificate(
+        CertificateAuthorityArn=root_arn,
+        CertificateSerial=leaf_arn.rsplit("/", 1)[1],
+        RevocationReason="SUPERSEDED",
+    )
+    # No CRL or OCSP configured: nothing served.
+    ca_id = root_arn.rsplit("/", 1)[1]
+    assert httpx.get(f"{sqlite_tenant.server.endpoint}/crl/{ca_id}.crl").status_code == 404
+    assert (
+        httpx.post(f"{sqlite_tenant.server.endpoint}/ocsp/{ca_id}", content=b"x").status_code == 404
+    )
+
+
+def test_lifetime_quota_is_limit_exceeded(tmp_path: Path) -> None:
+    from tests.conftest import finish_server, start_server
+
+    server = start_server(
+        tmp_path, "sqlite", env={"OPENACM_QUOTA_PRIVATE_CERTIFICATES_PER_CA": "2"}
+    )
+    try:
+        _account, key = server.new_account()
+        pca = server.client("acm-pca", key=key)
+        root_arn, _root = root_through_api(pca)  # the root's own certificate counts
+        issue(pca, root_arn, leaf_csr(), LEAF_TEMPLATE, {"Type": "DAYS", "Value": 1})
+        error = error_of(
+            lambda: issue(pca, root_arn, leaf_csr(), LEAF_TEMPLATE, {"Type": "DAYS", "Value": 1})
+        )
+        assert error["Code"] == "LimitExceededException"
+    finally:
+        finish_server(server)
+
+
+def test_audit_report_lists_issued_and_revoked_certificates(sqlite_tenant: Tenant) -> None:
+    pca = sqlite_tenant.client("acm-pca")
+    root_arn, root = root_through_api(pca)
+    validity = {"Type": "DAYS", "Value": 10}
+    kept = issue(pca, root_arn, leaf_csr("kept.internal"), LEAF_TEMPLATE, validity)
+    revoked = issue(pca, root_arn, leaf_csr("gone.internal"), LEAF_TEMPLATE, validity)
+    pca.revoke_certificate(
+        CertificateAuthorityArn=root_arn,
+        CertificateSerial=revoked.rsplit("/", 1)[1],
+        RevocationReason="CESSATION_OF_OPERATION",
+    )
+    created = pca.create_certificate_authority_audit_report(
+        CertificateAuthorityArn=root_arn,
+        S3BucketName="audit-bucket",
+        AuditReportResponseFormat="JSON",
+    )
+    report_id = created["AuditReportId"]
+    ca_id = root_arn.rsplit("/", 1)[1]
+    assert created["S3Key"] == f"audit-report/{ca_id}/{report_id}.json"
+    described = pca.describe_certificate_authority_audit_report(
+        CertificateAuthorityArn=root_arn, AuditReportId=report_id
+    )
+    assert described["AuditReportStatus"] == "SUCCESS"
+    assert described["S3BucketName"] == "audit-bucket"
+    assert described["S3Key"] == created["S3Key"]
+    response = httpx.get(f"{sqlite_tenant.server.endpoint}/{created['S3Key']}", timeout=10)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/json"
+    rows = {row["certificateArn"]: row for row in response.json()}
+    assert {kept, revoked} <= set(rows)
+    assert len(rows) == 3  # the root's own certificate, issued by IssueCertificate, counts
+    assert rows[kept]["revokedAt"] is None and rows[kept]["subject"] == "CN=kept.internal"
+    assert rows[revoked]["revocationReason"] == "CESSATION_OF_OPERATION"
+    assert rows[revoked]["revokedAt"].endswith("+0000")
+    root_serial = format(root.serial_number, "x")
+    assert any(r["serial"].replace(":", "").lstrip("0") == root_serial for r in rows.values())
+
+    csv_report = pca.create_certificate_authority_audit_report(
+        CertificateAuthorityArn=root_arn,
+        S3BucketName="audit-bucket",
+        AuditReportResponseFormat="CSV",
+    )
+    text = httpx.get(f"{sqlite_tenant.server.endpoint}/{csv_report['S3Key']}", timeout=10).text
+    lines = text.splitlines()
+    assert lines[0].startswith("awsAccountId,certificateArn,serial,subject,")
+    assert len(lines) == 4
+
+    def refusal(call: Any) -> str:
+        return str(error_of(call)["Code"])
+
+    assert (
+        refusal(
+            lambda: pca.describe_certificate_authority_audit_report(
+                CertificateAuthorityArn=root_arn,
+                AuditReportId="00000000-0000-0000-0000-000000000000",
+            )
+        )
+        == "ResourceNotFoundException"
+    )
+    assert (
+        refusal(
+            lambda: pca.create_certificate_authority_audit_report(
+                CertificateAuthorityArn=root_arn,
+                S3BucketName="Bad_Bucket",
+                AuditReportResponseFormat="CSV",
+            )
+        )
+        == "InvalidArgsException"
+    )
+    pending = create_ca(pca)
+    assert (
+        refusal(
+            lambda: pca.create_certificate_authority_audit_report(
+                CertificateAuthorityArn=pending,
+                S3BucketName="audit-bucket",
+                AuditReportResponseFormat="CSV",
+            )
+        )
+        == "InvalidStateException"
+    )
+    unknown_id = "00000000-0000-0000-0000-000000000000"
+    missing = f"{sqlite_tenant.server.endpoint}/audit-report/{ca_id}/{unknown_id}.json"
+    assert httpx.get(missing, timeout=10).status_code == 404
