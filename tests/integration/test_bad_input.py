@@ -53,6 +53,7 @@ IMPLEMENTED = (
     "DescribeCertificate",
     "GetCertificate",
     "ExportCertificate",
+    "RenewCertificate",
     "DeleteCertificate",
     "AddTagsToCertificate",
     "RemoveTagsFromCertificate",
@@ -1061,8 +1062,15 @@ def test_unimplemented_operation(bad: BadInput) -> None:
         "openacm does not implement EMAIL validation yet; use ValidationMethod=DNS.",
         status=501,
     )
+
+
+def test_renew_of_an_imported_certificate(bad: BadInput) -> None:
     answer = bad.caller.call("RenewCertificate", CertificateArn=bad.me.arn)
-    bad.expect(answer, "NotImplementedException", status=501, contains=("RenewCertificate",))
+    bad.expect(
+        answer,
+        "ValidationException",
+        contains=("cannot be renewed", "only private certificates"),
+    )
 
 
 # -- authentication -------------------------------------------------------------------------
