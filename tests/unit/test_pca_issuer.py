@@ -19,6 +19,7 @@ from openacm.adapters.ca.private_issuance import PrivateCertificateRequest
 from openacm.adapters.envelope import EnvelopeCipher, MasterKey
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.pca import IssuedCertificateStore, PrivateCaRecord, PrivateCaStore
+from openacm.config import IssuanceSettings
 from openacm.domain import pca
 from openacm.domain.errors import InvalidArgsError, InvalidStateError, LimitExceededError
 from openacm.domain.pca_validity import ValidityPeriod
@@ -28,6 +29,7 @@ from openacm.services.pca.issuance import (
     serial_of_certificate_arn,
     validity_window,
 )
+from openacm.services.pca.keys import PrivateCaKeys
 
 CA_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 ARN = f"arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/{CA_ID}"
@@ -126,7 +128,9 @@ def test_root_then_end_entity_recorded_with_chain_urls_and_count(
         "CrlConfiguration": {"Enabled": True, "CustomCname": "crl.example.internal"},
         "OcspConfiguration": {"Enabled": True},
     }
-    issuer = PrivateCertificateIssuer(cipher, "http://pki.example:8080/")
+    issuer = PrivateCertificateIssuer(
+        PrivateCaKeys(cipher, IssuanceSettings()), "http://pki.example:8080/"
+    )
     ca = activate(db, issuer, pending_ca(cipher, revocation))
     with db.write() as conn:
         issued = issuer.issue(
@@ -158,7 +162,9 @@ def test_root_then_end_entity_recorded_with_chain_urls_and_count(
 def test_lifetime_quota_counts_every_issued_certificate(
     db: Database, cipher: EnvelopeCipher
 ) -> None:
-    issuer = PrivateCertificateIssuer(cipher, "http://pki.example", certificates_per_ca=2)
+    issuer = PrivateCertificateIssuer(
+        PrivateCaKeys(cipher, IssuanceSettings()), "http://pki.example", certificates_per_ca=2
+    )
     ca = activate(db, issuer, pending_ca(cipher, {}))
     with db.write() as conn:
         issuer.issue(
@@ -181,7 +187,9 @@ def test_lifetime_quota_counts_every_issued_certificate(
 def test_refusals_root_template_foreign_csr_algorithm_and_missing_certificate(
     db: Database, cipher: EnvelopeCipher
 ) -> None:
-    issuer = PrivateCertificateIssuer(cipher, "http://pki.example")
+    issuer = PrivateCertificateIssuer(
+        PrivateCaKeys(cipher, IssuanceSettings()), "http://pki.example"
+    )
     ca = pending_ca(cipher, {})
     with db.write() as conn:
         PrivateCaStore(conn).insert(ca)

@@ -22,9 +22,11 @@ from openacm.adapters.envelope import EnvelopeCipher, MasterKey
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.pca import IssuedCertificateStore, PrivateCaRecord, PrivateCaStore
 from openacm.adapters.store.pca_operations import PcaIssuanceStore, issued_certificates
+from openacm.config import IssuanceSettings
 from openacm.services.pca.audit_reports import render, report_rows
 from openacm.services.pca.certificates import normalized_serial
 from openacm.services.pca.issuance import PrivateCertificateIssuer
+from openacm.services.pca.keys import PrivateCaKeys
 from openacm.services.pca.revocation import PrivateCaRevocation
 from tests.unit.test_pca_issuer import (
     ARN,
@@ -95,7 +97,9 @@ def test_crl_and_ocsp_follow_revocation(
     cipher: EnvelopeCipher,
     family: str,
 ) -> None:
-    issuer = PrivateCertificateIssuer(cipher, "http://pki.example")
+    issuer = PrivateCertificateIssuer(
+        PrivateCaKeys(cipher, IssuanceSettings()), "http://pki.example"
+    )
     revocation = PrivateCaRevocation(db, issuer)
     ca = activate(
         db, issuer, pending_ca(cipher, REVOCATION) if family == "ec" else mldsa_ca(cipher)
@@ -152,7 +156,9 @@ def test_nothing_published_without_configuration_or_for_unknown_ids(
     db: Database,
     cipher: EnvelopeCipher,
 ) -> None:
-    issuer = PrivateCertificateIssuer(cipher, "http://pki.example")
+    issuer = PrivateCertificateIssuer(
+        PrivateCaKeys(cipher, IssuanceSettings()), "http://pki.example"
+    )
     revocation = PrivateCaRevocation(db, issuer)
     ca = activate(db, issuer, pending_ca(cipher, {}))
     with db.write() as conn:
@@ -173,7 +179,9 @@ def test_a_pending_root_finds_its_id_before_any_issuance(
     with db.read() as conn:
         assert PcaIssuanceStore(conn).ca_arn_for_id(CA_ID) == ARN
     # No certificate yet: nothing to sign a CRL as.
-    issuer = PrivateCertificateIssuer(cipher, "http://pki.example")
+    issuer = PrivateCertificateIssuer(
+        PrivateCaKeys(cipher, IssuanceSettings()), "http://pki.example"
+    )
     assert PrivateCaRevocation(db, issuer).current_crl(CA_ID, now=NOW) is None
 
 
@@ -197,7 +205,9 @@ def test_audit_report_rows_in_json_and_csv(
     db: Database,
     cipher: EnvelopeCipher,
 ) -> None:
-    issuer = PrivateCertificateIssuer(cipher, "http://pki.example")
+    issuer = PrivateCertificateIssuer(
+        PrivateCaKeys(cipher, IssuanceSettings()), "http://pki.example"
+    )
     ca = activate(db, issuer, pending_ca(cipher, {}))
     leaf = issue_leaf(db, issuer, ca)
     with db.write() as conn:

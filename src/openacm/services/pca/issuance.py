@@ -10,7 +10,6 @@ caller's rights are the caller's to check (`CertificateAuthorities.load`).
 from __future__ import annotations
 
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -20,10 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import Connection
 
 from openacm.adapters.ca.algorithms import (
-    PcaPrivateKey,
     PrivateCaSigner,
-    load_private_key,
-    private_ca_signer,
     public_key_der,
 )
 from openacm.adapters.ca.private_issuance import (
@@ -33,7 +29,6 @@ from openacm.adapters.ca.private_issuance import (
     ca_validity_limits,
     load_csr,
 )
-from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.pca import IssuedCertificate, IssuedCertificateStore, PrivateCaRecord
 from openacm.adapters.store.pca_operations import PcaIssuanceStore, ca_id_of
 from openacm.domain import pca
@@ -44,6 +39,7 @@ from openacm.domain.pca_validity import (
     ValidityWindow,
     certificate_validity_window,
 )
+from openacm.services.pca.keys import PrivateCaKeys
 
 __all__ = [
     "DEFAULT_CERTIFICATES_PER_CA",
@@ -160,42 +156,23 @@ def _chain_of(ca: PrivateCaRecord, issuer: x509.Certificate | None) -> str:
 
 
 class PrivateCertificateIssuer:
-    """Signs certificates for private CAs. One per PcaService (and so per process): it keeps
-    each CA's unsealed key in memory, since unsealing costs a key unwrap per signature."""
+    """Signs certificates for private CAs. One per PcaService (and so per process), with the
+    service's `PrivateCaKeys`, which keeps each CA's unsealed key (or token session) open."""
 
     def __init__(
         self,
-        cipher: EnvelopeCipher,
+        keys: PrivateCaKeys,
         public_base_url: str,
         *,
         certificates_per_ca: int = DEFAULT_CERTIFICATES_PER_CA,
     ) -> None:
-        self.cipher = cipher
+        self.keys = keys
         self.public_base_url = public_base_url.rstrip("/")
         self.certificates_per_ca = certificates_per_ca
-        self._keys: dict[str, PcaPrivateKey] = {}
-        self._lock = threading.Lock()
 
     def signer(self, ca: PrivateCaRecord, signing_algorithm: str | None = None) -> PrivateCaSigner:
         """The CA's key signing with `signing_algorithm` (default: the CA's own)."""
-        key = self._key(ca)
-        return private_ca_signer(key, signing_algorithm or ca.signing_algorithm)
-
-    def _key(self, ca: PrivateCaRecord) -> PcaPrivateKey:
-        with self._lock:
-            key = self._keys.get(ca.arn)
-        if key is not None:
-            return key
-        if ca.key_sealed is None:
-            raise InvalidStateError(
-                "The certificate authority is not in a valid state for issuance."
-            )
-        # A CA's key never changes (its ARN is its key's associated data), so the cache needs
-        # no invalidation; a permanently deleted CA answers no call that reaches here.
-        key = load_private_key(self.cipher.open(ca.key_sealed, ca.arn))
-        with self._lock:
-            self._keys[ca.arn] = key
-        return key
+        return self.keys.signer(ca, signing_algorithm)
 
     def issued_count(self, conn: Connection, ca_arn: str) -> int:
         """Certificates the CA issued in its lifetime (the quota's count)."""

@@ -16,17 +16,21 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from openacm.adapters.ca.algorithms import (
+    PcaPrivateKey,
     PrivateCaSigner,
     SignatureScheme,
     generate_private_key,
+    load_private_key,
+    private_ca_signer,
     private_key_der,
 )
 from openacm.adapters.ca.pkcs11 import Pkcs11PrivateCaSigner, Pkcs11Token
 from openacm.adapters.envelope import EnvelopeCipher
-from openacm.adapters.store.pca import PrivateCaRecord, open_signer
+from openacm.adapters.store.pca import PrivateCaRecord
 from openacm.config import IssuanceSettings
 from openacm.domain import pca
 from openacm.domain.arn import parse_arn
+from openacm.domain.errors import InvalidStateError
 from openacm.services.pki.builtin_ca import pkcs11_config
 
 ENVELOPE = "envelope"
@@ -49,6 +53,8 @@ class PrivateCaKeys:
         self.issuance = issuance
         self._token: Pkcs11Token | None = None
         self._token_lock = threading.Lock()
+        self._keys: dict[str, PcaPrivateKey] = {}
+        self._cache_lock = threading.Lock()
 
     @property
     def storage(self) -> str:
@@ -79,11 +85,32 @@ class PrivateCaKeys:
             "csr_pem": _pem(csr),
         }
 
-    def signer(self, record: PrivateCaRecord) -> PrivateCaSigner:
-        """The CA's key, signing with its SigningAlgorithm."""
+    def signer(
+        self, record: PrivateCaRecord, signing_algorithm: str | None = None
+    ) -> PrivateCaSigner:
+        """The CA's key signing with `signing_algorithm` (default: the CA's own)."""
+        algorithm = signing_algorithm or record.signing_algorithm
         if record.key_storage == PKCS11:
-            return self._token_signer(private_ca_key_label(record.arn), record.signing_algorithm)
-        return open_signer(record, self.cipher)
+            pca.check_token_algorithms(record.key_algorithm, algorithm)
+            return self._token_signer(private_ca_key_label(record.arn), algorithm)
+        return private_ca_signer(self._software_key(record), algorithm)
+
+    def _software_key(self, record: PrivateCaRecord) -> PcaPrivateKey:
+        """The unsealed key, kept for the life of the process: unsealing costs a key unwrap,
+        which would otherwise be paid on every signature. A CA's key never changes (its ARN
+        is the sealed key's associated data), so the cache needs no invalidation."""
+        with self._cache_lock:
+            key = self._keys.get(record.arn)
+        if key is not None:
+            return key
+        if record.key_sealed is None:
+            raise InvalidStateError(
+                "The certificate authority is not in a valid state for issuance."
+            )
+        key = load_private_key(self.cipher.open(record.key_sealed, record.arn))
+        with self._cache_lock:
+            self._keys[record.arn] = key
+        return key
 
     def destroy(self, record: PrivateCaRecord) -> None:
         """Remove a permanently deleted CA's key from the token (a sealed key goes with its

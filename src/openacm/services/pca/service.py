@@ -32,12 +32,11 @@ class PcaService:
         self.db = db
         self.cipher = cipher
         self.settings = settings
-        self.authorities = CertificateAuthorities(
-            db, cipher, settings.quotas, PrivateCaKeys(cipher, settings.issuance)
-        )
         # One per service, so one per process: it keeps the CAs' unsealed keys.
+        keys = PrivateCaKeys(cipher, settings.issuance)
+        self.authorities = CertificateAuthorities(db, cipher, settings.quotas, keys)
         self.issuer = PrivateCertificateIssuer(
-            cipher,
+            keys,
             public_base_url(settings),
             certificates_per_ca=settings.quotas.private_certificates_per_ca,
         )
