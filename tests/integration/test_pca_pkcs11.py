@@ -7,19 +7,32 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from sqlalchemy import select
 
 from openacm.adapters.store.schema import private_cas
 from openacm.services.pca.keys import private_ca_key_label
 from tests.conftest import IN_CI, Tenant, _tenant, finish_server, start_server
+from tests.integration.test_pca_issue import (
+    LEAF_TEMPLATE,
+    REVOCATION,
+    get,
+    issue,
+    leaf_csr,
+    root_through_api,
+)
 from tests.integration.test_pkcs11_ca import TOKEN_LABEL, _token_directory
+from tests.integration.test_private_certificates import make_root_ca, request_private, wait_done
+from tests.integration.test_revocation import IssuedPki, _status_line
 from tests.support.server import OpenAcmServer
 from tests.support.softhsm import TEST_PIN, softhsm_module, softhsm_unavailable
 
@@ -132,3 +145,60 @@ def test_what_a_token_cannot_hold_is_refused_before_anything_is_written(
     assert error["Code"] == "InvalidArgsException"
     assert "PKCS#11" in error["Message"]
     assert pca.list_certificate_authorities()["CertificateAuthorities"] == []
+
+
+@pytest.mark.parametrize(("key", "signing"), [("EC_secp384r1", "SHA384WITHECDSA")])
+def test_a_token_ca_signs_its_root_certificates_crls_and_ocsp(
+    token_tenant: Tenant, tmp_path: Path, key: str, signing: str
+) -> None:
+    """The root self-signed in the token with RootCACertificate/V1, and a private certificate
+    through ACM that openssl verifies against it."""
+    ca_arn, root_pem = make_root_ca(token_tenant, key=key, signing=signing)
+    root = x509.load_pem_x509_certificate(root_pem.encode())
+    assert root.signature_hash_algorithm is not None
+    assert root.signature_hash_algorithm.name == "sha384"
+
+    name = f"svc-{uuid.uuid4().hex[:8]}.corp.internal"
+    arn = request_private(token_tenant, ca_arn, name, KeyAlgorithm="EC_prime256v1")
+    detail = wait_done(token_tenant.acm, arn)
+    assert detail["Status"] == "ISSUED", detail
+    got = token_tenant.acm.get_certificate(CertificateArn=arn)
+    (tmp_path / "root.pem").write_text(root_pem)
+    (tmp_path / "leaf.pem").write_text(got["Certificate"])
+    verified = subprocess.run(
+        ["openssl", "verify", "-CAfile", "root.pem", "leaf.pem"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    stored = token_tenant.server.query(
+        select(private_cas.c.key_storage, private_cas.c.key_sealed).where(
+            private_cas.c.arn == ca_arn
+        )
+    )
+    assert stored == [("pkcs11", None)]
+
+
+def test_a_token_ca_signs_crls_and_ocsp_answers(token_tenant: Tenant, tmp_path: Path) -> None:
+    pca = token_tenant.client("acm-pca")
+    ca_arn, root = root_through_api(pca, RevocationConfiguration=REVOCATION)  # EC P-256
+    leaf_arn = issue(pca, ca_arn, leaf_csr(), LEAF_TEMPLATE, {"Type": "DAYS", "Value": 30})
+    leaf = x509.load_pem_x509_certificate(get(pca, ca_arn, leaf_arn)["Certificate"].encode())
+    workdir = tmp_path / "pki"
+    workdir.mkdir()
+    pem = serialization.Encoding.PEM
+    for name in ("issuer.pem", "root.pem", "cas.pem"):
+        (workdir / name).write_bytes(root.public_bytes(pem))
+    (workdir / "leaf.pem").write_bytes(leaf.public_bytes(pem))
+    pki = IssuedPki(token_tenant, ca_arn, workdir, leaf, root, root)
+    assert _status_line(pki.ocsp_post()) == "good"
+
+    pca.revoke_certificate(
+        CertificateAuthorityArn=ca_arn,
+        CertificateSerial=format(leaf.serial_number, "x"),
+        RevocationReason="KEY_COMPROMISE",
+    )
+    crl = pki.crl("after.crl")
+    assert crl.is_signature_valid(root.public_key())  # type: ignore[arg-type]
+    assert crl.get_revoked_certificate_by_serial_number(leaf.serial_number) is not None
+    assert _status_line(pki.ocsp_post()) == "revoked"
