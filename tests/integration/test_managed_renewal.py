@@ -6,6 +6,7 @@ one never renews. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import Tenant, _tenant, finish_server, pki_env, start_server
+from tests.integration.test_private_certificates import make_root_ca, request_private, wait_done
 from tests.support.acm_flow import describe, request_and_issue, unique_domain
 from tests.support.bind import BindServer
 from tests.support.server import OpenAcmServer
@@ -163,3 +165,33 @@ def test_the_clock_moves_only_in_dev_mode_and_reads_back(tenant: Tenant) -> None
     assert bad.status_code == 400
     # API calls keep working with a moved clock: signatures are checked against real time.
     tenant.acm.list_certificates()
+
+
+def test_an_exported_private_certificate_renews_from_its_ca(tenant: Tenant) -> None:
+    ca_arn, _root = make_root_ca(tenant)
+    arn = request_private(tenant, ca_arn, f"svc-{uuid.uuid4().hex[:8]}.corp.internal")
+    before = wait_done(tenant.acm, arn)
+    assert before["Status"] == "ISSUED", before
+    assert before["RenewalEligibility"] == "INELIGIBLE"  # not exported, not in use
+    tenant.acm.export_certificate(CertificateArn=arn, Passphrase=PASSPHRASE)
+    assert describe(tenant.acm, arn)["RenewalEligibility"] == "ELIGIBLE"
+
+    into_renewal_window(tenant.server, before)
+    after = wait_renewal(tenant.acm, arn, ("SUCCESS", "FAILED"))
+    assert after["RenewalSummary"]["RenewalStatus"] == "SUCCESS", after["RenewalSummary"]
+    assert after["Serial"] != before["Serial"] and after["CertificateArn"] == arn
+
+
+def test_a_ca_deleted_for_good_fails_the_renewal(tenant: Tenant) -> None:
+    ca_arn, _root = make_root_ca(tenant)
+    arn = request_private(tenant, ca_arn, f"svc-{uuid.uuid4().hex[:8]}.corp.internal")
+    detail = wait_done(tenant.acm, arn)
+    tenant.acm.export_certificate(CertificateArn=arn, Passphrase=PASSPHRASE)
+    pca = tenant.client("acm-pca")
+    pca.update_certificate_authority(CertificateAuthorityArn=ca_arn, Status="DISABLED")
+    pca.delete_certificate_authority(CertificateAuthorityArn=ca_arn, PermanentDeletionTimeInDays=7)
+
+    into_renewal_window(tenant.server, detail)  # far more than 7 days later
+    failed = wait_renewal(tenant.acm, arn, ("FAILED",))
+    assert failed["RenewalSummary"]["RenewalStatusReason"] == "PCA_RESOURCE_NOT_FOUND"
+    assert failed["Status"] == "ISSUED" and failed["Serial"] == detail["Serial"]
