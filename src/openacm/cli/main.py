@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from openacm.cli.associations import associations
 from openacm.cli.ca import ca
 from openacm.cli.logs import configure_logging
 from openacm.cli.options import emit_rows, output_option, settings_from_context, storage_options
@@ -461,6 +462,7 @@ def audit_search(
 
 main.add_command(records)
 main.add_command(ca)
+main.add_command(associations)
 
 
 if __name__ == "__main__":

@@ -42,13 +42,23 @@ _GET_WITH_BODIES = select(certificates).where(certificates.c.arn == bindparam("a
 # costs about 0.7 ms of SQLAlchemy work per call, running the prebuilt one about 0.05 ms
 # (RequestCertificate inserts a row, the validation worker replaces it when it issues).
 _INSERT = insert(certificates)
+# Columns whose only writer is elsewhere: `in_use` follows the associations
+# (adapters/store/associations.py) in their own transactions, so a replace made from a
+# record read earlier must not set it back.
+_NOT_REPLACED = frozenset({"in_use"})
 _REPLACE = (
     sql_update(certificates)
     .where(
         certificates.c.arn == bindparam("where_arn"),
         certificates.c.row_version == bindparam("where_row_version"),
     )
-    .values({column.name: bindparam(column.name) for column in certificates.c})
+    .values(
+        {
+            column.name: bindparam(column.name)
+            for column in certificates.c
+            if column.name not in _NOT_REPLACED
+        }
+    )
 )
 # RequestCertificate's quota checks and ledger entry, and the tags it sets.
 _COUNT = (
@@ -175,6 +185,7 @@ def record_from_mapping(mapping: dict[str, Any]) -> CertificateRecord:
         revoked_at=mapping["revoked_at"],
         revocation_reason=mapping["revocation_reason"],
         exported=mapping["exported"],
+        associated=mapping["in_use"],
         export_option=mapping["export_option"],
         managed_by=mapping["managed_by"],
         key_pair_origin=mapping["key_pair_origin"],
@@ -222,6 +233,8 @@ class CertificateStore:
     def replace(self, record: CertificateRecord, private_key_sealed: bytes | None) -> bool:
         """Overwrite a certificate if nobody changed it since it was read (row_version)."""
         values = record_row(record, private_key_sealed)
+        for name in _NOT_REPLACED:  # an UPDATE would also SET any column named here
+            del values[name]
         values["row_version"] = record.row_version + 1
         values["where_arn"] = record.arn
         values["where_row_version"] = record.row_version

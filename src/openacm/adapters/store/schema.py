@@ -340,3 +340,28 @@ private_ca_certificates = Table(
     Column("revocation_reason", String(32)),
     Index("ix_private_ca_certificates_ca_revoked", "ca_arn", "revoked_at"),
 )
+
+# -- Certificate associations (openacm's AssociateCertificate) --------------------------------
+
+# Which consumer (any ARN: a load balancer, an `openacm agent` target…) uses which
+# certificate: the source of DescribeCertificate's InUseBy, of ResourceInUseException on
+# DeleteCertificate and of renewal eligibility. `certificates.in_use` is kept equal to "this
+# certificate has a row here" in the same transactions, so listings and the InUse search
+# filter stay one-row predicates. Account and region are the certificate's: listings by
+# consumer are scoped by them, so accounts never see each other's associations.
+certificate_associations = Table(
+    "certificate_associations",
+    metadata,
+    Column("certificate_arn", String(2048), primary_key=True),
+    Column("resource_arn", String(2048), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index(
+        "ix_certificate_associations_scope_resource",
+        "account_id",
+        "region",
+        "resource_arn",
+        "certificate_arn",
+    ),
+)
