@@ -37,8 +37,8 @@ _GET = select(_a.certificate_arn, _a.resource_arn, _a.created_at).where(
 _LOCK = select(certificates.c.arn).where(certificates.c.arn == bindparam("arn")).with_for_update()
 _SET_IN_USE = (
     sql_update(certificates)
-    .where(certificates.c.arn == bindparam("arn"))
-    .values(in_use=bindparam("in_use"))
+    .where(certificates.c.arn == bindparam("where_arn"))
+    .values(in_use=bindparam("set_in_use"))
 )
 
 
@@ -96,7 +96,7 @@ class AssociationStore:
         version is left alone: no other writer touches this column (CertificateStore.replace
         leaves it out), so nobody's read-modify-write can be undone by it."""
         in_use = bool(self.consumers(certificate_arn))
-        self.conn.execute(_SET_IN_USE, {"arn": certificate_arn, "in_use": in_use})
+        self.conn.execute(_SET_IN_USE, {"where_arn": certificate_arn, "set_in_use": in_use})
 
     def page(
         self,
