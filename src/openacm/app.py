@@ -19,10 +19,12 @@ from starlette.types import Receive, Scope, Send
 from openacm.adapters.audit_log import AuditLog
 from openacm.adapters.dns.resolver import DnsChecker, Nameserver
 from openacm.adapters.envelope import MASTER_KEY_ENV, EnvelopeCipher, MasterKey
+from openacm.adapters.metrics import Metrics, metrics_directory
 from openacm.adapters.store.database import Database, StoreNotReady
 from openacm.config import Settings, ValidationSettings
 from openacm.domain.names import NamePolicy
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
+from openacm.protocol.metrics_endpoint import metrics_routes, request_observer
 from openacm.protocol.model import ApiModel
 from openacm.protocol.pki_endpoints import pki_routes
 from openacm.services.acm.service import AcmService
@@ -142,7 +144,11 @@ def create_app(settings: Settings) -> OpenAcmApp:
         # Key generation takes seconds for RSA 4096: off the event loop.
         blocking_operations=frozenset({"CreateCertificateAuthority"}),
     )
-    endpoint = JsonApiEndpoint([acm, pca, openacm_api], keys, audit)
+    # Counters shared by this server's processes through DATA_DIR/metrics: docs/metrics.md.
+    metrics = Metrics(metrics_directory(settings.data_dir))
+    endpoint = JsonApiEndpoint(
+        [acm, pca, openacm_api], keys, audit, observe=request_observer(metrics)
+    )
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
     worker = ValidationWorker(
         runtime.db,
@@ -158,6 +164,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
         keys_pool,
         settings.issuance,
         poll_interval=settings.validation.poll_interval,
+        metrics=metrics,
     )
 
     async def healthz(_: Request) -> Response:
@@ -186,5 +193,6 @@ def create_app(settings: Settings) -> OpenAcmApp:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *pki_routes(runtime.db, ca, settings.issuance.crl_validity_seconds),
+        *metrics_routes(metrics, runtime.db, settings.issuance),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

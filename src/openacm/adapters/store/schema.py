@@ -365,3 +365,14 @@ certificate_associations = Table(
         "certificate_arn",
     ),
 )
+
+# -- Metrics (GET /metrics) ---------------------------------------------------------------------
+
+# Certificates by type and status, counted at every scrape: an index-only scan instead of
+# reading every certificate row (not_after: an ISSUED certificate past it counts as EXPIRED).
+Index(
+    "ix_certificates_type_status",
+    certificates.c.type,
+    certificates.c.status,
+    certificates.c.not_after,
+)

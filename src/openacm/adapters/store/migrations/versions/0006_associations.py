@@ -1,4 +1,4 @@
-"""certificate associations
+"""certificate associations, and the index /metrics counts certificates with
 
 Revision ID: 0006
 Revises: 0003
@@ -34,9 +34,12 @@ def upgrade() -> None:
             ["account_id", "region", "resource_arn", "certificate_arn"],
             unique=False,
         )
+    # A plain CREATE INDEX: batch mode could copy the certificates table on SQLite.
+    op.create_index("ix_certificates_type_status", "certificates", ["type", "status", "not_after"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_certificates_type_status", table_name="certificates")
     with op.batch_alter_table("certificate_associations", schema=None) as batch_op:
         batch_op.drop_index("ix_certificate_associations_scope_resource")
     op.drop_table("certificate_associations")
