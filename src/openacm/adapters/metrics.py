@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from prometheus_client import (
@@ -40,6 +40,17 @@ KEY_POOL_QUEUE = "leaf_key_pool"
 CRL_QUEUE = "crl_regeneration"
 # Work item kinds shown under their queue's name; other kinds keep their own.
 _WORK_QUEUE_NAMES = {"validate": VALIDATION_QUEUE}
+# Shown at 0 when the store has none, so that dashboards and alerts find every series.
+CERTIFICATE_TYPES = ("AMAZON_ISSUED", "IMPORTED", "PRIVATE")
+CERTIFICATE_STATUSES = (
+    "EXPIRED",
+    "FAILED",
+    "INACTIVE",
+    "ISSUED",
+    "PENDING_VALIDATION",
+    "REVOKED",
+    "VALIDATION_TIMED_OUT",
+)
 
 
 def metrics_directory(data_dir: Path) -> Path:
@@ -110,26 +121,36 @@ class Metrics:
             self.issued.labels(issuer).inc(count)
 
     def scrape(
-        self, read_stats: Callable[[], StoreStats], now: float, crl_due_margin: float
+        self,
+        read_stats: Callable[[], StoreStats],
+        now: float,
+        *,
+        crl_due_margin: float,
+        pool_algorithms: Sequence[str],
     ) -> bytes:
         """The text exposition of every process's counters and the store's gauges.
 
         `crl_due_margin`: how long before its nextUpdate a CRL is due for re-signing (what
         the background work uses: validity less `crl_refresh_seconds`), to tell since when
-        a due CRL has waited."""
+        a due CRL has waited. `pool_algorithms`: the leaf key pool's, shown while empty."""
         registry = CollectorRegistry(auto_describe=False)
         MultiProcessCollector(registry, path=str(self.directory))  # type: ignore[no-untyped-call]
-        registry.register(_StoreCollector(read_stats, now, crl_due_margin))
+        registry.register(_StoreCollector(read_stats, now, crl_due_margin, pool_algorithms))
         return generate_latest(registry)
 
 
 class _StoreCollector(Collector):
     def __init__(
-        self, read_stats: Callable[[], StoreStats], now: float, crl_due_margin: float
+        self,
+        read_stats: Callable[[], StoreStats],
+        now: float,
+        crl_due_margin: float,
+        pool_algorithms: Sequence[str],
     ) -> None:
         self.read_stats = read_stats
         self.now = now
         self.crl_due_margin = crl_due_margin
+        self.pool_algorithms = pool_algorithms
 
     def collect(self) -> Iterator[Metric]:
         stats = self.read_stats()
@@ -138,7 +159,11 @@ class _StoreCollector(Collector):
             "Certificates in the store, by type and status (as the API shows the status).",
             labels=["type", "status"],
         )
-        for (kind, status), count in sorted(stats.certificates.items()):
+        counts = {
+            (kind, status): 0 for kind in CERTIFICATE_TYPES for status in CERTIFICATE_STATUSES
+        }
+        counts.update(stats.certificates)
+        for (kind, status), count in sorted(counts.items()):
             certificates.add_metric([kind, status], count)
         yield certificates
         yield from self._queues(stats)
@@ -170,7 +195,9 @@ class _StoreCollector(Collector):
             yield _WORK_QUEUE_NAMES.get(kind, kind), kind, state
         if VALIDATION_QUEUE not in {_WORK_QUEUE_NAMES.get(k, k) for k in stats.work}:
             yield VALIDATION_QUEUE, "validate", QueueState(0, 0, None)  # present when empty
-        for algorithm, state in sorted(stats.key_pool.items()):
+        pool = {algorithm: QueueState(0, 0, None) for algorithm in self.pool_algorithms}
+        pool.update(stats.key_pool)
+        for algorithm, state in sorted(pool.items()):
             yield KEY_POOL_QUEUE, algorithm, state
         yield CRL_QUEUE, "all", self._crl_state(stats.crl_next_updates)
 

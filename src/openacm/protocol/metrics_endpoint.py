@@ -18,6 +18,7 @@ from openacm.adapters.store.database import Database
 from openacm.adapters.store.stats import StoreStats, read_stats
 from openacm.config import IssuanceSettings
 from openacm.protocol.endpoint import RequestObserver
+from openacm.services.pki.leaf_keys import POOLED_ALGORITHMS
 
 # ACM-PCA's IssueCertificate signs a certificate in the call itself: the issuance counter
 # learns of it from the call's success.
@@ -44,7 +45,13 @@ def metrics_routes(metrics: Metrics, db: Database, issuance: IssuanceSettings) -
             with db.read() as conn:
                 return read_stats(conn, now)
 
-        return metrics.scrape(stats, now, crl_due_margin)
+        return metrics.scrape(
+            stats,
+            now,
+            crl_due_margin=crl_due_margin,
+            # The pool shows at 0 while empty only if it is configured at all.
+            pool_algorithms=POOLED_ALGORITHMS if issuance.rsa_key_pool_size else (),
+        )
 
     async def endpoint(_: Request) -> Response:
         body = await anyio.to_thread.run_sync(scrape)
