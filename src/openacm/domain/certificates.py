@@ -102,6 +102,7 @@ class CertificateRecord:
     export_option: str | None = None
     managed_by: str | None = None
     key_pair_origin: str = "CUSTOMER_PROVIDED"
+    # As stored; what the API shows is computed when asked (renewal_eligibility_at).
     renewal_eligibility: str = "INELIGIBLE"
     renewal_status: str | None = None
     validation_method: str | None = None
