@@ -19,11 +19,13 @@ from starlette.types import Receive, Scope, Send
 from openacm.adapters.audit_log import AuditLog
 from openacm.adapters.dns.resolver import DnsChecker, Nameserver
 from openacm.adapters.envelope import MASTER_KEY_ENV, EnvelopeCipher, MasterKey
+from openacm.adapters.metrics import Metrics, metrics_directory
 from openacm.adapters.store.database import Database, StoreNotReady
 from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import Settings, ValidationSettings
 from openacm.domain.names import NamePolicy
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
+from openacm.protocol.metrics_endpoint import metrics_routes, request_observer
 from openacm.protocol.model import ApiModel
 from openacm.protocol.pki_endpoints import pki_routes
 from openacm.services.acm.private_issuance import AcmPrivateIssuer
@@ -197,7 +199,11 @@ def create_app(settings: Settings) -> OpenAcmApp:
         ),
     )
     clock = InstallationClock(runtime.db, movable=settings.dev)
-    endpoint = JsonApiEndpoint([acm, pca, openacm_api], keys, audit, clock=clock)
+    # Counters shared by this server's processes through DATA_DIR/metrics: docs/metrics.md.
+    metrics = Metrics(metrics_directory(settings.data_dir))
+    endpoint = JsonApiEndpoint(
+        [acm, pca, openacm_api], keys, audit, clock=clock, observe=request_observer(metrics)
+    )
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
     leaf_issuer = LeafIssuer(runtime.db, runtime.cipher, ca, keys_pool, settings.issuance)
     worker = ValidationWorker(
@@ -220,6 +226,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
         poll_interval=settings.validation.poll_interval,
         clock=clock,
         renewals=RenewalScheduler(runtime.db, settings.renewal),
+        metrics=metrics,
     )
 
     async def healthz(_: Request) -> Response:
@@ -254,6 +261,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
             pca_service.revocation,
             pca_service.audit_reports,
         ),
+        *metrics_routes(metrics, runtime.db, settings.issuance),
         *(dev_clock_routes(clock) if settings.dev else []),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

@@ -13,7 +13,6 @@ from openacm.domain.renewal import (
     days_to_expiry,
     notice_day_due,
     renewal_due_at,
-    renewal_eligibility,
     renewal_may_start,
 )
 
@@ -47,11 +46,14 @@ def certificate(days: int = 198, **changes: object) -> CertificateRecord:
 
 
 def test_eligible_when_exported_or_in_use_and_managed() -> None:
-    assert renewal_eligibility(certificate()) == "ELIGIBLE"
-    assert renewal_eligibility(certificate(exported=False)) == "INELIGIBLE"
-    assert renewal_eligibility(certificate(exported=False, in_use_by=("arn:x",))) == "ELIGIBLE"
-    assert renewal_eligibility(certificate(type="PRIVATE")) == "ELIGIBLE"
-    assert renewal_eligibility(certificate(type="IMPORTED")) == "INELIGIBLE"
+    def eligibility(**changes: object) -> str:
+        return certificate(**changes).renewal_eligibility_at(ISSUED_AT)
+
+    assert eligibility() == "ELIGIBLE"
+    assert eligibility(exported=False) == "INELIGIBLE"
+    assert eligibility(exported=False, associated=True) == "ELIGIBLE"
+    assert eligibility(type="PRIVATE") == "ELIGIBLE"
+    assert eligibility(type="IMPORTED") == "INELIGIBLE"
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from openacm.cli.associations import associations
 from openacm.cli.ca import ca
 from openacm.cli.logs import configure_logging
 from openacm.cli.options import emit_rows, output_option, settings_from_context, storage_options
@@ -158,6 +159,7 @@ def serve(
     log_level: str,
 ) -> None:
     """Serve the APIs over HTTP(S)."""
+    from openacm.adapters.metrics import metrics_directory, reset_multiprocess_directory
     from openacm.app import Runtime
     from openacm.cli.server import bind_socket, run_workers, serve_on
 
@@ -189,6 +191,8 @@ def serve(
     pki_sock = bind_socket(host, pki_port) if pki_port is not None else None
     # Migrate (and create the dev identity) once, before any worker starts.
     Runtime.open(settings).close()
+    # The workers' metric files: a previous run's would be summed into this run's counters.
+    reset_multiprocess_directory(metrics_directory(settings.data_dir))
     scheme = "https" if tls_cert or self_tls else "http"
     logging.getLogger("openacm").info(
         "serving on %s://%s:%d with %d worker(s), data in %s",
@@ -461,6 +465,7 @@ def audit_search(
 
 main.add_command(records)
 main.add_command(ca)
+main.add_command(associations)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from openacm.domain.renewal import renewal_eligibility
+
 # Response spelling of key algorithms: DescribeCertificate and ListCertificates answer
 # "RSA-2048" / "EC-prime256v1" (inventory §1.2, §4.2), while requests and filters use the
 # model's enum "RSA_2048".
@@ -93,10 +95,14 @@ class CertificateRecord:
     revoked_at: float | None = None
     revocation_reason: str | None = None
     in_use_by: tuple[str, ...] = ()
+    # Whether any association exists, as stored with the certificate: listings show InUse
+    # without loading the consumers' ARNs (in_use_by, which DescribeCertificate loads).
+    associated: bool = False
     exported: bool = False
     export_option: str | None = None
     managed_by: str | None = None
     key_pair_origin: str = "CUSTOMER_PROVIDED"
+    # As stored; what the API shows is computed when asked (renewal_eligibility_at).
     renewal_eligibility: str = "INELIGIBLE"
     renewal_status: str | None = None
     validation_method: str | None = None
@@ -116,7 +122,12 @@ class CertificateRecord:
 
     @property
     def in_use(self) -> bool:
-        return bool(self.in_use_by)
+        return self.associated or bool(self.in_use_by)
+
+    def renewal_eligibility_at(self, now: float) -> str:
+        return renewal_eligibility(
+            self.type, self.status_at(now), in_use=self.in_use, exported=self.exported
+        )
 
     @property
     def has_domain(self) -> bool:
@@ -164,7 +175,7 @@ class CertificateRecord:
             "KeyUsages": [{"Name": name} for name in self.key_usages],
             "ExtendedKeyUsages": [{"Name": n, "OID": oid} for n, oid in self.extended_key_usages],
             "FailureReason": self.failure_reason,
-            "RenewalEligibility": self.renewal_eligibility,
+            "RenewalEligibility": self.renewal_eligibility_at(now),
             "Options": dict(self.options),
             "CertificateAuthorityArn": self.certificate_authority_arn,
             "RenewalSummary": self.renewal_summary(),
@@ -201,7 +212,7 @@ class CertificateRecord:
             "ExportOption": self.export_option,
             "InUse": self.in_use,
             "Exported": self.exported,
-            "RenewalEligibility": self.renewal_eligibility,
+            "RenewalEligibility": self.renewal_eligibility_at(now),
             "NotBefore": self.not_before,
             "NotAfter": self.not_after,
             "CreatedAt": self.created_at,
@@ -234,7 +245,7 @@ class CertificateRecord:
                     "ImportedAt": self.imported_at,
                     "InUse": self.in_use,
                     "IssuedAt": self.issued_at,
-                    "RenewalEligibility": self.renewal_eligibility,
+                    "RenewalEligibility": self.renewal_eligibility_at(now),
                     "RevokedAt": self.revoked_at,
                     "Status": self.status_at(now),
                     "RenewalStatus": self.renewal_status,

@@ -1,14 +1,16 @@
 """Managed renewal: which certificates renew, when, and what the renewal reports.
 
-Pure: the scheduler (services/acm/renewal_scheduler.py) reads due certificates and the
-validation worker renews them; this module decides.
+Pure rules, no I/O: the scheduler (services/acm/renewal_scheduler.py) reads due certificates
+and the validation worker renews them; the API views show `renewal_eligibility`'s answer as
+RenewalEligibility.
 
 - What renews: AMAZON_ISSUED and PRIVATE certificates requested through ACM (never imported
-  ones), while ELIGIBLE: in use (an association) or exported since their last issuance
-  (PRODUCT.md decision 5; inventory §9).
+  ones, inventory §9; certificates a private CA issued through its own IssueCertificate are
+  not ACM certificates at all), while ELIGIBLE: in use (an association) or exported since
+  their last issuance (PRODUCT.md decision 5).
 - When: `domain.issuance.renewal_start` (decision 6): a third of the lifetime left or the
-  seeds' lead time (60 days; 45 for email validation), whichever is earlier, never in the first
-  third of the lifetime.
+  seeds' lead time (60 days; 45 for email validation), whichever is earlier, never in the
+  first third of the lifetime.
 - Notices while a renewal waits for the user: 45, 30, 15, 7, 3 and 1 days before expiry
   (decision 1).
 """
@@ -16,10 +18,12 @@ validation worker renews them; this module decides.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from openacm.domain.certificates import CertificateRecord
 from openacm.domain.issuance import renewal_start
+
+if TYPE_CHECKING:
+    from openacm.domain.certificates import CertificateRecord
 
 MANAGED_TYPES: Final = frozenset({"AMAZON_ISSUED", "PRIVATE"})
 ELIGIBLE: Final = "ELIGIBLE"
@@ -36,11 +40,19 @@ EMAIL_LEAD_TIME: Final = timedelta(days=45)
 DAY_SECONDS: Final = 86_400
 
 
-def renewal_eligibility(record: CertificateRecord) -> str:
-    """RenewalEligibility as DescribeCertificate shows it (decision 5)."""
-    if record.type not in MANAGED_TYPES:
+def renewal_eligibility(certificate_type: str, status: str, *, in_use: bool, exported: bool) -> str:
+    """RenewalEligibility as ACM shows it (inventory §9, PRODUCT.md decision 5).
+
+    A managed certificate is ELIGIBLE while it is ISSUED and either in use (it has an
+    association) or exported since it was last issued: ACM renews only what something
+    still relies on, and an exported key may be deployed anywhere. `status` is the status
+    at the moment asked (an ISSUED certificate past NotAfter is EXPIRED, and expired,
+    revoked, failed or pending certificates are INELIGIBLE). Names already obey the Punycode
+    rules the seeds add: RequestCertificate refuses any other.
+    """
+    if certificate_type not in MANAGED_TYPES or status != "ISSUED":
         return INELIGIBLE
-    return ELIGIBLE if record.in_use or record.exported else INELIGIBLE
+    return ELIGIBLE if in_use or exported else INELIGIBLE
 
 
 def renewal_due_at(record: CertificateRecord) -> float | None:
@@ -62,8 +74,7 @@ def renewal_may_start(record: CertificateRecord, now: float) -> bool:
     return (
         due is not None
         and due <= now
-        and record.status_at(now) == "ISSUED"
-        and renewal_eligibility(record) == ELIGIBLE
+        and record.renewal_eligibility_at(now) == ELIGIBLE
         and record.renewal_status not in IN_PROGRESS
     )
 

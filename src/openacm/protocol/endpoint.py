@@ -61,6 +61,9 @@ JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
 Handler = Callable[[CallContext, Mapping[str, Any]], dict[str, Any]]
+# Told of every answered call: service, operation, outcome ("Success" or the error code),
+# seconds taken (the metrics' request counter and latency histogram).
+RequestObserver = Callable[[str, str, str, float], None]
 
 
 class Service(Protocol):
@@ -226,8 +229,10 @@ class JsonApiEndpoint:
         audit: AuditLog,
         *,
         clock: Callable[[], float] = time.time,
+        observe: RequestObserver | None = None,
     ) -> None:
         self.apis = {api.model.target_prefix: api for api in apis}
+        self.observe = observe
         # RPC v2 CBOR names the service by its Smithy shape name, which botocore writes from
         # the model's targetPrefix.
         self.cbor_apis = {
@@ -298,6 +303,8 @@ class JsonApiEndpoint:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+        if self.observe is not None:
+            self._observe(api, call, time.perf_counter() - started)
         log.log(
             logging.WARNING if status >= 500 else logging.DEBUG,
             "%s %s %d %.1fms",
@@ -366,6 +373,17 @@ class JsonApiEndpoint:
             now=self.clock(),
             secure_transport=call.facts.tls,
         )
+
+    def _observe(self, api: ServedApi | None, call: _Call, seconds: float) -> None:
+        assert self.observe is not None
+        # Labels only from the model and the error classes, never from the request as sent:
+        # a client inventing operation names must not invent new time series.
+        service = api.model.service_name if api else "unknown"
+        operation = call.operation.name if call.operation is not None else "unknown"
+        try:
+            self.observe(service, operation, call.error.code if call.error else "Success", seconds)
+        except Exception:
+            log.exception("metrics for %s not recorded", call.facts.request_id)
 
     def _audit(self, call: _Call) -> None:
         record = cloudtrail_record(

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from openacm.adapters.metrics import CRL_QUEUE, KEY_POOL_QUEUE, VALIDATION_QUEUE, Metrics
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
 from openacm.adapters.store.work import WORK_SCHEDULED
@@ -48,7 +49,9 @@ class BackgroundWork:
         poll_interval: float,
         clock: Callable[[], float] = time.time,
         renewals: RenewalScheduler | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.db = db
         self.worker = worker
         self.ca = ca
@@ -63,7 +66,9 @@ class BackgroundWork:
     def tick(self) -> int:
         """One round of every kind of work; returns how many things it did (certificates
         moved, pool keys added): the loop comes straight back while there is work."""
-        moved = len(self.worker.run_once(self.clock()))
+        results = self.worker.run_once(self.clock())
+        self._count_validation([result.outcome for result in results])
+        moved = len(results)
         now = self.clock()
         if self.renewals is not None:
             moved += self.renewals.sweep_if_due(now)
@@ -77,7 +82,17 @@ class BackgroundWork:
             return 0
         # Key generation only when there was nothing more urgent to do, one key per tick, so
         # that work arriving meanwhile waits for one key generation at most.
-        return self.keys.refill(now=self.clock(), limit=1)
+        added = self.keys.refill(now=self.clock(), limit=1)
+        if self.metrics is not None:
+            self.metrics.count_processed(KEY_POOL_QUEUE, "generated", added)
+        return added
+
+    def _count_validation(self, outcomes: list[str]) -> None:
+        if self.metrics is None:
+            return
+        for outcome in set(outcomes):
+            self.metrics.count_processed(VALIDATION_QUEUE, outcome, outcomes.count(outcome))
+        self.metrics.count_issued("builtin", outcomes.count("issued"))
 
     def refresh_crls(self, now: float) -> None:
         # A CRL is re-signed once `crl_refresh_seconds` of its validity have passed.
@@ -90,10 +105,13 @@ class BackgroundWork:
                 continue
             with self.db.write() as conn:
                 # Re-check inside the write: another process may have just done it.
-                if ca_id in AuthorityStore(conn).crl_due(horizon):
+                signed = ca_id in AuthorityStore(conn).crl_due(horizon)
+                if signed:
                     regenerate_crl(
                         conn, ca, now=now, validity_seconds=self.issuance.crl_validity_seconds
                     )
+            if signed and self.metrics is not None:
+                self.metrics.count_processed(CRL_QUEUE, "signed")
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()

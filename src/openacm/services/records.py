@@ -27,6 +27,7 @@ from openacm.domain.validation import PENDING, ValidationRecord, chain_proves
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.acm.certificates import CertificateOperations
 from openacm.services.acm.requests import VALIDATE_WORK
+from openacm.services.associations import AssociationOperations
 from openacm.services.context import CallContext
 
 Handler = Callable[[CallContext, Mapping[str, Any]], dict[str, Any]]
@@ -262,15 +263,21 @@ class OpenAcmService:
     service_name = "openacm"
 
     def __init__(self, db: Database, cipher: EnvelopeCipher, settings: Settings) -> None:
+        certificates = CertificateOperations(db, cipher, settings.quotas)
         records = ValidationRecordOperations(
             db,
-            CertificateOperations(db, cipher, settings.quotas),
+            certificates,
             settings.dns_zones,
             settings.validation,
         )
+        associations = AssociationOperations(db, certificates)
         self.handlers: dict[str, Handler] = {
             "CreateValidationRecords": records.create_validation_records,
             "ListValidationZones": records.list_validation_zones,
+            # Associations: docs/associations.md.
+            "AssociateCertificate": associations.associate_certificate,
+            "DisassociateCertificate": associations.disassociate_certificate,
+            "ListCertificateAssociations": associations.list_certificate_associations,
         }
 
     def handler(self, operation: str) -> Handler:

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    case,
     delete,
     func,
     insert,
@@ -24,14 +23,7 @@ from sqlalchemy import update as sql_update
 
 from openacm.adapters.store.schema import certificates, quota_ledger, tags
 from openacm.domain.certificates import CertificateRecord
-from openacm.domain.renewal import (
-    ELIGIBLE,
-    FAILED,
-    IN_PROGRESS,
-    MANAGED_TYPES,
-    renewal_due_at,
-    renewal_eligibility,
-)
+from openacm.domain.renewal import FAILED, IN_PROGRESS, MANAGED_TYPES, renewal_due_at
 from openacm.domain.tags import Tag
 
 # Everything a response needs; the PEM bodies and the sealed key are fetched only by the
@@ -51,13 +43,23 @@ _GET_WITH_BODIES = select(certificates).where(certificates.c.arn == bindparam("a
 # costs about 0.7 ms of SQLAlchemy work per call, running the prebuilt one about 0.05 ms
 # (RequestCertificate inserts a row, the validation worker replaces it when it issues).
 _INSERT = insert(certificates)
+# Columns whose only writer is elsewhere: `in_use` follows the associations
+# (adapters/store/associations.py) in their own transactions, so a replace made from a
+# record read earlier must not set it back.
+_NOT_REPLACED = frozenset({"in_use"})
 _REPLACE = (
     sql_update(certificates)
     .where(
         certificates.c.arn == bindparam("where_arn"),
         certificates.c.row_version == bindparam("where_row_version"),
     )
-    .values({column.name: bindparam(column.name) for column in certificates.c})
+    .values(
+        {
+            column.name: bindparam(column.name)
+            for column in certificates.c
+            if column.name not in _NOT_REPLACED
+        }
+    )
 )
 # RequestCertificate's quota checks and ledger entry, and the tags it sets.
 _COUNT = (
@@ -126,7 +128,7 @@ def record_row(record: CertificateRecord, private_key_sealed: bytes | None) -> d
         "export_option": record.export_option,
         "managed_by": record.managed_by,
         "key_pair_origin": record.key_pair_origin,
-        "renewal_eligibility": renewal_eligibility(record),
+        "renewal_eligibility": record.renewal_eligibility,
         "renewal_status": record.renewal_status,
         "validation_method": record.validation_method,
         "acme_endpoint_arn": record.acme_endpoint_arn,
@@ -188,6 +190,7 @@ def record_from_mapping(mapping: dict[str, Any]) -> CertificateRecord:
         revoked_at=mapping["revoked_at"],
         revocation_reason=mapping["revocation_reason"],
         exported=mapping["exported"],
+        associated=mapping["in_use"],
         export_option=mapping["export_option"],
         managed_by=mapping["managed_by"],
         key_pair_origin=mapping["key_pair_origin"],
@@ -238,6 +241,8 @@ class CertificateStore:
     def replace(self, record: CertificateRecord, private_key_sealed: bytes | None) -> bool:
         """Overwrite a certificate if nobody changed it since it was read (row_version)."""
         values = record_row(record, private_key_sealed)
+        for name in _NOT_REPLACED:  # an UPDATE would also SET any column named here
+            del values[name]
         values["row_version"] = record.row_version + 1
         values["where_arn"] = record.arn
         values["where_row_version"] = record.row_version
@@ -272,17 +277,10 @@ class CertificateStore:
     def mark_exported(self, arn: str) -> None:
         """Exported since the last issuance, which makes a managed certificate eligible for
         renewal (decision 5)."""
-        c = certificates.c
         self.conn.execute(
             sql_update(certificates)
-            .where(c.arn == arn)
-            .values(
-                exported=True,
-                renewal_eligibility=case(
-                    (c.type.in_(MANAGED_TYPES), ELIGIBLE), else_=c.renewal_eligibility
-                ),
-                row_version=c.row_version + 1,
-            )
+            .where(certificates.c.arn == arn)
+            .values(exported=True, row_version=certificates.c.row_version + 1)
         )
 
     def due_for_renewal(
@@ -298,7 +296,8 @@ class CertificateStore:
                 c.renewal_due_at <= now,
                 c.status == "ISSUED",
                 c.not_after > now,
-                c.renewal_eligibility == ELIGIBLE,
+                c.type.in_(MANAGED_TYPES),
+                or_(c.exported.is_(True), c.in_use.is_(True)),  # eligible (decision 5)
                 or_(c.renewal_status.is_(None), c.renewal_status.not_in(IN_PROGRESS)),
                 or_(
                     c.renewal_status.is_(None),

@@ -394,3 +394,39 @@ dev_clock = Table(
     Column("offset_seconds", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# -- Certificate associations (openacm's AssociateCertificate) --------------------------------
+
+# Which consumer (any ARN: a load balancer, an `openacm agent` target…) uses which
+# certificate: the source of DescribeCertificate's InUseBy, of ResourceInUseException on
+# DeleteCertificate and of renewal eligibility. `certificates.in_use` is kept equal to "this
+# certificate has a row here" in the same transactions, so listings and the InUse search
+# filter stay one-row predicates. Account and region are the certificate's: listings by
+# consumer are scoped by them, so accounts never see each other's associations.
+certificate_associations = Table(
+    "certificate_associations",
+    metadata,
+    Column("certificate_arn", String(2048), primary_key=True),
+    Column("resource_arn", String(2048), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index(
+        "ix_certificate_associations_scope_resource",
+        "account_id",
+        "region",
+        "resource_arn",
+        "certificate_arn",
+    ),
+)
+
+# -- Metrics (GET /metrics) ---------------------------------------------------------------------
+
+# Certificates by type and status, counted at every scrape: an index-only scan instead of
+# reading every certificate row (not_after: an ISSUED certificate past it counts as EXPIRED).
+Index(
+    "ix_certificates_type_status",
+    certificates.c.type,
+    certificates.c.status,
+    certificates.c.not_after,
+)

@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store import certificate_queries as queries
 from openacm.adapters.store.accounts import AccountStore
+from openacm.adapters.store.associations import AssociationStore
 from openacm.adapters.store.certificates import CertificateStore, TagStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
@@ -172,6 +173,8 @@ class CertificateOperations:
     def describe_certificate(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
         with self.db.read() as conn:
             record = self.load(conn, ctx, params["CertificateArn"], "DescribeCertificate")
+            if record.associated:  # the consumers' ARNs only when there are some
+                record.in_use_by = AssociationStore(conn).consumers(record.arn)
             if record.type == "AMAZON_ISSUED":
                 record.validations = ValidationStore(conn).list(record.arn)
         return {"Certificate": record.detail(ctx.now)}
@@ -192,11 +195,14 @@ class CertificateOperations:
     def delete_certificate(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
         arn = params["CertificateArn"]
         with self.db.write() as conn:
-            record = self.load(conn, ctx, arn, "DeleteCertificate")
-            if record.in_use:
-                raise ResourceInUseError(
-                    f"Certificate {arn} is in use by {', '.join(record.in_use_by)}."
-                )
+            self.load(conn, ctx, arn, "DeleteCertificate")
+            associations = AssociationStore(conn)
+            # Checked under the certificate's row lock, which AssociateCertificate takes too:
+            # no association can be committed between this check and the delete.
+            associations.lock_certificate(arn)
+            in_use_by = associations.consumers(arn)
+            if in_use_by:
+                raise ResourceInUseError(f"Certificate {arn} is in use by {', '.join(in_use_by)}.")
             CertificateStore(conn).delete(arn)
             ValidationStore(conn).delete(arn)
             WorkQueue(conn).cancel("validate", arn)

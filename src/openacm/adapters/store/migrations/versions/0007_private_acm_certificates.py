@@ -1,7 +1,7 @@
 """private certificates requested through ACM; managed renewal; private CA keys in a token
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 from openacm.domain.issuance import renewal_start
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
