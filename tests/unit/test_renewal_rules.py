@@ -3,17 +3,20 @@ begins (decision 6), and the notice days (decision 1)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from openacm.adapters.store.certificates import CertificateStore
+from openacm.adapters.store.database import Database
 from openacm.domain.certificates import CertificateRecord
 from openacm.domain.renewal import (
     DAY_SECONDS,
     days_to_expiry,
     notice_day_due,
     renewal_due_at,
-    renewal_may_start,
 )
 
 ISSUED_AT = 1_800_000_000.0
@@ -78,17 +81,6 @@ def test_what_never_renews_has_no_renewal_time() -> None:
     assert renewal_due_at(certificate(status="PENDING_VALIDATION", not_before=None)) is None
 
 
-def test_renewal_may_start_only_once_inside_the_window() -> None:
-    record = certificate()
-    due = renewal_due_at(record)
-    assert due is not None
-    assert not renewal_may_start(record, due - 1)
-    assert renewal_may_start(record, due)
-    assert not renewal_may_start(replace(record, renewal_status="PENDING_AUTO_RENEWAL"), due)
-    assert not renewal_may_start(replace(record, exported=False), due)
-    assert not renewal_may_start(record, (record.not_after or 0) + 1)  # expired
-
-
 def test_notice_days() -> None:
     not_after = ISSUED_AT + 100 * DAY_SECONDS
     at = lambda days_left: not_after - days_left * DAY_SECONDS  # noqa: E731
@@ -101,3 +93,49 @@ def test_notice_days() -> None:
     assert notice_day_due(not_after, at(-1), 1) is None
     assert days_to_expiry(not_after, at(30.5)) == 30
     assert days_to_expiry(not_after, at(-2)) == 0
+
+
+@pytest.fixture
+def store_db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'store.db'}")
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+def test_the_sweep_finds_exactly_what_may_start(store_db: Database) -> None:
+    """Each condition of `due_for_renewal` on its own: only the first certificate is due."""
+    record = certificate()
+    due_at = renewal_due_at(record)
+    assert due_at is not None
+    now = due_at + 1
+    cases = {
+        "due": {},
+        "not yet": {"not_before": ISSUED_AT + 100 * DAY_SECONDS,
+                    "not_after": ISSUED_AT + 298 * DAY_SECONDS},
+        "not eligible": {"exported": False},
+        "imported": {"type": "IMPORTED"},
+        "renewing": {"renewal_status": "PENDING_AUTO_RENEWAL"},
+        "waiting for the user": {"renewal_status": "PENDING_VALIDATION"},
+        "failed just now": {"renewal_status": "FAILED", "renewal_updated_at": now - 60},
+        "expired": {"not_before": ISSUED_AT - 300 * DAY_SECONDS, "not_after": now - 1},
+        "revoked": {"status": "REVOKED"},
+    }  # fmt: skip
+    with store_db.write() as conn:
+        store = CertificateStore(conn)
+        for name, changes in cases.items():
+            arn = f"arn:aws:acm:us-east-1:111122223333:certificate/{name.replace(' ', '-')}"
+            store.insert(replace(record, arn=arn, certificate_id=name, **changes), None)  # type: ignore[arg-type]
+        store.insert(
+            replace(
+                record,
+                arn="arn:aws:acm:us-east-1:111122223333:certificate/failed-long-ago",
+                certificate_id="failed long ago",
+                renewal_status="FAILED",
+                renewal_updated_at=now - 2 * DAY_SECONDS,
+            ),
+            None,
+        )
+    with store_db.read() as conn:
+        due = CertificateStore(conn).due_for_renewal(now, retry_failed_after=DAY_SECONDS, limit=50)
+    assert sorted(d.arn.rsplit("/", 1)[1] for d in due) == ["due", "failed-long-ago"]

