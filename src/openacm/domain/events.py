@@ -138,7 +138,9 @@ def approaching_expiration(
     return envelope(record, APPROACHING_EXPIRATION, detail, now, event_id=event_id)
 
 
-def expired(record: CertificateRecord, now: float, *, event_id: str | None = None) -> dict[str, Any]:
+def expired(
+    record: CertificateRecord, now: float, *, event_id: str | None = None
+) -> dict[str, Any]:
     """Sent once when an ACM-issued (AMAZON_ISSUED or PRIVATE) certificate passes NotAfter."""
     if record.type == "IMPORTED":
         raise ValueError("ACM sends no Expired event for imported certificates")
