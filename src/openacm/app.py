@@ -28,6 +28,8 @@ from openacm.protocol.pki_endpoints import pki_routes
 from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.background import BackgroundWork
+from openacm.services.events import EventDelivery, EventWork
+from openacm.services.expiry import ExpirySweep
 from openacm.services.identity import IdentityAdmin, KeyDirectory
 from openacm.services.pca.service import PcaService
 from openacm.services.pki.builtin_ca import BuiltinCa, public_base_url, signer_factory
@@ -158,6 +160,11 @@ def create_app(settings: Settings) -> OpenAcmApp:
         keys_pool,
         settings.issuance,
         poll_interval=settings.validation.poll_interval,
+        events=EventWork(
+            EventDelivery(runtime.db, settings.events),
+            ExpirySweep(runtime.db).run_once,
+            settings.events,
+        ),
     )
 
     async def healthz(_: Request) -> Response:

@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from openacm.cli.ca import ca
+from openacm.cli.events import events
 from openacm.cli.logs import configure_logging
 from openacm.cli.options import emit_rows, output_option, settings_from_context, storage_options
 from openacm.cli.records import records
@@ -160,6 +161,7 @@ def serve(
     """Serve the APIs over HTTP(S)."""
     from openacm.app import Runtime
     from openacm.cli.server import bind_socket, run_workers, serve_on
+    from openacm.services.events import register_sinks
 
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
@@ -187,8 +189,11 @@ def serve(
     )
     sock = bind_socket(host, port)
     pki_sock = bind_socket(host, pki_port) if pki_port is not None else None
-    # Migrate (and create the dev identity) once, before any worker starts.
-    Runtime.open(settings).close()
+    # Migrate (and create the dev identity) once, before any worker starts; the configured
+    # event sinks become the ones every emitted event is delivered to.
+    runtime = Runtime.open(settings)
+    register_sinks(runtime.db, settings.events, time.time())
+    runtime.close()
     scheme = "https" if tls_cert or self_tls else "http"
     logging.getLogger("openacm").info(
         "serving on %s://%s:%d with %d worker(s), data in %s",
@@ -461,6 +466,7 @@ def audit_search(
 
 main.add_command(records)
 main.add_command(ca)
+main.add_command(events)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from openacm.adapters.store.issuance import AuthorityStore
 from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import IssuanceSettings
 from openacm.services.acm.validation_worker import ValidationWorker
+from openacm.services.events import EventWork
 from openacm.services.pki.builtin_ca import BuiltinCa
 from openacm.services.pki.crls import regenerate_crl
 from openacm.services.pki.leaf_keys import LeafKeys
@@ -45,6 +46,7 @@ class BackgroundWork:
         *,
         poll_interval: float,
         clock: Callable[[], float] = time.time,
+        events: EventWork | None = None,
     ) -> None:
         self.db = db
         self.worker = worker
@@ -53,6 +55,7 @@ class BackgroundWork:
         self.issuance = issuance
         self.poll_interval = poll_interval
         self.clock = clock
+        self.events = events
         self._crls_checked_at: float | None = None
         self._last_moved = time.monotonic()
 
@@ -98,6 +101,9 @@ class BackgroundWork:
                 loop.call_soon_threadsafe(wake.set)
 
         unsubscribe = WORK_SCHEDULED.subscribe(wake_up)
+        # Event delivery runs beside the ticks, not in them: a slow webhook must not hold
+        # back issuance, nor issuance the events.
+        events = asyncio.create_task(self.events.run(stop)) if self.events else None
         try:
             try:
                 await asyncio.to_thread(self.worker.issuer.warm_up)
@@ -116,6 +122,8 @@ class BackgroundWork:
         finally:
             unsubscribe()
             self.keys.close()
+            if events is not None:
+                await events
 
 
 async def _first_of(*events: asyncio.Event, timeout: float) -> None:
