@@ -162,7 +162,8 @@ def create_app(settings: Settings) -> OpenAcmApp:
         poll_interval=settings.validation.poll_interval,
         events=EventWork(
             EventDelivery(runtime.db, settings.events),
-            ExpirySweep(runtime.db).run_once,
+            # 0 leaves the sweep to other processes (or to a test driving it).
+            ExpirySweep(runtime.db).run_once if settings.events.sweep_interval > 0 else None,
             settings.events,
         ),
     )

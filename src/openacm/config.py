@@ -241,7 +241,8 @@ class EventSettings:
     poll_interval: float = 1.0
     lease_seconds: float = 60.0
     batch_size: int = 32
-    # How often a process looks whether today's expiry sweep of some account is still to run.
+    # How often a process looks whether today's expiry sweep of some account is still to run
+    # (0: never in this process).
     sweep_interval: float = 60.0
     sinks: tuple[SinkSettings, ...] = ()
 
