@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI, finish_server, start_server
-from tests.support import pki
+from tests.conftest import IN_CI, finish_server, pki_env, start_server
+from tests.support import acm_flow, pki
+from tests.support.bind import BindServer
 from tests.support.server import OpenAcmServer
 from tests.support.webhook import WebhookReceiver, about
 
@@ -348,5 +349,36 @@ def test_events_cli_show_prints_the_event(tmp_path: Path, receiver: WebhookRecei
         assert json.loads(shown.stdout) == event
         missing = server.admin("events", "show", str(uuid.uuid4()))
         assert missing.returncode != 0
+    finally:
+        finish_server(server)
+
+
+def test_issuance_by_the_validation_worker_emits_available_issuance(
+    tmp_path: Path, receiver: WebhookReceiver, bind_server: BindServer
+) -> None:
+    config = write_config(tmp_path / "issue.toml", [webhook_sink(receiver)])
+    server = start_server(
+        tmp_path,
+        "sqlite",
+        env={**pki_env(bind_server), **FAST},
+        extra_args=["--config", str(config)],
+    )
+    try:
+        acm = server.client()
+        domain = acm_flow.unique_domain("ev")
+        arn = acm_flow.request_and_issue(acm, bind_server, domain, KeyAlgorithm="EC_prime256v1")
+        events = receiver.wait_for(
+            lambda evs: any(about(arn, AVAILABLE, "ISSUANCE")(e) for e in evs)
+        )
+        (event,) = [e for e in events if e["resources"] == [arn]]  # exactly one
+        detail = event["detail"]
+        described = acm_flow.describe(acm, arn)
+        assert detail["CertificateType"] == "AMAZON_ISSUED"
+        assert detail["CommonName"] == domain
+        assert detail["DomainValidationMethod"] == "DNS"
+        assert detail["CertificateExpirationDate"] == described["NotAfter"].strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+        assert detail["InUse"] is False and detail["Exported"] is False
     finally:
         finish_server(server)
