@@ -1,0 +1,163 @@
+"""The outbox on both stores: an event exists only with its transaction, several delivery
+workers share the rows without delivering one twice, and a worker that dies holding leases
+loses nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from openacm.adapters.events.base import DELIVERED, Outcome
+from openacm.adapters.store.database import Database
+from openacm.adapters.store.events import DELIVERED as DELIVERED_STATUS
+from openacm.adapters.store.events import PENDING, EventOutbox
+from openacm.config import EventSettings, SinkSettings
+from openacm.services.events import EventDelivery
+from tests.conftest import IN_CI
+from tests.support.server import (
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_available,
+)
+
+
+class Recording:
+    """A sink that remembers what it was given (thread-safe)."""
+
+    def __init__(self, name: str, log: Counter[tuple[str, bytes]], lock: threading.Lock) -> None:
+        self.name = name
+        self.log = log
+        self.lock = lock
+
+    def deliver(self, bodies: Sequence[bytes], attempts: Sequence[int]) -> list[Outcome]:
+        with self.lock:
+            for body in bodies:
+                self.log[(self.name, body)] += 1
+        time.sleep(0.001)
+        return [DELIVERED] * len(bodies)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path / 'outbox.db'}"
+    if request.param == "postgresql":
+        reason = postgres_available()
+        if reason:
+            if IN_CI:
+                pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+            pytest.skip(reason)
+        url = create_postgres_database()
+    database = Database(url)
+    database.migrate()
+    yield database
+    database.dispose()
+    if request.param == "postgresql":
+        drop_postgres_database(url)
+
+
+def event(n: int) -> dict[str, object]:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "ACM Certificate Available",
+        "source": "aws.acm",
+        "account": "111122223333",
+        "region": "us-east-1",
+        "time": "2026-12-04T00:00:00Z",
+        "resources": [f"arn:aws:acm:us-east-1:111122223333:certificate/{n}"],
+        "detail": {"n": n},
+    }
+
+
+SETTINGS = EventSettings(
+    lease_seconds=60,
+    batch_size=16,
+    sinks=(
+        SinkSettings("a", "file", path="/dev/null"),
+        SinkSettings("b", "file", path="/dev/null"),
+    ),
+)
+
+
+def worker(db: Database, log: Counter[tuple[str, bytes]], lock: threading.Lock) -> EventDelivery:
+    delivery = EventDelivery(db, SETTINGS)
+    delivery.sinks = {name: Recording(name, log, lock) for name in ("a", "b")}  # type: ignore[misc]
+    return delivery
+
+
+def test_an_event_exists_only_if_its_transaction_commits(db: Database) -> None:
+    with db.write() as conn:
+        EventOutbox(conn).register_sinks([("a", "file")], time.time())
+    with pytest.raises(RuntimeError), db.write() as conn:
+        EventOutbox(conn).emit(event(0), time.time())
+        raise RuntimeError("the change failed")
+    with db.read() as conn:
+        assert EventOutbox(conn).list() == []
+    with db.write() as conn:
+        event_id = EventOutbox(conn).emit(event(1), time.time())
+    with db.read() as conn:
+        (row,) = EventOutbox(conn).list()
+    assert (row.event_id, row.sink, row.status) == (event_id, "a", PENDING)
+
+
+def test_workers_share_the_deliveries_and_none_is_delivered_twice(db: Database) -> None:
+    with db.write() as conn:
+        EventOutbox(conn).register_sinks([("a", "file"), ("b", "file")], time.time())
+    bodies = []
+    for start in range(0, 120, 20):
+        with db.write() as conn:
+            outbox = EventOutbox(conn)
+            for n in range(start, start + 20):
+                outbox.emit(event(n), time.time())
+    with db.read() as conn:
+        ids = {v.event_id for v in EventOutbox(conn).list(limit=1000)}
+        bodies = [EventOutbox(conn).event_body(i) for i in ids]
+    assert len(bodies) == 120
+    log: Counter[tuple[str, bytes]] = Counter()
+    lock = threading.Lock()
+    workers = [worker(db, log, lock) for _ in range(3)]
+
+    def drain(delivery: EventDelivery) -> None:
+        while delivery.run_once(time.time()):
+            pass
+
+    threads = [threading.Thread(target=drain, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(log) == 240  # every (event, sink)
+    assert set(log.values()) == {1}  # each exactly once
+    with db.read() as conn:
+        assert EventOutbox(conn).counts() == {
+            ("a", DELIVERED_STATUS): 120,
+            ("b", DELIVERED_STATUS): 120,
+        }
+
+
+def test_a_worker_that_dies_holding_leases_loses_nothing(db: Database) -> None:
+    with db.write() as conn:
+        EventOutbox(conn).register_sinks([("a", "file")], time.time())
+        EventOutbox(conn).emit(event(1), time.time())
+    now = time.time()
+    with db.write() as conn:
+        # The dead worker's lease: taken, never settled.
+        leased = EventOutbox(conn).lease_due(["a"], "dead", now=now, lease_seconds=5, limit=10)
+    assert len(leased) == 1
+    log: Counter[tuple[str, bytes]] = Counter()
+    survivor = worker(db, log, threading.Lock())
+    assert survivor.run_once(now + 1) == 0  # still leased
+    assert survivor.run_once(now + 6) == 1  # the lease expired
+    assert sum(log.values()) == 1
+    with db.write() as conn:
+        # The dead worker coming back cannot overwrite the outcome.
+        assert EventOutbox(conn).mark_delivered(leased, "dead", now + 7) == 0
