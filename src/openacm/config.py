@@ -228,6 +228,9 @@ class SinkSettings:
     path: str = ""  # file: the JSON-lines file appended to
     subject: str = ""  # nats: the subject published to
     timeout: float = 5.0
+    # webhook: CA certificates (PEM file) to trust for an https URL, instead of the system's
+    # (say, the builtin CA's root, `openacm ca bundle`, for a receiver it issued to).
+    ca_file: str = ""
     # Attempts before a delivery is dead-lettered, and the backoff between them (doubling).
     max_attempts: int = 10
     retry_initial: float = 2.0
@@ -244,6 +247,9 @@ class EventSettings:
     # How often a process looks whether today's expiry sweep of some account is still to run
     # (0: never in this process).
     sweep_interval: float = 60.0
+    # Events every sink delivered are deleted after this many days (0: kept forever);
+    # undelivered and dead-lettered ones are always kept.
+    retention_days: float = 30.0
     sinks: tuple[SinkSettings, ...] = ()
 
 

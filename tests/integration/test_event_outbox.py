@@ -161,3 +161,27 @@ def test_a_worker_that_dies_holding_leases_loses_nothing(db: Database) -> None:
     with db.write() as conn:
         # The dead worker coming back cannot overwrite the outcome.
         assert EventOutbox(conn).mark_delivered(leased, "dead", now + 7) == 0
+
+
+def test_delivered_events_past_the_retention_are_pruned(db: Database) -> None:
+    day = 86400.0
+    now = time.time()
+    with db.write() as conn:
+        outbox = EventOutbox(conn)
+        outbox.register_sinks([("a", "file")], now)
+        old_delivered = outbox.emit(event(1), now - 40 * day)
+        old_pending = outbox.emit(event(2), now - 40 * day)
+        recent = outbox.emit(event(3), now - day)
+    with db.write() as conn:
+        outbox = EventOutbox(conn)
+        leased = outbox.lease_due(["a"], "w", now=now, lease_seconds=60, limit=10)
+        done = [d for d in leased if d.event_id in (old_delivered, recent)]
+        assert outbox.mark_delivered(done, "w", now) == 2
+        outbox.release([d for d in leased if d.event_id == old_pending], "w", now)
+    with db.write() as conn:
+        assert EventOutbox(conn).prune(now - 30 * day) == 1
+    with db.read() as conn:
+        outbox = EventOutbox(conn)
+        assert outbox.event_body(old_delivered) is None
+        assert outbox.event_body(old_pending) is not None  # never delivered: kept
+        assert outbox.event_body(recent) is not None  # within the retention

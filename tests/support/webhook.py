@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -18,8 +19,9 @@ from tests.support.server import free_port
 
 
 class WebhookReceiver:
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, *, tls: ssl.SSLContext | None = None) -> None:
         self.secret = secret
+        self.tls = tls  # serve HTTPS with this context
         self.port = free_port()
         self.events: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -32,7 +34,8 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/acm"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/hooks/acm"
 
     def start(self) -> WebhookReceiver:
         receiver = self
@@ -49,6 +52,8 @@ class WebhookReceiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from openacm.adapters.events.jsonl_file import JsonLinesSink
 from openacm.adapters.events.webhook import WebhookSink, signature, verify
 from openacm.config import SinkSettings, events_from
 from openacm.services.events import retry_delay
+from tests.support import pki
 from tests.support.webhook import WebhookReceiver
 
 BODY = b'{"version":"0","id":"e1","detail-type":"ACM Certificate Available"}'
@@ -121,3 +123,25 @@ def test_sink_names_are_unique() -> None:
     sinks = [{"name": "a", "type": "file", "path": "p"}] * 2
     with pytest.raises(ValueError, match="unique"):
         events_from({"events": {"sinks": sinks}}, {})
+
+
+def test_https_webhook_verifies_the_receiver_against_ca_file(tmp_path: Path) -> None:
+    root, intermediate = pki.ca_hierarchy()
+    server_cert = pki.issue("127.0.0.1", ips=["127.0.0.1"], issuer=intermediate)
+    (tmp_path / "server.pem").write_bytes(server_cert.cert_pem + server_cert.chain_pem)
+    (tmp_path / "server.key").write_bytes(server_cert.key_pem)
+    (tmp_path / "root.pem").write_bytes(root.cert_pem)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    receiver = WebhookReceiver("key", tls=context).start()
+    try:
+        trusting = WebhookSink(
+            "hook", receiver.url, "key", timeout=2, ca_file=str(tmp_path / "root.pem")
+        )
+        assert [o.delivered for o in trusting.deliver([BODY], [0])] == [True]
+        system_trust = WebhookSink("hook", receiver.url, "key", timeout=2)
+        (refused,) = system_trust.deliver([BODY], [0])
+        assert refused.error is not None and "CERTIFICATE_VERIFY_FAILED" in refused.error
+        assert len(receiver.received()) == 1
+    finally:
+        receiver.stop()

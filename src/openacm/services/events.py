@@ -29,6 +29,10 @@ from openacm.domain import events
 from openacm.domain.certificates import CertificateRecord
 
 log = logging.getLogger("openacm.events")
+# Delivered events past the retention are looked for this often, and deleted this many per
+# transaction (short transactions keep SQLite's single writer free).
+PRUNE_INTERVAL_SECONDS = 3600.0
+PRUNE_BATCH = 500
 
 
 # -- the emit API (call inside the transaction that commits the change) -----------------------
@@ -55,6 +59,7 @@ def emit_health_event(
     *,
     status_code: str = events.HEALTH_OPEN,
     start_time: float | None = None,
+    category: str = events.SCHEDULED_CHANGE,
 ) -> str:
     """An `AWS Health Event` (aws.health) about the certificate's renewal."""
     event = events.health_event(
@@ -62,6 +67,7 @@ def emit_health_event(
         now,
         event_type_code,
         description,
+        category=category,
         status_code=status_code,
         start_time=start_time,
     )
@@ -73,7 +79,13 @@ def emit_health_event(
 
 def build_sink(settings: SinkSettings) -> Sink:
     if settings.type == "webhook":
-        return WebhookSink(settings.name, settings.url, settings.secret, timeout=settings.timeout)
+        return WebhookSink(
+            settings.name,
+            settings.url,
+            settings.secret,
+            timeout=settings.timeout,
+            ca_file=settings.ca_file or None,
+        )
     if settings.type == "file":
         return JsonLinesSink(settings.name, settings.path)
     if settings.type == "nats":
@@ -195,6 +207,7 @@ class EventWork:
         self.settings = settings
         self.clock = clock
         self._swept_at: float | None = None
+        self._pruned_at: float | None = None
 
     def tick(self) -> int:
         done = 0
@@ -208,7 +221,27 @@ class EventWork:
             except Exception:
                 log.exception("expiry sweep failed")  # tried again at the next interval
         done += self.delivery.run_once(self.clock())
+        if self.settings.retention_days > 0 and (
+            self._pruned_at is None or now - self._pruned_at >= PRUNE_INTERVAL_SECONDS
+        ):
+            self._pruned_at = now
+            self.prune(now)
         return done
+
+    def prune(self, now: float) -> int:
+        """Delete delivered events past the retention, a batch per transaction."""
+        before = now - self.settings.retention_days * events.DAY_SECONDS
+        pruned = 0
+        try:
+            while True:
+                with self.delivery.db.write() as conn:
+                    count = EventOutbox(conn).prune(before, limit=PRUNE_BATCH)
+                pruned += count
+                if count < PRUNE_BATCH:
+                    return pruned
+        except Exception:
+            log.exception("pruning delivered events failed")  # tried again later
+            return pruned
 
     async def run(self, stop: asyncio.Event) -> None:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import ssl
 import time
 from collections.abc import Sequence
 from urllib.parse import urlsplit
@@ -38,7 +39,9 @@ def verify(secret: str, body: bytes, header: str) -> bool:
 
 
 class WebhookSink:
-    def __init__(self, name: str, url: str, secret: str, *, timeout: float) -> None:
+    def __init__(
+        self, name: str, url: str, secret: str, *, timeout: float, ca_file: str | None = None
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"events sink {name}: url must be http(s)://host[:port]/path")
@@ -47,6 +50,9 @@ class WebhookSink:
         self.secret = secret
         self.timeout = timeout
         self._parts = parts
+        # Certificates are verified (the default context); `ca_file` replaces the system's
+        # trust store, for a receiver whose certificate a private CA issued.
+        self._tls = ssl.create_default_context(cafile=ca_file) if parts.scheme == "https" else None
 
     def deliver(self, bodies: Sequence[bytes], attempts: Sequence[int]) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -59,10 +65,15 @@ class WebhookSink:
 
     def _post(self, body: bytes, attempt: int) -> Outcome:
         parts = self._parts
-        connection_type = (
-            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        )
-        connection = connection_type(parts.hostname or "", parts.port, timeout=self.timeout)
+        connection: http.client.HTTPConnection
+        if self._tls is not None:
+            connection = http.client.HTTPSConnection(
+                parts.hostname or "", parts.port, timeout=self.timeout, context=self._tls
+            )
+        else:
+            connection = http.client.HTTPConnection(
+                parts.hostname or "", parts.port, timeout=self.timeout
+            )
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query

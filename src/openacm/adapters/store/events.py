@@ -23,6 +23,7 @@ from sqlalchemy import (
     Connection,
     and_,
     bindparam,
+    delete,
     func,
     insert,
     or_,
@@ -322,6 +323,28 @@ class EventOutbox:
             select(_d.sink, _d.status, func.count()).group_by(_d.sink, _d.status)
         ).all()
         return {(sink, status): int(count) for sink, status, count in rows}
+
+    def prune(self, before: float, *, limit: int = 1000) -> int:
+        """Delete up to `limit` events older than `before` that every sink has delivered
+        (or that had no sink), with their deliveries; pending and dead ones stay. Returns
+        how many events went."""
+        unsettled = (
+            select(_d.delivery_id)
+            .where(_d.event_id == event_outbox.c.event_id, _d.status != DELIVERED)
+            .exists()
+        )
+        ids = list(
+            self.conn.execute(
+                select(event_outbox.c.event_id)
+                .where(event_outbox.c.created_at < before, ~unsettled)
+                .limit(limit)
+            ).scalars()
+        )
+        if not ids:
+            return 0
+        self.conn.execute(delete(event_deliveries).where(_d.event_id.in_(ids)))
+        self.conn.execute(delete(event_outbox).where(event_outbox.c.event_id.in_(ids)))
+        return len(ids)
 
     def event_body(self, event_id: str) -> dict[str, Any] | None:
         body = self.conn.execute(
