@@ -382,3 +382,38 @@ def test_issuance_by_the_validation_worker_emits_available_issuance(
         assert detail["InUse"] is False and detail["Exported"] is False
     finally:
         finish_server(server)
+
+
+@pytest.mark.postgres
+def test_two_servers_on_one_postgresql_deliver_every_event_once(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    first = events_server(tmp_path, "postgresql", [webhook_sink(receiver)])
+    config = write_config(tmp_path / "second.toml", [webhook_sink(receiver)])
+    second = OpenAcmServer(
+        data_dir=first.data_dir,  # the same master key
+        database_url=first.database_url,
+        env=FAST,
+        extra_args=["--config", str(config)],
+    )
+    try:
+        second.start()
+        receiver.stop()  # both servers find the backlog when the receiver comes back
+        clients = [first.client(), second.client()]
+        arns = [
+            clients[i % 2].import_certificate(**leaf(f"pair{i}.example.com").import_args())[
+                "CertificateArn"
+            ]
+            for i in range(20)
+        ]
+        time.sleep(0.5)
+        receiver.start()
+        events = receiver.wait_for(
+            lambda evs: {e["resources"][0] for e in evs} >= set(arns), timeout=30
+        )
+        time.sleep(1.0)  # anything delivered twice would have arrived by now
+        ids = [e["id"] for e in receiver.received()]
+        assert len(ids) == len(set(ids)) == 20, events
+    finally:
+        second.stop()
+        finish_server(first)
