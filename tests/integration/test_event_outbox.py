@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from openacm.adapters.events.base import DELIVERED, Outcome
+from openacm.adapters.events.base import DELIVERED, NOT_TRIED, Outcome
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.events import DELIVERED as DELIVERED_STATUS
 from openacm.adapters.store.events import PENDING, EventOutbox
@@ -185,3 +185,44 @@ def test_delivered_events_past_the_retention_are_pruned(db: Database) -> None:
         assert outbox.event_body(old_delivered) is None
         assert outbox.event_body(old_pending) is not None  # never delivered: kept
         assert outbox.event_body(recent) is not None  # within the retention
+
+
+class Failing:
+    """A sink whose receiver is down: fails the first event, leaves the rest untried (as the
+    webhook sink does)."""
+
+    name = "a"
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def deliver(self, bodies: Sequence[bytes], attempts: Sequence[int]) -> list[Outcome]:
+        self.tries += 1
+        return [Outcome(False, "ConnectionRefusedError"), *[NOT_TRIED] * (len(bodies) - 1)]
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failing_sink_is_probed_once_per_backoff_not_once_per_event(db: Database) -> None:
+    with db.write() as conn:
+        EventOutbox(conn).register_sinks([("a", "file")], time.time())
+        for n in range(5):
+            EventOutbox(conn).emit(event(n), time.time())
+    settings = EventSettings(
+        sinks=(SinkSettings("a", "file", path="/dev/null", retry_initial=30, max_attempts=5),)
+    )
+    now = time.time()
+    delivery = EventDelivery(db, settings, clock=lambda: now)
+    failing = Failing()
+    delivery.sinks = {"a": failing}  # type: ignore[dict-item]
+    assert delivery.run_once(now) == 1
+    assert delivery.run_once(now) == 0  # all of them wait for the backoff
+    assert failing.tries == 1
+    with db.read() as conn:
+        rows = EventOutbox(conn).list(status=PENDING)
+    assert sorted(r.attempts for r in rows) == [0, 0, 0, 0, 1]
+    assert {r.due_at for r in rows} == {now + 30}
+    assert [r.last_error for r in rows if r.attempts] == ["ConnectionRefusedError"]
+    assert delivery.run_once(now + 31) == 1
+    assert failing.tries == 2

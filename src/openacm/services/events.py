@@ -112,9 +112,12 @@ def retry_delay(sink: SinkSettings, attempts: int) -> float:
 class EventDelivery:
     """Leases due deliveries of this process's sinks, delivers them, records the outcome."""
 
-    def __init__(self, db: Database, settings: EventSettings) -> None:
+    def __init__(
+        self, db: Database, settings: EventSettings, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.db = db
         self.settings = settings
+        self.clock = clock
         self.sink_settings = {sink.name: sink for sink in settings.sinks}
         self.sinks = {sink.name: build_sink(sink) for sink in settings.sinks}
         self.owner = f"events-{uuid.uuid4().hex[:12]}"
@@ -152,35 +155,42 @@ class EventDelivery:
             log.exception("events sink failed", extra={"sink": name})
             outcomes = [Outcome(False, f"{type(exc).__name__}: {exc}")] * len(batch)
         sink = self.sink_settings[name]
-        now = time.time()
+        now = self.clock()
         delivered = [d for d, o in zip(batch, outcomes, strict=True) if o.delivered]
         untried = [d for d, o in zip(batch, outcomes, strict=True) if not o.tried]
         with self.db.write() as conn:
             outbox = EventOutbox(conn)
             outbox.mark_delivered(delivered, self.owner, now)
-            outbox.release(untried, self.owner, now)
+            pause_until: float | None = None
             for delivery, outcome in zip(batch, outcomes, strict=True):
                 if outcome.tried and not outcome.delivered:
-                    self._failed(outbox, sink, delivery, outcome.error or "failed", now)
+                    retry_at = self._failed(outbox, sink, delivery, outcome.error or "failed", now)
+                    pause_until = min(pause_until or retry_at, retry_at)
+            # The sink is failing: what it did not try waits as long as what failed (no
+            # attempt counted), so a receiver that is down is probed once per backoff, not
+            # once per event.
+            outbox.release(untried, self.owner, now, due_at=pause_until)
         return len(batch) - len(untried)
 
     def _failed(
         self, outbox: EventOutbox, sink: SinkSettings, delivery: Delivery, error: str, now: float
-    ) -> None:
+    ) -> float:
+        """Record a failed attempt; returns when the sink is worth trying again."""
         attempts = delivery.attempts + 1
+        retry_at = now + retry_delay(sink, attempts)
         if attempts >= sink.max_attempts:
             log.error(
                 "event dead-lettered",
                 extra={"sink": sink.name, "event_id": delivery.event_id, "error": error},
             )
             outbox.failed(delivery, self.owner, now=now, error=error, retry_at=None)
-            return
+            return retry_at
         log.warning(
             "event delivery failed",
             extra={"sink": sink.name, "event_id": delivery.event_id, "error": error},
         )
-        retry_at = now + retry_delay(sink, attempts)
         outbox.failed(delivery, self.owner, now=now, error=error, retry_at=retry_at)
+        return retry_at
 
     def close(self) -> None:
         for sink in self.sinks.values():

@@ -241,16 +241,27 @@ class EventOutbox:
         )
         return bool(result.rowcount == 1)
 
-    def release(self, deliveries: Sequence[Delivery], owner: str, now: float) -> None:
+    def release(
+        self,
+        deliveries: Sequence[Delivery],
+        owner: str,
+        now: float,
+        *,
+        due_at: float | None = None,
+    ) -> None:
         """Give back leases of deliveries not attempted (their sink failed earlier in the
-        batch), with no attempt counted."""
-        if deliveries:
-            self.conn.execute(
-                update(event_deliveries)
-                .where(_d.delivery_id.in_([d.delivery_id for d in deliveries]), _HELD)
-                .values(lease_owner=None, lease_expires_at=None),
-                {"owner": owner, "now": now},
-            )
+        batch), with no attempt counted; due again at `due_at` (unchanged when None)."""
+        if not deliveries:
+            return
+        values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+        if due_at is not None:
+            values["due_at"] = due_at
+        self.conn.execute(
+            update(event_deliveries)
+            .where(_d.delivery_id.in_([d.delivery_id for d in deliveries]), _HELD)
+            .values(**values),
+            {"owner": owner, "now": now},
+        )
 
     # -- operators ------------------------------------------------------------------------
 
