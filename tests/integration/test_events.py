@@ -226,6 +226,7 @@ def test_dead_letter_after_the_attempt_limit_and_requeue(
         assert receiver.posts == 3  # no attempt after the dead letter
         table = server.admin("events", "list", "--dead-letter")
         assert "HTTP 500" in table.stdout and "dead" in table.stdout
+        assert events_cli(server, "stats") == [{"sink": "hook", "status": "dead", "count": 1}]
 
         receiver.fail_with = None
         requeued = server.admin("events", "requeue", "--all")
