@@ -34,6 +34,8 @@ from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.background import BackgroundWork
 from openacm.services.clock import InstallationClock
+from openacm.services.events import EventDelivery, EventWork
+from openacm.services.expiry import ExpirySweep
 from openacm.services.identity import IdentityAdmin, KeyDirectory
 from openacm.services.pca.service import PcaService
 from openacm.services.pki.builtin_ca import BuiltinCa, public_base_url, signer_factory
@@ -227,6 +229,13 @@ def create_app(settings: Settings) -> OpenAcmApp:
         clock=clock,
         renewals=RenewalScheduler(runtime.db, settings.renewal),
         metrics=metrics,
+        events=EventWork(
+            EventDelivery(runtime.db, settings.events),
+            # 0 leaves the sweep to other processes (or to a test driving it).
+            ExpirySweep(runtime.db).run_once if settings.events.sweep_interval > 0 else None,
+            settings.events,
+            clock=clock,
+        ),
     )
 
     async def healthz(_: Request) -> Response:

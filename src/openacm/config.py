@@ -231,6 +231,108 @@ def _check_zone(zone: DnsZone) -> None:
         raise ValueError(f"dns_zones {zone.zone}: server must be ADDRESS or ADDRESS:PORT")
 
 
+SINK_TYPES = ("webhook", "file", "nats")
+
+
+@dataclass(frozen=True)
+class SinkSettings:
+    """One destination of events (`[[events.sinks]]`, docs/events.md). `name` identifies its
+    deliveries in the store: renaming a sink starts it afresh."""
+
+    name: str
+    type: str  # webhook | file | nats
+    url: str = ""  # webhook: http(s)://...; nats: nats://host:port
+    secret: str = ""  # webhook: the HMAC-SHA256 key of X-Openacm-Signature
+    path: str = ""  # file: the JSON-lines file appended to
+    subject: str = ""  # nats: the subject published to
+    timeout: float = 5.0
+    # webhook: CA certificates (PEM file) to trust for an https URL, instead of the system's
+    # (say, the builtin CA's root, `openacm ca bundle`, for a receiver it issued to).
+    ca_file: str = ""
+    # Attempts before a delivery is dead-lettered, and the backoff between them (doubling).
+    max_attempts: int = 10
+    retry_initial: float = 2.0
+    retry_max: float = 600.0
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """Event delivery and the expiry sweep (`[events]`, OPENACM_EVENTS_*)."""
+
+    poll_interval: float = 1.0
+    lease_seconds: float = 60.0
+    batch_size: int = 32
+    # How often a process looks whether today's expiry sweep of some account is still to run
+    # (0: never in this process).
+    sweep_interval: float = 60.0
+    # Events every sink delivered are deleted after this many days (0: kept forever);
+    # undelivered and dead-lettered ones are always kept.
+    retention_days: float = 30.0
+    sinks: tuple[SinkSettings, ...] = ()
+
+
+def _sink(values: Mapping[str, object]) -> SinkSettings:
+    fields = {spec.name: spec for spec in dataclasses.fields(SinkSettings)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown events sink option(s): {', '.join(sorted(unknown))}")
+    sink = SinkSettings(
+        **{key: _section_value(fields[key], raw) for key, raw in values.items()}  # type: ignore[arg-type]
+    )
+    required = {"webhook": ("url", "secret"), "file": ("path",), "nats": ("url", "subject")}
+    if sink.type not in SINK_TYPES:
+        raise ValueError(f"events sink {sink.name}: type must be one of {', '.join(SINK_TYPES)}")
+    missing = [key for key in required[sink.type] if not getattr(sink, key)]
+    if missing:
+        raise ValueError(f"events sink {sink.name} ({sink.type}) needs {', '.join(missing)}")
+    if not 0 < len(sink.name) <= 64 or sink.max_attempts < 1:
+        raise ValueError(f"events sink {sink.name!r}: name of 1-64 characters, max_attempts >= 1")
+    return sink
+
+
+def _env_sinks(env: Mapping[str, str]) -> list[dict[str, object]]:
+    """The one-of-each shortcuts: OPENACM_EVENTS_WEBHOOK_URL (+ _SECRET), OPENACM_EVENTS_FILE,
+    OPENACM_EVENTS_NATS_URL (+ _SUBJECT), named webhook, file and nats."""
+    prefix = f"{ENV_PREFIX}EVENTS_"
+    found: list[dict[str, object]] = []
+    if env.get(prefix + "WEBHOOK_URL"):
+        found.append(
+            {
+                "name": "webhook",
+                "type": "webhook",
+                "url": env[prefix + "WEBHOOK_URL"],
+                "secret": env.get(prefix + "WEBHOOK_SECRET", ""),
+            }
+        )
+    if env.get(prefix + "FILE"):
+        found.append({"name": "file", "type": "file", "path": env[prefix + "FILE"]})
+    if env.get(prefix + "NATS_URL"):
+        found.append(
+            {
+                "name": "nats",
+                "type": "nats",
+                "url": env[prefix + "NATS_URL"],
+                "subject": env.get(prefix + "NATS_SUBJECT", "openacm.events"),
+            }
+        )
+    return found
+
+
+def events_from(config: Mapping[str, object], env: Mapping[str, str]) -> EventSettings:
+    """`[events]` with its `[[events.sinks]]`, and the environment's shortcuts."""
+    table = dict(_table(config, "events"))
+    entries = table.pop("sinks", [])
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        raise ValueError("events.sinks in the config file must be an array of tables")
+    settings = load_section(EventSettings, table, env, "EVENTS")
+    raw = [{k.replace("-", "_"): v for k, v in e.items()} for e in entries]
+    sinks = [_sink(values) for values in [*raw, *_env_sinks(env)]]
+    names = [sink.name for sink in sinks]
+    if len(set(names)) != len(names):
+        raise ValueError("events sink names must be unique")
+    return dataclasses.replace(settings, sinks=tuple(sinks))
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -256,6 +358,7 @@ class Settings:
     issuance: IssuanceSettings = field(default_factory=IssuanceSettings)
     renewal: RenewalSettings = field(default_factory=RenewalSettings)
     dns_zones: tuple[DnsZone, ...] = ()
+    events: EventSettings = field(default_factory=EventSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -307,4 +410,5 @@ def sections_from(
         "issuance": load_section(IssuanceSettings, _table(config, "issuance"), source, "ISSUANCE"),
         "renewal": load_section(RenewalSettings, _table(config, "renewal"), source, "RENEWAL"),
         "dns_zones": dns_zones_from(config),
+        "events": events_from(config, source),
     }

@@ -20,6 +20,7 @@ import click
 
 from openacm.cli.associations import associations
 from openacm.cli.ca import ca
+from openacm.cli.events import events
 from openacm.cli.logs import configure_logging
 from openacm.cli.options import emit_rows, output_option, settings_from_context, storage_options
 from openacm.cli.records import records
@@ -162,6 +163,7 @@ def serve(
     from openacm.adapters.metrics import metrics_directory, reset_multiprocess_directory
     from openacm.app import Runtime
     from openacm.cli.server import bind_socket, run_workers, serve_on
+    from openacm.services.events import register_sinks
 
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
@@ -189,8 +191,11 @@ def serve(
     )
     sock = bind_socket(host, port)
     pki_sock = bind_socket(host, pki_port) if pki_port is not None else None
-    # Migrate (and create the dev identity) once, before any worker starts.
-    Runtime.open(settings).close()
+    # Migrate (and create the dev identity) once, before any worker starts; the configured
+    # event sinks become the ones every emitted event is delivered to.
+    runtime = Runtime.open(settings)
+    register_sinks(runtime.db, settings.events, time.time())
+    runtime.close()
     # The workers' metric files: a previous run's would be summed into this run's counters.
     reset_multiprocess_directory(metrics_directory(settings.data_dir))
     scheme = "https" if tls_cert or self_tls else "http"
@@ -466,6 +471,7 @@ def audit_search(
 main.add_command(records)
 main.add_command(ca)
 main.add_command(associations)
+main.add_command(events)
 
 
 if __name__ == "__main__":

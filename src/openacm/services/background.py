@@ -23,6 +23,7 @@ from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import IssuanceSettings
 from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.validation_worker import ValidationWorker
+from openacm.services.events import EventWork
 from openacm.services.pki.builtin_ca import BuiltinCa
 from openacm.services.pki.crls import regenerate_crl
 from openacm.services.pki.leaf_keys import LeafKeys
@@ -50,6 +51,7 @@ class BackgroundWork:
         clock: Callable[[], float] = time.time,
         renewals: RenewalScheduler | None = None,
         metrics: Metrics | None = None,
+        events: EventWork | None = None,
     ) -> None:
         self.metrics = metrics
         self.db = db
@@ -60,6 +62,7 @@ class BackgroundWork:
         self.poll_interval = poll_interval
         self.clock = clock
         self.renewals = renewals
+        self.events = events
         self._crls_checked_at: float | None = None
         self._last_moved = time.monotonic()
 
@@ -122,6 +125,9 @@ class BackgroundWork:
                 loop.call_soon_threadsafe(wake.set)
 
         unsubscribe = WORK_SCHEDULED.subscribe(wake_up)
+        # Event delivery runs beside the ticks, not in them: a slow webhook must not hold
+        # back issuance, nor issuance the events.
+        events = asyncio.create_task(self.events.run(stop)) if self.events else None
         try:
             try:
                 await asyncio.to_thread(self.worker.issuer.warm_up)
@@ -140,6 +146,8 @@ class BackgroundWork:
         finally:
             unsubscribe()
             self.keys.close()
+            if events is not None:
+                await events
 
 
 async def _first_of(*events: asyncio.Event, timeout: float) -> None:

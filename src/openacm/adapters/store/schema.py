@@ -430,3 +430,77 @@ Index(
     certificates.c.status,
     certificates.c.not_after,
 )
+
+# -- Events (EventBridge-format, docs/events.md) -------------------------------------------------
+
+# The durable outbox: an event is written in the transaction of the change that caused it, so
+# it exists exactly when that change committed. The body is the event as delivered.
+event_outbox = Table(
+    "event_outbox",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("resource_arn", String(2048), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("detail_type", String(64), nullable=False),
+    Column("body_json", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_event_outbox_created", "created_at"),
+)
+
+# The sinks events are fanned out to (`[[events.sinks]]`), registered by every server at start;
+# `emit` writes one delivery row for each active one, in the emitting transaction.
+event_sinks = Table(
+    "event_sinks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# One row per (event, sink): pending (due_at, leased like work_items), delivered or dead
+# (dead-lettered after the sink's attempt limit, kept with the last error until re-queued).
+event_deliveries = Table(
+    "event_deliveries",
+    metadata,
+    Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", ForeignKey("event_outbox.event_id"), nullable=False),
+    Column("sink", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", Float),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("delivered_at", Float),
+    UniqueConstraint("event_id", "sink"),
+    Index("ix_event_deliveries_sink_status_due", "sink", "status", "due_at"),
+)
+
+# The daily expiry sweep of one account and region: the last UTC day (epoch day number) it
+# finished, and the lease of the process running it now.
+expiry_sweeps = Table(
+    "expiry_sweeps",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("swept_day", Integer, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", Float),
+    Column("updated_at", Float, nullable=False),
+)
+
+# What the sweep sent about a certificate ("approaching:<day>", "expired:<NotAfter>"), written
+# with the event: a sweep resumed after a crash never sends a notice twice.
+expiry_notices = Table(
+    "expiry_notices",
+    metadata,
+    Column("certificate_arn", String(2048), primary_key=True),
+    Column("notice", String(64), primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("created_at", Float, nullable=False),
+)

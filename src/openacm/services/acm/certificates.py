@@ -55,6 +55,7 @@ from openacm.domain.x509facts import (
     parse_import,
 )
 from openacm.services.context import CallContext
+from openacm.services.events import emit_available
 
 YEAR_SECONDS = 365 * 24 * 3600
 LIST_DEFAULT_MAX_ITEMS = 1000
@@ -123,6 +124,7 @@ class CertificateOperations:
             store.insert(record, sealed_key)
             store.record_quota_use(ctx.account_id, ctx.region, "IMPORTED", arn, ctx.now)
             TagStore(conn).put(arn, tags)
+            emit_available(conn, record, "IMPORT", ctx.now)
         return {"CertificateArn": arn}
 
     def _reimport(
@@ -153,6 +155,7 @@ class CertificateOperations:
             ):
                 raise ValidationError(f"Certificate {arn} changed during the reimport; try again.")
             store.record_quota_use(ctx.account_id, ctx.region, "IMPORTED", arn, ctx.now)
+            emit_available(conn, replacement, "REIMPORT", ctx.now)
         return {"CertificateArn": arn}
 
     def _check_import_quotas(

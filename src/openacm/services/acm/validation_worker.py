@@ -48,6 +48,7 @@ from openacm.domain.validation import (
 )
 from openacm.services.acm.private_issuance import AcmPrivateIssuer, is_private_work
 from openacm.services.acm.requests import VALIDATE_WORK
+from openacm.services.events import emit_available
 from openacm.services.pki.leaf_issuer import (
     IssuanceRefused,
     LeafIssuer,
@@ -325,6 +326,7 @@ class ValidationWorker:
             outcome = self.issuer.commit(conn, leaf, now=now, still_mine=check.item.item_id in held)
             if outcome.issued:
                 self._record_validated(validations, check, now)
+                emit_available(conn, leaf.issued, "ISSUANCE", now)  # with the commit
                 issued.append(check.item)
                 results[check.item.item_id] = StepResult(
                     arn, "renewed" if check.renewal else "issued"

@@ -1,0 +1,1 @@
+"""Where events go: an HTTP webhook, a JSON-lines file, a NATS subject (docs/events.md)."""
