@@ -5,9 +5,11 @@ one never renews. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +24,7 @@ from tests.support.bind import BindServer
 from tests.support.server import OpenAcmServer
 
 DAY = 86_400
+ACTION_REQUIRED = "ACM Certificate Renewal Action Required"
 PASSPHRASE = b"renewal passphrase"
 
 
@@ -34,8 +37,13 @@ def renewal_server(
     bind_server: BindServer,
 ) -> Iterator[OpenAcmServer]:
     """A server of this module's own: the tests move its clock."""
-    env = pki_env(bind_server, OPENACM_RENEWAL_SWEEP_INTERVAL_SECONDS="0.1")
-    started = start_server(tmp_path_factory.mktemp("renewal"), request.param, env=env)
+    data_dir = tmp_path_factory.mktemp("renewal")
+    env = pki_env(
+        bind_server,
+        OPENACM_RENEWAL_SWEEP_INTERVAL_SECONDS="0.1",
+        OPENACM_EVENTS_FILE=str(data_dir / "events.jsonl"),
+    )
+    started = start_server(data_dir, request.param, env=env)
     yield started
     finish_server(started)
 
@@ -69,6 +77,29 @@ def wait_renewal(
             return detail
         assert time.monotonic() < deadline, detail
         time.sleep(0.1)
+
+
+def events_of(server: OpenAcmServer, arn: str, detail_type: str) -> list[dict[str, Any]]:
+    path = Path(server.env["OPENACM_EVENTS_FILE"])
+    if not path.exists():
+        return []
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [
+        event
+        for event in lines
+        if event["detail-type"] == detail_type and arn in event.get("resources", [])
+    ]
+
+
+def wait_events(
+    server: OpenAcmServer, arn: str, detail_type: str, count: int = 1, timeout: float = 30
+) -> list[dict[str, Any]]:
+    """The certificate's events of `detail_type` once `count` have been delivered."""
+    deadline = time.monotonic() + timeout
+    while len(found := events_of(server, arn, detail_type)) < count:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.1)
+    return found
 
 
 def exportable_issued(tenant: Tenant, dns: BindServer) -> str:
@@ -107,6 +138,16 @@ def test_an_exported_certificate_renews_in_its_window(
     assert public_key_of(tenant.acm, arn) != old_key  # a new key pair
     # The new key has not left yet: no longer eligible until exported again (decision 5).
     assert after["RenewalEligibility"] == "INELIGIBLE"
+    # Exactly one Available RENEWAL (beside the ISSUANCE), and the Health event closed.
+    available = wait_events(tenant.server, arn, "ACM Certificate Available", count=2)
+    time.sleep(0.5)  # anything more would have been delivered by now
+    actions = sorted(
+        e["detail"]["Action"] for e in events_of(tenant.server, arn, "ACM Certificate Available")
+    )
+    assert actions == ["ISSUANCE", "RENEWAL"], available
+    health = wait_events(tenant.server, arn, "AWS Health Event")
+    assert health[-1]["detail"]["statusCode"] == "closed"
+    assert health[-1]["source"] == "aws.health"
 
 
 def test_a_missing_cname_waits_and_renews_once_it_is_back(
@@ -121,6 +162,13 @@ def test_a_missing_cname_waits_and_renews_once_it_is_back(
     waiting = wait_renewal(tenant.acm, arn, ("PENDING_VALIDATION",))
     assert waiting["RenewalSummary"]["RenewalStatusReason"] == "PENDING_DOMAIN_VALIDATION"
     assert waiting["Status"] == "ISSUED" and waiting["Serial"] == detail["Serial"]
+    # 59 days before expiry is no notice day; 44 days is past the 45-day one: one notice.
+    assert events_of(tenant.server, arn, ACTION_REQUIRED) == []
+    move_clock(tenant.server, advance_seconds=15 * DAY)
+    notice = wait_events(tenant.server, arn, ACTION_REQUIRED)
+    assert notice[0]["detail"]["RenewalStatusReason"] == "PENDING_DOMAIN_VALIDATION"
+    time.sleep(1)  # several retries of the renewal on the same notice day
+    assert len(events_of(tenant.server, arn, ACTION_REQUIRED)) == 1
 
     bind_server.add_cname(record["Name"], record["Value"])
     renewed = wait_renewal(tenant.acm, arn, ("SUCCESS",))

@@ -23,6 +23,7 @@ from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import IssuanceSettings
 from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.validation_worker import ValidationWorker
+from openacm.services.clock import interval_passed
 from openacm.services.events import EventWork
 from openacm.services.pki.builtin_ca import BuiltinCa
 from openacm.services.pki.crls import regenerate_crl
@@ -75,7 +76,7 @@ class BackgroundWork:
         now = self.clock()
         if self.renewals is not None:
             moved += self.renewals.sweep_if_due(now)
-        if self._crls_checked_at is None or now - self._crls_checked_at >= CRL_CHECK_SECONDS:
+        if interval_passed(self._crls_checked_at, now, CRL_CHECK_SECONDS):
             self._crls_checked_at = now
             self.refresh_crls(now)
         if moved:

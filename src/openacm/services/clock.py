@@ -64,3 +64,10 @@ class InstallationClock:
         with self._lock:
             self._offset, self._read_at = offset, time.monotonic()
         return time.time() + offset
+
+
+def interval_passed(last: float | None, now: float, interval: float) -> bool:
+    """Whether periodic work last done at `last` is due again at `now`. A clock that moved
+    back (`--dev`: `openacm clock reset`) makes it due at once rather than for as long as it
+    moved back."""
+    return last is None or not 0 <= now - last < interval

@@ -27,6 +27,7 @@ from openacm.adapters.store.events import Delivery, EventOutbox
 from openacm.config import EventSettings, SinkSettings
 from openacm.domain import events
 from openacm.domain.certificates import CertificateRecord
+from openacm.services.clock import interval_passed
 
 log = logging.getLogger("openacm.events")
 # Delivered events past the retention are looked for this often, and deleted this many per
@@ -223,7 +224,7 @@ class EventWork:
         done = 0
         now = self.clock()
         if self.sweep is not None and (
-            self._swept_at is None or now - self._swept_at >= self.settings.sweep_interval
+            interval_passed(self._swept_at, now, self.settings.sweep_interval)
         ):
             self._swept_at = now
             try:
@@ -232,7 +233,7 @@ class EventWork:
                 log.exception("expiry sweep failed")  # tried again at the next interval
         done += self.delivery.run_once(self.clock())
         if self.settings.retention_days > 0 and (
-            self._pruned_at is None or now - self._pruned_at >= PRUNE_INTERVAL_SECONDS
+            interval_passed(self._pruned_at, now, PRUNE_INTERVAL_SECONDS)
         ):
             self._pruned_at = now
             self.prune(now)

@@ -28,8 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from openacm.adapters.store.accounts import AccountStore
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
-from openacm.adapters.store.events import EventOutbox
-from openacm.adapters.store.schema import certificates, expiry_notices, expiry_sweeps
+from openacm.adapters.store.events import EventOutbox, NoticeLog
+from openacm.adapters.store.schema import certificates, expiry_sweeps
 from openacm.domain import events
 from openacm.domain.certificates import CertificateRecord
 from openacm.services.acm.account import DEFAULT_DAYS_BEFORE_EXPIRY
@@ -219,7 +219,7 @@ def _notify_batch(
     The certificate is read again in the writing transaction: one deleted or re-imported
     since the scan is judged on what it is now."""
     store = CertificateStore(conn)
-    outbox = EventOutbox(conn)
+    outbox, notices = EventOutbox(conn), NoticeLog(conn)
     sent = 0
     for arn, kind in batch:
         record = store.get(arn)
@@ -229,19 +229,9 @@ def _notify_batch(
         if event is None:
             continue
         key = notice_key(kind, record, day)
-        seen = conn.execute(
-            select(expiry_notices.c.event_id).where(
-                expiry_notices.c.certificate_arn == arn, expiry_notices.c.notice == key
-            )
-        ).first()
-        if seen is not None:
+        if notices.sent(arn, key):
             continue
-        event_id = outbox.emit(event, now)
-        conn.execute(
-            insert(expiry_notices).values(
-                certificate_arn=arn, notice=key, event_id=event_id, created_at=now
-            )
-        )
+        notices.record(arn, key, outbox.emit(event, now), now)
         sent += 1
     return sent
 

@@ -31,7 +31,12 @@ from sqlalchemy import (
     update,
 )
 
-from openacm.adapters.store.schema import event_deliveries, event_outbox, event_sinks
+from openacm.adapters.store.schema import (
+    event_deliveries,
+    event_outbox,
+    event_sinks,
+    expiry_notices,
+)
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -376,3 +381,30 @@ def _new_delivery(event_id: str, sink: str, now: float) -> dict[str, Any]:
         "created_at": now,
         "updated_at": now,
     }
+
+
+class NoticeLog:
+    """`expiry_notices`: which once-only notices a certificate has been sent (an expiry day,
+    its expiry, a renewal notice day), each with the event that carried it. Recorded in the
+    transaction that emits the event, so a notice is sent once even across crashes."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def sent(self, certificate_arn: str, notice: str) -> bool:
+        return (
+            self.conn.execute(
+                select(expiry_notices.c.event_id).where(
+                    expiry_notices.c.certificate_arn == certificate_arn,
+                    expiry_notices.c.notice == notice,
+                )
+            ).first()
+            is not None
+        )
+
+    def record(self, certificate_arn: str, notice: str, event_id: str, now: float) -> None:
+        self.conn.execute(
+            insert(expiry_notices).values(
+                certificate_arn=certificate_arn, notice=notice, event_id=event_id, created_at=now
+            )
+        )

@@ -50,6 +50,8 @@ from openacm.domain.private_requests import (
     issuing_ca_in_scope,
     private_issuance_refusal,
 )
+from openacm.services.acm.renewal_events import notify_refused, notify_renewed
+from openacm.services.events import emit_available
 from openacm.services.pca.issuance import PrivateCertificateIssuer
 from openacm.services.pki.leaf_issuer import LeafIssuer, with_certificate
 from openacm.services.pki.leaf_keys import LeafPrivateKey, private_key_der
@@ -128,6 +130,7 @@ class AcmPrivateIssuer:
         store = CertificateStore(conn)
         if renewal:  # the current certificate stays, with its key
             store.set_renewal(record.arn, "FAILED", refusal, now, row_version=record.row_version)
+            notify_refused(conn, record, refusal, now)
         else:
             store.replace(replace(record, status="FAILED", failure_reason=refusal), None)
         return "failed"
@@ -210,6 +213,10 @@ class AcmPrivateIssuer:
         sealed = self.cipher.seal(private_key_der(key), record.arn)
         if not CertificateStore(conn).replace(stored, sealed):
             raise RuntimeError(f"{record.arn} changed while it was being issued")
+        if renewal:
+            notify_renewed(conn, record, stored, now)
+        else:
+            emit_available(conn, stored, "ISSUANCE", now)
         log.info("private certificate issued", extra={"arn": record.arn, "serial": issued.serial})
         return "renewed" if renewal else "issued"
 

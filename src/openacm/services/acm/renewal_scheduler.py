@@ -23,6 +23,7 @@ from openacm.adapters.store.work import WORK_SCHEDULED, WorkQueue
 from openacm.config import RenewalSettings
 from openacm.domain.renewal import PENDING_AUTO_RENEWAL
 from openacm.services.acm.requests import VALIDATE_WORK
+from openacm.services.clock import interval_passed
 
 log = logging.getLogger("openacm.renewal")
 
@@ -35,10 +36,7 @@ class RenewalScheduler:
 
     def sweep_if_due(self, now: float) -> int:
         """A sweep when `sweep_interval_seconds` have passed since this process's last."""
-        if (
-            self._swept_at is not None
-            and now - self._swept_at < self.settings.sweep_interval_seconds
-        ):
+        if not interval_passed(self._swept_at, now, self.settings.sweep_interval_seconds):
             return 0
         self._swept_at = now
         return self.run_once(now)

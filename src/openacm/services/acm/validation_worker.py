@@ -47,6 +47,7 @@ from openacm.domain.validation import (
     chain_proves,
 )
 from openacm.services.acm.private_issuance import AcmPrivateIssuer, is_private_work
+from openacm.services.acm.renewal_events import notify_renewed, notify_waiting
 from openacm.services.acm.requests import VALIDATE_WORK
 from openacm.services.events import emit_available
 from openacm.services.pki.leaf_issuer import (
@@ -326,7 +327,10 @@ class ValidationWorker:
             outcome = self.issuer.commit(conn, leaf, now=now, still_mine=check.item.item_id in held)
             if outcome.issued:
                 self._record_validated(validations, check, now)
-                emit_available(conn, leaf.issued, "ISSUANCE", now)  # with the commit
+                if check.renewal:  # with the commit
+                    notify_renewed(conn, check.record, leaf.issued, now)
+                else:
+                    emit_available(conn, leaf.issued, "ISSUANCE", now)
                 issued.append(check.item)
                 results[check.item.item_id] = StepResult(
                     arn, "renewed" if check.renewal else "issued"
@@ -444,15 +448,16 @@ class ValidationWorker:
     def _renewal_waits(
         conn: Connection, record: CertificateRecord, reason: str, now: float
     ) -> None:
-        """RenewalStatus PENDING_VALIDATION with why, once (not on every retry)."""
+        """RenewalStatus PENDING_VALIDATION with why (written once, not on every retry), and
+        the notice of the day if it is a notice day."""
         if (
-            record.renewal_status == RENEWAL_PENDING_VALIDATION
-            and record.renewal_status_reason == reason
+            record.renewal_status != RENEWAL_PENDING_VALIDATION
+            or record.renewal_status_reason != reason
         ):
-            return
-        CertificateStore(conn).set_renewal(
-            record.arn, RENEWAL_PENDING_VALIDATION, reason, now, row_version=record.row_version
-        )
+            CertificateStore(conn).set_renewal(
+                record.arn, RENEWAL_PENDING_VALIDATION, reason, now, row_version=record.row_version
+            )
+        notify_waiting(conn, record, reason, now)
 
     def _end_renewal(
         self,
