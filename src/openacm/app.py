@@ -167,6 +167,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
         keys_pool,
         settings.issuance,
         poll_interval=settings.validation.poll_interval,
+        private_cas=pca_service.revocation,
     )
 
     async def healthz(_: Request) -> Response:

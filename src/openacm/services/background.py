@@ -20,6 +20,7 @@ from openacm.adapters.store.issuance import AuthorityStore
 from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import IssuanceSettings
 from openacm.services.acm.validation_worker import ValidationWorker
+from openacm.services.pca.revocation import PrivateCaRevocation
 from openacm.services.pki.builtin_ca import BuiltinCa
 from openacm.services.pki.crls import regenerate_crl
 from openacm.services.pki.leaf_keys import LeafKeys
@@ -45,6 +46,7 @@ class BackgroundWork:
         *,
         poll_interval: float,
         clock: Callable[[], float] = time.time,
+        private_cas: PrivateCaRevocation | None = None,
     ) -> None:
         self.db = db
         self.worker = worker
@@ -53,6 +55,7 @@ class BackgroundWork:
         self.issuance = issuance
         self.poll_interval = poll_interval
         self.clock = clock
+        self.private_cas = private_cas
         self._crls_checked_at: float | None = None
         self._last_moved = time.monotonic()
 
@@ -88,6 +91,8 @@ class BackgroundWork:
                     regenerate_crl(
                         conn, ca, now=now, validity_seconds=self.issuance.crl_validity_seconds
                     )
+        if self.private_cas is not None:
+            self.private_cas.refresh_due(now)
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()

@@ -124,6 +124,16 @@ class PcaIssuanceStore:
             return None
         return StoredCrl(ca_arn, bytes(row.crl_der), row.crl_this_update, row.crl_next_update)
 
+    def crl_due(self, now: float) -> list[str]:
+        """CAs whose stored CRL is past half its validity (signed again before nextUpdate)."""
+        t = private_ca_issuance.c
+        rows = self.conn.execute(
+            select(t.ca_arn).where(
+                t.crl_der.is_not(None), t.crl_this_update + t.crl_next_update <= 2 * now
+            )
+        ).all()
+        return [str(row.ca_arn) for row in rows]
+
     def ca_arn_for_id(self, ca_id: str) -> str | None:
         """The ARN of the CA a public URL names. Its issuance row answers in one indexed
         lookup; a CA that never issued has none, and is found among the CA rows."""
