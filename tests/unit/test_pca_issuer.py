@@ -233,3 +233,25 @@ def test_revocation_urls_follow_the_configuration(cipher: EnvelopeCipher) -> Non
     assert urls.ocsp_url == f"http://ocsp.example/ocsp/{CA_ID}"
     assert serial_of_certificate_arn(ARN, f"{ARN}/certificate/zz") is None
     assert serial_of_certificate_arn(ARN, "arn:aws:acm-pca:x") is None
+
+
+def test_a_permanently_deleted_ca_takes_its_counter_crl_and_reports_along(
+    db: Database, cipher: EnvelopeCipher
+) -> None:
+    from openacm.adapters.store.pca_operations import (
+        AuditReport,
+        AuditReportStore,
+        PcaIssuanceStore,
+    )
+
+    issuer = PrivateCertificateIssuer(cipher, "http://pki.example")
+    ca = activate(db, issuer, pending_ca(cipher, {}))
+    with db.write() as conn:
+        AuditReportStore(conn).insert(
+            AuditReport(CA_ID, ARN, "SUCCESS", "JSON", "bucket", "audit-report/x.json", NOW)
+        )
+        PrivateCaStore(conn).remove_permanently(ca.arn)
+    with db.read() as conn:
+        assert issuer.issued_count(conn, ARN) == 0
+        assert PcaIssuanceStore(conn).ca_arn_for_id(CA_ID) is None
+        assert AuditReportStore(conn).by_id(CA_ID) is None
