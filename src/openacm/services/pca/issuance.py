@@ -218,11 +218,6 @@ class PrivateCertificateIssuer:
         signer = self.signer(ca, signing_algorithm)
         if issuer is None:
             self._check_own_csr(ca, request.csr, signer)
-        if not PcaIssuanceStore(conn).reserve(ca.arn, self.certificates_per_ca):
-            raise LimitExceededError(
-                f"The certificate authority {ca.arn} has reached its limit of "
-                f"{self.certificates_per_ca} issued certificates."
-            )
         # 127 random bits: a repeat within one CA is beyond any practical chance (2^-127 per
         # pair); the primary key (ca_arn, serial) would refuse one rather than store it.
         serial_number = random_serial_number()
@@ -232,6 +227,13 @@ class PrivateCertificateIssuer:
             serial_number=serial_number,
             revocation=revocation_urls(ca, self.public_base_url),
         )
+        # The request is sound (the builder checked it): only now is a place of the quota
+        # taken, so a caller that goes on with its transaction after a refusal counts nothing.
+        if not PcaIssuanceStore(conn).reserve(ca.arn, self.certificates_per_ca):
+            raise LimitExceededError(
+                f"The certificate authority {ca.arn} has reached its limit of "
+                f"{self.certificates_per_ca} issued certificates."
+            )
         certificate = signer.sign_certificate(builder)
         serial = serial_hex(serial_number)
         issued = IssuedPrivateCertificate(
