@@ -6,18 +6,23 @@ answers checked by `openssl`."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from sqlalchemy import select
 
 from openacm.adapters.ca.private_issuance import pkix_findings
-from tests.conftest import Tenant
+from openacm.adapters.store.schema import private_ca_certificates
+from tests.conftest import Tenant, finish_server, start_server
 from tests.integration.test_pca_lifecycle import create_ca, error_of, status_of
 from tests.integration.test_revocation import IssuedPki, _status_line
 
@@ -268,21 +273,36 @@ def test_refusals_of_the_model(sqlite_tenant: Tenant) -> None:
     )
 
 
-def test_lifetime_quota_is_limit_exceeded(tmp_path: Path) -> None:
-    from tests.conftest import finish_server, start_server
-
-    server = start_server(
-        tmp_path, "sqlite", env={"OPENACM_QUOTA_PRIVATE_CERTIFICATES_PER_CA": "2"}
-    )
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_lifetime_quota_holds_under_concurrent_issuance(tmp_path: Path, backend: str) -> None:
+    """Twelve callers at once against a CA with room for four more certificates: exactly four
+    are issued, each with its own serial, the others answered LimitExceededException."""
+    server = start_server(tmp_path, backend, env={"OPENACM_QUOTA_PRIVATE_CERTIFICATES_PER_CA": "5"})
     try:
         _account, key = server.new_account()
         pca = server.client("acm-pca", key=key)
         root_arn, _root = root_through_api(pca)  # the root's own certificate counts
-        issue(pca, root_arn, leaf_csr(), LEAF_TEMPLATE, {"Type": "DAYS", "Value": 1})
-        error = error_of(
-            lambda: issue(pca, root_arn, leaf_csr(), LEAF_TEMPLATE, {"Type": "DAYS", "Value": 1})
+        csrs = [leaf_csr(f"c{index}.internal") for index in range(12)]
+
+        def attempt(csr: bytes) -> str:
+            try:
+                return issue(pca, root_arn, csr, LEAF_TEMPLATE, {"Type": "DAYS", "Value": 1})
+            except ClientError as error:
+                return str(error.response["Error"]["Code"])
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(attempt, csrs))
+        issued = [answer for answer in answers if answer.startswith("arn:")]
+        assert len(issued) == 4 and len(set(issued)) == 4, answers
+        assert sorted(set(answers) - set(issued)) == ["LimitExceededException"], answers
+        rows = server.query(
+            select(private_ca_certificates.c.serial).where(
+                private_ca_certificates.c.ca_arn == root_arn
+            )
         )
-        assert error["Code"] == "LimitExceededException"
+        assert len(rows) == 5
     finally:
         finish_server(server)
 

@@ -227,14 +227,15 @@ class PrivateCertificateIssuer:
             serial_number=serial_number,
             revocation=revocation_urls(ca, self.public_base_url),
         )
-        # The request is sound (the builder checked it): only now is a place of the quota
-        # taken, so a caller that goes on with its transaction after a refusal counts nothing.
+        certificate = signer.sign_certificate(builder)
+        # Only a sound, signed request takes a place of the quota: a caller that goes on with
+        # its transaction after a refusal has counted nothing, and the CA's counter row stays
+        # locked (PostgreSQL) for the insert and commit only, not for the signature.
         if not PcaIssuanceStore(conn).reserve(ca.arn, self.certificates_per_ca):
             raise LimitExceededError(
                 f"The certificate authority {ca.arn} has reached its limit of "
                 f"{self.certificates_per_ca} issued certificates."
             )
-        certificate = signer.sign_certificate(builder)
         serial = serial_hex(serial_number)
         issued = IssuedPrivateCertificate(
             certificate=certificate,
