@@ -24,6 +24,7 @@ from openacm.adapters.ca.private_issuance import pkix_findings
 from openacm.adapters.store.schema import private_ca_certificates
 from tests.conftest import Tenant, finish_server, start_server
 from tests.integration.test_pca_lifecycle import create_ca, error_of, status_of
+from tests.integration.test_pca_sharing import policy_for
 from tests.integration.test_revocation import IssuedPki, _status_line
 
 TEMPLATE = "arn:aws:acm-pca:::template/{}"
@@ -389,3 +390,33 @@ def test_audit_report_lists_issued_and_revoked_certificates(sqlite_tenant: Tenan
     unknown_id = "00000000-0000-0000-0000-000000000000"
     missing = f"{sqlite_tenant.server.endpoint}/audit-report/{ca_id}/{unknown_id}.json"
     assert httpx.get(missing, timeout=10).status_code == 404
+
+
+def test_a_ca_shared_through_its_policy_issues_to_the_other_account(
+    sqlite_tenant: Tenant,
+) -> None:
+    """PutPolicy granting IssueCertificate and GetCertificate: the other account issues and
+    reads its certificate; what the policy does not grant (revocation) stays refused."""
+    owner = sqlite_tenant.client("acm-pca")
+    root_arn, root = root_through_api(owner)
+    other_account, other_key = sqlite_tenant.server.new_account()
+    other = sqlite_tenant.server.client("acm-pca", key=other_key)
+    validity = {"Type": "DAYS", "Value": 10}
+    denied = error_of(lambda: issue(other, root_arn, leaf_csr(), LEAF_TEMPLATE, validity))
+    assert denied["Code"] == "AccessDeniedException"
+
+    owner.put_policy(
+        ResourceArn=root_arn, Policy=policy_for(root_arn, f"arn:aws:iam::{other_account}:root")
+    )
+    certificate_arn = issue(other, root_arn, leaf_csr(), LEAF_TEMPLATE, validity)
+    answer = get(other, root_arn, certificate_arn)
+    assert x509.load_pem_x509_certificate(answer["CertificateChain"].encode()) == root
+    assert get(owner, root_arn, certificate_arn)["Certificate"] == answer["Certificate"]
+    refused = error_of(
+        lambda: other.revoke_certificate(
+            CertificateAuthorityArn=root_arn,
+            CertificateSerial=certificate_arn.rsplit("/", 1)[1],
+            RevocationReason="UNSPECIFIED",
+        )
+    )
+    assert refused["Code"] == "AccessDeniedException"
