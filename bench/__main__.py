@@ -2,7 +2,8 @@
 
 `python -m bench api [flags]` runs only the first, `python -m bench issuance [flags]` only
 the second; flags without a sub-command go to the API benchmarks (`--help` lists them).
-`python -m bench crl` times CRL generation alone (not part of the default run);
+`python -m bench crl` times CRL generation alone, `python -m bench pca` ACM-PCA's
+IssueCertificate against the raw signing limit (neither is part of the default run);
 `python -m bench renewal` the renewal sweep and renewal throughput (part of it).
 """
 
@@ -12,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench import cli, crl, issuance, renewal
+from bench import cli, crl, issuance, pca, renewal
 
 API_FAILED = (2, 3, 130)  # a server failed, the machine is busy, or Ctrl-C: stop there
 
@@ -24,6 +25,8 @@ def main(argv: Sequence[str]) -> int:
         return crl.main(argv[1:])
     if argv[:1] == ["renewal"]:
         return renewal.main(argv[1:])
+    if argv[:1] == ["pca"]:
+        return pca.main(argv[1:])
     if argv[:1] == ["api"]:
         return cli.main(argv[1:])
     status = cli.main(argv)

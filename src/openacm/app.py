@@ -236,6 +236,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
             settings.events,
             clock=clock,
         ),
+        private_cas=pca_service.revocation,
     )
 
     async def healthz(_: Request) -> Response:

@@ -34,6 +34,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from botocore.loaders import Loader
 
+from tests.integration.test_pca_issue import LEAF_TEMPLATE, hierarchy, issue, leaf_csr
 from tests.support.server import OpenAcmServer
 
 SERVICE = "acm-pca"
@@ -479,3 +480,47 @@ def test_boto3_with_an_unknown_key(caller: Caller, cbor_model_path: Path) -> Non
     with pytest.raises(ClientError) as caught:
         stranger.client.list_certificate_authorities()
     assert caught.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
+def test_boto3_over_cbor_builds_a_hierarchy_issues_and_revokes(
+    pca: CborClient, caller: Caller
+) -> None:
+    """The issuing scenario of test_pca_issue.py over CBOR: root → subordinate → end entity,
+    read back over JSON; a revocation and an audit report made over CBOR."""
+    client = pca.client
+    h = hierarchy(client)
+    leaf_arn = issue(
+        client,
+        h.sub_arn,
+        leaf_csr(),
+        LEAF_TEMPLATE,
+        {"Type": "DAYS", "Value": 30},
+        SigningAlgorithm="SHA256WITHRSA",
+    )
+    assert pca.sent[-1].url.endswith(operation_path("IssueCertificate"))
+    over_json = caller.server.client(SERVICE, key=caller.key)
+    params = {"CertificateAuthorityArn": h.sub_arn, "CertificateArn": leaf_arn}
+    assert (
+        client.get_certificate(**params)["Certificate"]
+        == (over_json.get_certificate(**params)["Certificate"])
+    )
+    client.revoke_certificate(
+        CertificateAuthorityArn=h.sub_arn,
+        CertificateSerial=leaf_arn.rsplit("/", 1)[1],
+        RevocationReason="SUPERSEDED",
+    )
+    with pytest.raises(ClientError) as caught:
+        over_json.revoke_certificate(
+            CertificateAuthorityArn=h.sub_arn,
+            CertificateSerial=leaf_arn.rsplit("/", 1)[1],
+            RevocationReason="SUPERSEDED",
+        )
+    assert caught.value.response["Error"]["Code"] == "RequestAlreadyProcessedException"
+    report = client.create_certificate_authority_audit_report(
+        CertificateAuthorityArn=h.sub_arn, S3BucketName="reports", AuditReportResponseFormat="CSV"
+    )
+    described = client.describe_certificate_authority_audit_report(
+        CertificateAuthorityArn=h.sub_arn, AuditReportId=report["AuditReportId"]
+    )
+    assert described["AuditReportStatus"] == "SUCCESS"
+    assert described["CreatedAt"].tzinfo is not None

@@ -6,19 +6,25 @@ answers checked by `openssl`."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from sqlalchemy import select
 
 from openacm.adapters.ca.private_issuance import pkix_findings
-from tests.conftest import Tenant
+from openacm.adapters.store.schema import private_ca_certificates
+from tests.conftest import Tenant, finish_server, start_server
 from tests.integration.test_pca_lifecycle import create_ca, error_of, status_of
+from tests.integration.test_pca_sharing import policy_for
 from tests.integration.test_revocation import IssuedPki, _status_line
 
 TEMPLATE = "arn:aws:acm-pca:::template/{}"
@@ -268,21 +274,36 @@ def test_refusals_of_the_model(sqlite_tenant: Tenant) -> None:
     )
 
 
-def test_lifetime_quota_is_limit_exceeded(tmp_path: Path) -> None:
-    from tests.conftest import finish_server, start_server
-
-    server = start_server(
-        tmp_path, "sqlite", env={"OPENACM_QUOTA_PRIVATE_CERTIFICATES_PER_CA": "2"}
-    )
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_lifetime_quota_holds_under_concurrent_issuance(tmp_path: Path, backend: str) -> None:
+    """Twelve callers at once against a CA with room for four more certificates: exactly four
+    are issued, each with its own serial, the others answered LimitExceededException."""
+    server = start_server(tmp_path, backend, env={"OPENACM_QUOTA_PRIVATE_CERTIFICATES_PER_CA": "5"})
     try:
         _account, key = server.new_account()
         pca = server.client("acm-pca", key=key)
         root_arn, _root = root_through_api(pca)  # the root's own certificate counts
-        issue(pca, root_arn, leaf_csr(), LEAF_TEMPLATE, {"Type": "DAYS", "Value": 1})
-        error = error_of(
-            lambda: issue(pca, root_arn, leaf_csr(), LEAF_TEMPLATE, {"Type": "DAYS", "Value": 1})
+        csrs = [leaf_csr(f"c{index}.internal") for index in range(12)]
+
+        def attempt(csr: bytes) -> str:
+            try:
+                return issue(pca, root_arn, csr, LEAF_TEMPLATE, {"Type": "DAYS", "Value": 1})
+            except ClientError as error:
+                return str(error.response["Error"]["Code"])
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(attempt, csrs))
+        issued = [answer for answer in answers if answer.startswith("arn:")]
+        assert len(issued) == 4 and len(set(issued)) == 4, answers
+        assert sorted(set(answers) - set(issued)) == ["LimitExceededException"], answers
+        rows = server.query(
+            select(private_ca_certificates.c.serial).where(
+                private_ca_certificates.c.ca_arn == root_arn
+            )
         )
-        assert error["Code"] == "LimitExceededException"
+        assert len(rows) == 5
     finally:
         finish_server(server)
 
@@ -369,3 +390,33 @@ def test_audit_report_lists_issued_and_revoked_certificates(sqlite_tenant: Tenan
     unknown_id = "00000000-0000-0000-0000-000000000000"
     missing = f"{sqlite_tenant.server.endpoint}/audit-report/{ca_id}/{unknown_id}.json"
     assert httpx.get(missing, timeout=10).status_code == 404
+
+
+def test_a_ca_shared_through_its_policy_issues_to_the_other_account(
+    sqlite_tenant: Tenant,
+) -> None:
+    """PutPolicy granting IssueCertificate and GetCertificate: the other account issues and
+    reads its certificate; what the policy does not grant (revocation) stays refused."""
+    owner = sqlite_tenant.client("acm-pca")
+    root_arn, root = root_through_api(owner)
+    other_account, other_key = sqlite_tenant.server.new_account()
+    other = sqlite_tenant.server.client("acm-pca", key=other_key)
+    validity = {"Type": "DAYS", "Value": 10}
+    denied = error_of(lambda: issue(other, root_arn, leaf_csr(), LEAF_TEMPLATE, validity))
+    assert denied["Code"] == "AccessDeniedException"
+
+    owner.put_policy(
+        ResourceArn=root_arn, Policy=policy_for(root_arn, f"arn:aws:iam::{other_account}:root")
+    )
+    certificate_arn = issue(other, root_arn, leaf_csr(), LEAF_TEMPLATE, validity)
+    answer = get(other, root_arn, certificate_arn)
+    assert x509.load_pem_x509_certificate(answer["CertificateChain"].encode()) == root
+    assert get(owner, root_arn, certificate_arn)["Certificate"] == answer["Certificate"]
+    refused = error_of(
+        lambda: other.revoke_certificate(
+            CertificateAuthorityArn=root_arn,
+            CertificateSerial=certificate_arn.rsplit("/", 1)[1],
+            RevocationReason="UNSPECIFIED",
+        )
+    )
+    assert refused["Code"] == "AccessDeniedException"

@@ -1,7 +1,8 @@
 """AWS Private CA: a CA's life through boto3 and the aws CLI, on SQLite and PostgreSQL.
 
-A ROOT CA's certificate comes, in AWS, from IssueCertificate with RootCACertificate/V1 (built
-separately); here it is self-signed in-process with the CA's own key, read back through the
+A ROOT CA's certificate comes, in AWS, from IssueCertificate with RootCACertificate/V1
+(test_pca_issue.py does it that way); here, to test the import's checks with certificates the
+API would never make, it is built in-process with the CA's own key, read back through the
 store API the issuance side uses (`PrivateCaStore.get` + `open_signer`).
 """
 

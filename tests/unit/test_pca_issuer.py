@@ -241,3 +241,51 @@ def test_revocation_urls_follow_the_configuration(cipher: EnvelopeCipher) -> Non
     assert urls.ocsp_url == f"http://ocsp.example/ocsp/{CA_ID}"
     assert serial_of_certificate_arn(ARN, f"{ARN}/certificate/zz") is None
     assert serial_of_certificate_arn(ARN, "arn:aws:acm-pca:x") is None
+
+
+def test_a_permanently_deleted_ca_takes_its_counter_crl_and_reports_along(
+    db: Database, cipher: EnvelopeCipher
+) -> None:
+    from openacm.adapters.store.pca_operations import (
+        AuditReport,
+        AuditReportStore,
+        PcaIssuanceStore,
+    )
+
+    issuer = PrivateCertificateIssuer(
+        PrivateCaKeys(cipher, IssuanceSettings()), "http://pki.example"
+    )
+    ca = activate(db, issuer, pending_ca(cipher, {}))
+    with db.write() as conn:
+        AuditReportStore(conn).insert(
+            AuditReport(CA_ID, ARN, "SUCCESS", "JSON", "bucket", "audit-report/x.json", NOW)
+        )
+        PrivateCaStore(conn).remove_permanently(ca.arn)
+    with db.read() as conn:
+        assert issuer.issued_count(conn, ARN) == 0
+        assert PcaIssuanceStore(conn).ca_arn_for_id(CA_ID) is None
+        assert AuditReportStore(conn).by_id(CA_ID) is None
+
+
+def test_a_refused_request_takes_no_place_of_the_quota(
+    db: Database, cipher: EnvelopeCipher
+) -> None:
+    """ACM issues inside its own transaction and goes on after a refusal (to record the
+    failure): the refused request must not have counted."""
+    from openacm.domain.errors import MalformedCSRError
+
+    issuer = PrivateCertificateIssuer(
+        PrivateCaKeys(cipher, IssuanceSettings()), "http://pki.example"
+    )
+    ca = activate(db, issuer, pending_ca(cipher, {}))
+    window = request_for(ca, leaf_csr(), END_ENTITY, 30).validity
+    with db.write() as conn:
+        with pytest.raises(MalformedCSRError):
+            issuer.issue(
+                conn,
+                ca,
+                PrivateCertificateRequest(csr=b"garbage", validity=window),
+                signing_algorithm="SHA256WITHECDSA",
+                now=NOW,
+            )
+        assert issuer.issued_count(conn, ARN) == 1  # the root's own certificate only

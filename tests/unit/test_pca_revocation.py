@@ -134,10 +134,16 @@ def test_crl_and_ocsp_follow_revocation(
     if family == "mldsa":
         assert isinstance(ca_certificate.public_key(), mldsa.MLDSA44PublicKey)
 
-    # Served unchanged until half its validity has passed, then signed again.
+    # Served unchanged until half its validity has passed, then signed again: by the
+    # background, or by the first request that finds it due.
     assert _crl(revocation, NOW + 3600) == _crl(revocation, NOW + 2)
-    third = x509.load_der_x509_crl(_crl(revocation, NOW + 1.01 * 24 * 3600))
+    assert revocation.refresh_due(NOW + 3600) == 0
+    assert revocation.refresh_due(NOW + 1.01 * 24 * 3600) == 1
+    assert revocation.refresh_due(NOW + 1.01 * 24 * 3600) == 0
+    third = x509.load_der_x509_crl(_crl(revocation, NOW + 1.02 * 24 * 3600))
     assert third.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 3
+    fourth = x509.load_der_x509_crl(_crl(revocation, NOW + 2.6 * 24 * 3600))
+    assert fourth.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 4
 
 
 def _crl(revocation: PrivateCaRevocation, now: float) -> bytes:

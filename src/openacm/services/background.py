@@ -25,6 +25,7 @@ from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.clock import interval_passed
 from openacm.services.events import EventWork
+from openacm.services.pca.revocation import PrivateCaRevocation
 from openacm.services.pki.builtin_ca import BuiltinCa
 from openacm.services.pki.crls import regenerate_crl
 from openacm.services.pki.leaf_keys import LeafKeys
@@ -53,6 +54,7 @@ class BackgroundWork:
         renewals: RenewalScheduler | None = None,
         metrics: Metrics | None = None,
         events: EventWork | None = None,
+        private_cas: PrivateCaRevocation | None = None,
     ) -> None:
         self.metrics = metrics
         self.db = db
@@ -64,6 +66,7 @@ class BackgroundWork:
         self.clock = clock
         self.renewals = renewals
         self.events = events
+        self.private_cas = private_cas
         self._crls_checked_at: float | None = None
         self._last_moved = time.monotonic()
 
@@ -116,6 +119,8 @@ class BackgroundWork:
                     )
             if signed and self.metrics is not None:
                 self.metrics.count_processed(CRL_QUEUE, "signed")
+        if self.private_cas is not None:
+            self.private_cas.refresh_due(now)
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()

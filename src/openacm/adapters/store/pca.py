@@ -18,7 +18,9 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from openacm.adapters.ca.algorithms import PrivateCaSigner, load_private_key, private_ca_signer
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.schema import (
+    private_ca_audit_reports,
     private_ca_certificates,
+    private_ca_issuance,
     private_ca_permissions,
     private_ca_policy_grants,
     private_cas,
@@ -157,6 +159,9 @@ class PrivateCaStore:
         """A CA past its restoration window: the row and everything hanging from it."""
         self.conn.execute(delete(tags).where(tags.c.resource_arn == arn))
         for table in (private_ca_permissions, private_ca_policy_grants, private_ca_certificates):
+            self.conn.execute(delete(table).where(table.c.ca_arn == arn))
+        # What the issuing side keeps per CA (counter, CRL, audit reports).
+        for table in (private_ca_issuance, private_ca_audit_reports):
             self.conn.execute(delete(table).where(table.c.ca_arn == arn))
         self.conn.execute(delete(private_cas).where(private_cas.c.arn == arn))
 

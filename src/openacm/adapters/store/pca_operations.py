@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from openacm.adapters.store.pca import IssuedCertificate
@@ -34,6 +34,20 @@ def ca_id_of(ca_arn: str) -> str:
 
 def is_ca_id(text: str) -> bool:
     return _CA_ID.fullmatch(text) is not None
+
+
+# Issuing runs these on every certificate: built once, so each call only binds values.
+_RESERVE = (
+    update(private_ca_issuance)
+    .where(
+        private_ca_issuance.c.ca_arn == bindparam("arn"),
+        private_ca_issuance.c.issued_count < bindparam("limit"),
+    )
+    .values(issued_count=private_ca_issuance.c.issued_count + 1)
+)
+_ISSUED_COUNT = select(private_ca_issuance.c.issued_count).where(
+    private_ca_issuance.c.ca_arn == bindparam("arn")
+)
 
 
 @dataclass(frozen=True)
@@ -66,31 +80,21 @@ class PcaIssuanceStore:
             lite = sqlite.insert(private_ca_issuance).values(values)
             self.conn.execute(lite.on_conflict_do_nothing(index_elements=["ca_arn"]))
 
-    def lock_count(self, ca_arn: str) -> int:
-        """Certificates the CA issued in its lifetime, with the row locked until the caller's
-        transaction ends (PostgreSQL; SQLite's writers are already serialised), so two
-        issuers cannot both take the last certificate of the quota."""
-        self.ensure(ca_arn)
-        query = select(private_ca_issuance.c.issued_count).where(
-            private_ca_issuance.c.ca_arn == ca_arn
-        )
-        if self.conn.dialect.name != "sqlite":
-            query = query.with_for_update()
-        return int(self.conn.execute(query).scalar_one())
+    def reserve(self, ca_arn: str, limit: int) -> bool:
+        """Count one more certificate for the CA if it has issued fewer than `limit`; False at
+        the limit. One UPDATE, which also locks the row until the caller's transaction ends
+        (PostgreSQL; SQLite's writers are serialised already), so two issuers cannot both take
+        the last certificate of the quota; a rolled-back issuance gives its place back."""
+        if self.conn.execute(_RESERVE, {"arn": ca_arn, "limit": limit}).rowcount == 1:
+            return True
+        if self.conn.execute(_ISSUED_COUNT, {"arn": ca_arn}).first() is not None:
+            return False  # the row is there: the CA is at its limit
+        self.ensure(ca_arn)  # the CA's first certificate
+        return bool(self.conn.execute(_RESERVE, {"arn": ca_arn, "limit": limit}).rowcount == 1)
 
     def issued_count(self, ca_arn: str) -> int:
-        count = self.conn.execute(
-            select(private_ca_issuance.c.issued_count).where(private_ca_issuance.c.ca_arn == ca_arn)
-        ).scalar_one_or_none()
+        count = self.conn.execute(_ISSUED_COUNT, {"arn": ca_arn}).scalar_one_or_none()
         return int(count or 0)
-
-    def add_issued(self, ca_arn: str) -> None:
-        t = private_ca_issuance.c
-        self.conn.execute(
-            update(private_ca_issuance)
-            .where(t.ca_arn == ca_arn)
-            .values(issued_count=t.issued_count + 1)
-        )
 
     # -- CRLs -----------------------------------------------------------------------------
 
@@ -123,6 +127,16 @@ class PcaIssuanceStore:
         if row is None or row.crl_der is None:
             return None
         return StoredCrl(ca_arn, bytes(row.crl_der), row.crl_this_update, row.crl_next_update)
+
+    def crl_due(self, now: float) -> list[str]:
+        """CAs whose stored CRL is past half its validity (signed again before nextUpdate)."""
+        t = private_ca_issuance.c
+        rows = self.conn.execute(
+            select(t.ca_arn).where(
+                t.crl_der.is_not(None), t.crl_this_update + t.crl_next_update <= 2 * now
+            )
+        ).all()
+        return [str(row.ca_arn) for row in rows]
 
     def ca_arn_for_id(self, ca_id: str) -> str | None:
         """The ARN of the CA a public URL names. Its issuance row answers in one indexed

@@ -56,9 +56,8 @@ __all__ = [
 # AWS's default quota: "Certificates issued per private CA (lifetime)".
 DEFAULT_CERTIFICATES_PER_CA: Final = 1_000_000
 # Serial numbers: 127 random bits (CA/B BR 7.1 asks for at least 64), positive, and at most
-# 16 octets in DER, like AWS's. A collision with an earlier serial of the same CA is retried.
+# 16 octets in DER, like AWS's.
 _SERIAL_BITS: Final = 127
-_SERIAL_ATTEMPTS: Final = 8
 
 
 @dataclass(frozen=True)
@@ -196,14 +195,9 @@ class PrivateCertificateIssuer:
         signer = self.signer(ca, signing_algorithm)
         if issuer is None:
             self._check_own_csr(ca, request.csr, signer)
-        counters = PcaIssuanceStore(conn)
-        if counters.lock_count(ca.arn) >= self.certificates_per_ca:
-            raise LimitExceededError(
-                f"The certificate authority {ca.arn} has reached its limit of "
-                f"{self.certificates_per_ca} issued certificates."
-            )
-        store = IssuedCertificateStore(conn)
-        serial_number = self._unused_serial(store, ca.arn)
+        # 127 random bits: a repeat within one CA is beyond any practical chance (2^-127 per
+        # pair); the primary key (ca_arn, serial) would refuse one rather than store it.
+        serial_number = random_serial_number()
         builder = build_private_certificate(
             request,
             issuer=issuer,
@@ -211,6 +205,14 @@ class PrivateCertificateIssuer:
             revocation=revocation_urls(ca, self.public_base_url),
         )
         certificate = signer.sign_certificate(builder)
+        # Only a sound, signed request takes a place of the quota: a caller that goes on with
+        # its transaction after a refusal has counted nothing, and the CA's counter row stays
+        # locked (PostgreSQL) for the insert and commit only, not for the signature.
+        if not PcaIssuanceStore(conn).reserve(ca.arn, self.certificates_per_ca):
+            raise LimitExceededError(
+                f"The certificate authority {ca.arn} has reached its limit of "
+                f"{self.certificates_per_ca} issued certificates."
+            )
         serial = serial_hex(serial_number)
         issued = IssuedPrivateCertificate(
             certificate=certificate,
@@ -218,7 +220,7 @@ class PrivateCertificateIssuer:
             serial=serial,
             certificate_arn=certificate_arn(ca.arn, serial),
         )
-        store.insert(
+        IssuedCertificateStore(conn).insert(
             IssuedCertificate(
                 ca_arn=ca.arn,
                 serial=serial,
@@ -229,7 +231,6 @@ class PrivateCertificateIssuer:
                 not_after=certificate.not_valid_after_utc.timestamp(),
             )
         )
-        counters.add_issued(ca.arn)
         return issued
 
     @staticmethod
@@ -246,11 +247,3 @@ class PrivateCertificateIssuer:
                 "The RootCACertificate template can only sign the certificate authority's own "
                 "certificate signing request."
             )
-
-    @staticmethod
-    def _unused_serial(store: IssuedCertificateStore, ca_arn: str) -> int:
-        for _ in range(_SERIAL_ATTEMPTS):
-            serial_number = random_serial_number()
-            if store.get(ca_arn, serial_hex(serial_number)) is None:
-                return serial_number
-        raise RuntimeError("no unused serial number found")  # 2^-127 per try: a broken RNG

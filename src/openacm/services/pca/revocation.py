@@ -2,8 +2,9 @@
 `build_crl`, `OcspResponder`).
 
 A CA whose RevocationConfiguration enables CRLs has its CRL at `/crl/<ca id>.crl`: signed
-again in the transaction of every revocation, and again when fetched past half its validity
-(`ExpirationInDays`), so a served CRL is never past its nextUpdate. A CA with OCSP enabled
+again in the transaction of every revocation, and again past half its validity
+(`ExpirationInDays`) by the background work of any process, or by the request that fetches it
+first, so a served CRL is never past its nextUpdate. A CA with OCSP enabled
 answers at `/ocsp/<ca id>` (RFC 6960, GET and POST), signed by the CA itself; the status is
 read from the store on every request, so a revocation in any process shows at once.
 """
@@ -28,7 +29,7 @@ from openacm.adapters.ca.revocation import (
 )
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.pca import IssuedCertificateStore, PrivateCaRecord, PrivateCaStore
-from openacm.adapters.store.pca_operations import PcaIssuanceStore
+from openacm.adapters.store.pca_operations import PcaIssuanceStore, ca_id_of
 from openacm.domain import pca
 from openacm.services.pca.issuance import PrivateCertificateIssuer, revocation_urls, serial_hex
 
@@ -116,6 +117,24 @@ class PrivateCaRevocation:
             return stored.der
         with self.db.write() as conn:
             return self.regenerate_crl(conn, ca, now=now)
+
+    def refresh_due(self, now: float) -> int:
+        """Sign again every stored CRL past half its validity (the background's job, so a CRL
+        nobody fetches is still current when someone does); how many."""
+        with self.db.read() as conn:
+            due = PcaIssuanceStore(conn).crl_due(now)
+        done = 0
+        for arn in due:
+            with self.db.write() as conn:
+                # Re-checked inside the write: another process may have just done it.
+                if arn not in PcaIssuanceStore(conn).crl_due(now):
+                    continue
+                ca = _published_ca(conn, ca_id_of(arn), now)
+                if ca is None or not crl_enabled(ca):
+                    continue
+                self.regenerate_crl(conn, ca, now=now)
+                done += 1
+        return done
 
     # -- OCSP -----------------------------------------------------------------------------
 
