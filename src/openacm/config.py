@@ -140,6 +140,31 @@ class IssuanceSettings:
 
 
 @dataclass(frozen=True)
+class EmailSettings:
+    """Email validation: the SMTP server approval mail goes through and the approval links
+    (`[email]`, OPENACM_EMAIL_*)."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    # STARTTLS after EHLO (port 587 submission); `smtp_tls` is implicit TLS (port 465).
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout: float = 10.0
+    from_address: str = "openacm@localhost"
+    # Base of the approval links (default: the server's own URL, as for CRLs and OCSP).
+    approval_url: str = ""
+    # Tokens expire after 72 hours (inventory §3.3).
+    token_ttl: float = 72 * 3600.0
+    # Delivery retries through the work queue; after `max_attempts` failed deliveries of a
+    # request's first mails it fails with NO_AVAILABLE_CONTACTS.
+    retry_initial: float = 30.0
+    retry_max: float = 900.0
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
 class DnsZone:
     """A DNS zone openacm may write validation records into (RFC 2136 + TSIG), for the
     accounts listed: writing a validation CNAME proves control of a name, so a zone is
@@ -236,6 +261,7 @@ class Settings:
     quotas: Quotas = field(default_factory=Quotas)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     issuance: IssuanceSettings = field(default_factory=IssuanceSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
     dns_zones: tuple[DnsZone, ...] = ()
 
     @property
@@ -286,5 +312,6 @@ def sections_from(
             ValidationSettings, _table(config, "validation"), source, "VALIDATION"
         ),
         "issuance": load_section(IssuanceSettings, _table(config, "issuance"), source, "ISSUANCE"),
+        "email": load_section(EmailSettings, _table(config, "email"), source, "EMAIL"),
         "dns_zones": dns_zones_from(config),
     }
