@@ -22,9 +22,12 @@ from openacm.adapters.envelope import MASTER_KEY_ENV, EnvelopeCipher, MasterKey
 from openacm.adapters.store.database import Database, StoreNotReady
 from openacm.config import Settings, ValidationSettings
 from openacm.domain.names import NamePolicy
+from openacm.protocol.approvals import approval_csrf_key, approval_routes
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
 from openacm.protocol.model import ApiModel
 from openacm.protocol.pki_endpoints import pki_routes
+from openacm.services.acm.email_validation import ApprovalDesk
+from openacm.services.acm.mail_worker import email_validation_work
 from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.background import BackgroundWork
@@ -158,6 +161,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
         keys_pool,
         settings.issuance,
         poll_interval=settings.validation.poll_interval,
+        more_work=email_validation_work(runtime.db, settings, worker.dns),
     )
 
     async def healthz(_: Request) -> Response:
@@ -186,5 +190,6 @@ def create_app(settings: Settings) -> OpenAcmApp:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *pki_routes(runtime.db, ca, settings.issuance.crl_validity_seconds),
+        *approval_routes(ApprovalDesk(runtime.db), approval_csrf_key(validation_key)),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

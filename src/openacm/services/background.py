@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence, Sized
 
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
@@ -45,6 +45,7 @@ class BackgroundWork:
         *,
         poll_interval: float,
         clock: Callable[[], float] = time.time,
+        more_work: Sequence[Callable[[float], Sized]] = (),
     ) -> None:
         self.db = db
         self.worker = worker
@@ -53,6 +54,9 @@ class BackgroundWork:
         self.issuance = issuance
         self.poll_interval = poll_interval
         self.clock = clock
+        # Other leased work of the same loop (approval mails, moves to DNS validation): each
+        # takes the time and returns what it did.
+        self.more_work = tuple(more_work)
         self._crls_checked_at: float | None = None
         self._last_moved = time.monotonic()
 
@@ -60,6 +64,7 @@ class BackgroundWork:
         """One round of every kind of work; returns how many things it did (certificates
         moved, pool keys added): the loop comes straight back while there is work."""
         moved = len(self.worker.run_once(self.clock()))
+        moved += sum(len(run_once(self.clock())) for run_once in self.more_work)
         now = self.clock()
         if self._crls_checked_at is None or now - self._crls_checked_at >= CRL_CHECK_SECONDS:
             self._crls_checked_at = now

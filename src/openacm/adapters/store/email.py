@@ -9,7 +9,12 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from openacm.adapters.store.schema import email_approvals, email_validations, work_items
+from openacm.adapters.store.schema import (
+    domain_validations,
+    email_approvals,
+    email_validations,
+    work_items,
+)
 
 
 @dataclass(frozen=True)
@@ -106,11 +111,32 @@ class EmailStore:
             )
         )
 
-    def end_move(self, arn: str, now: float) -> None:
+    def adopt_dns(self, arn: str, domain_name: str, record: tuple[str, str], now: float) -> None:
+        """The name's DNS record was found: DNS is now its active validation, SUCCESS, and
+        the move of this name is over."""
         self.conn.execute(
-            update(email_validations)
-            .where(_e.certificate_arn == arn)
+            update(domain_validations)
+            .where(
+                domain_validations.c.certificate_arn == arn,
+                domain_validations.c.domain_name == domain_name,
+            )
             .values(
+                validation_method="DNS",
+                record_name=record[0],
+                record_value=record[1],
+                status="SUCCESS",
+                updated_at=now,
+            )
+        )
+        self.end_move(arn, now, domain_name)
+
+    def end_move(self, arn: str, now: float, domain_name: str | None = None) -> None:
+        """No move under way any more: for one name, or for every name of the certificate."""
+        statement = update(email_validations).where(_e.certificate_arn == arn)
+        if domain_name is not None:
+            statement = statement.where(_e.domain_name == domain_name)
+        self.conn.execute(
+            statement.values(
                 requested_method=None,
                 requested_record_name=None,
                 requested_record_value=None,

@@ -53,6 +53,7 @@ from openacm.domain.x509facts import (
     facts_document,
     parse_import,
 )
+from openacm.services.acm.email_validation import forget_email_validation, with_email_details
 from openacm.services.context import CallContext
 
 YEAR_SECONDS = 365 * 24 * 3600
@@ -173,7 +174,9 @@ class CertificateOperations:
         with self.db.read() as conn:
             record = self.load(conn, ctx, params["CertificateArn"], "DescribeCertificate")
             if record.type == "AMAZON_ISSUED":
-                record.validations = ValidationStore(conn).list(record.arn)
+                record.validations = with_email_details(
+                    conn, record.arn, ValidationStore(conn).list(record.arn)
+                )
         return {"Certificate": record.detail(ctx.now)}
 
     def get_certificate(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -200,6 +203,7 @@ class CertificateOperations:
             CertificateStore(conn).delete(arn)
             ValidationStore(conn).delete(arn)
             WorkQueue(conn).cancel("validate", arn)
+            forget_email_validation(conn, arn)
         return {}
 
     def list_certificates(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:

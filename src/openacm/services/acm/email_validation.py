@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
@@ -34,8 +34,10 @@ from openacm.domain.email_validation import (
 from openacm.domain.errors import InvalidDomainValidationOptionsError, InvalidStateError
 from openacm.domain.names import NamePolicy
 from openacm.domain.validation import PENDING, SUCCESS
-from openacm.services.acm.certificates import CertificateOperations
 from openacm.services.context import CallContext
+
+if TYPE_CHECKING:  # certificates.py reads the email details of this module at run time
+    from openacm.services.acm.certificates import CertificateOperations
 
 EMAIL = "EMAIL"
 MAIL_WORK = "email"
@@ -99,6 +101,57 @@ def with_email_details(
         else v
         for v in validations
     )
+
+
+def forget_email_validation(conn: Connection, arn: str) -> None:
+    """DeleteCertificate: the names, the approval links (void from now on) and queued mail."""
+    EmailStore(conn).delete(arn)
+    WorkQueue(conn).cancel(MAIL_WORK, arn)
+
+
+def email_validation_summary(validation: DomainValidation, name: EmailName) -> dict[str, Any]:
+    """ListCertificateDomainValidations' summary of a name validated by email (or moved from
+    it): the active configuration, and the requested one while a move is under way."""
+    active: dict[str, Any] = {
+        "ValidationMethod": validation.validation_method,
+        "ValidationStatus": validation.status,
+    }
+    if validation.validation_method == EMAIL:
+        active["ValidationChallenge"] = {
+            "EmailValidationChallenge": {
+                "ValidationEmails": list(validation_emails(name.mail_domain)),
+                "ValidationDomain": validation.validation_domain,
+            }
+        }
+    elif validation.record_name and validation.record_value:
+        active["ValidationChallenge"] = {
+            "DnsValidationChallenge": {
+                "ResourceRecord": {
+                    "Name": validation.record_name,
+                    "Type": "CNAME",
+                    "Value": validation.record_value,
+                }
+            }
+        }
+    summary: dict[str, Any] = {
+        "DomainName": validation.domain_name,
+        "ActiveValidationConfiguration": active,
+    }
+    if name.requested_method and name.requested_record_name and name.requested_record_value:
+        summary["RequestedValidationConfiguration"] = {
+            "ValidationMethod": name.requested_method,
+            "ValidationChallenge": {
+                "DnsValidationChallenge": {
+                    "ResourceRecord": {
+                        "Name": name.requested_record_name,
+                        "Type": "CNAME",
+                        "Value": name.requested_record_value,
+                    }
+                }
+            },
+            "ValidationStatus": PENDING,
+        }
+    return summary
 
 
 # -- the approval page --------------------------------------------------------------------------

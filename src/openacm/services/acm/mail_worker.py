@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable, Sized
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
+from openacm.adapters.dns.resolver import DnsChecker
 from openacm.adapters.mail.messages import ApprovalMail, render
 from openacm.adapters.mail.smtp import DeliveryError, SmtpSender
 from openacm.adapters.store.certificates import CertificateStore
@@ -23,7 +25,7 @@ from openacm.adapters.store.database import Database
 from openacm.adapters.store.email import Approval, EmailStore
 from openacm.adapters.store.issuance import ValidationStore
 from openacm.adapters.store.work import WorkItem, WorkQueue
-from openacm.config import EmailSettings
+from openacm.config import EmailSettings, Settings
 from openacm.domain.certificates import CertificateRecord
 from openacm.domain.email_validation import (
     NEW,
@@ -37,6 +39,8 @@ from openacm.domain.email_validation import (
 )
 from openacm.domain.validation import FAILED, PENDING
 from openacm.services.acm.email_validation import MAIL_WORK, VALIDATE_WORK
+from openacm.services.acm.validation_move import MoveWorker
+from openacm.services.pki.builtin_ca import public_base_url
 
 log = logging.getLogger("openacm.mail")
 # Certificates whose mail one tick sends: each delivery is an SMTP conversation.
@@ -173,3 +177,13 @@ class MailWorker:
             store.retire_all(record.arn, now)
             log.info("request failed: no mail could be delivered", extra={"arn": record.arn})
         return MailResult(record.arn, "failed")
+
+
+def email_validation_work(
+    db: Database, settings: Settings, dns: DnsChecker
+) -> list[Callable[[float], Sized]]:
+    """The background work email validation adds to every server process: delivering the
+    approval mails, and following moves to DNS validation."""
+    mailer = MailWorker(db, SmtpSender(settings.email), settings.email, public_base_url(settings))
+    mover = MoveWorker(db, dns, settings.validation)
+    return [mailer.run_once, mover.run_once]
