@@ -67,7 +67,8 @@ def approval_routes(
         view = await run_in_threadpool(desk.view, context, code, clock())
         if view.state != "valid":
             return _page(view)
-        nonce = secrets.token_urlsafe(16)
+        # The browser's nonce is kept, so a page opened twice (two tabs) keeps both forms valid.
+        nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(16)
         response = _page(view, code=code, csrf=csrf_token(csrf_key, nonce, context))
         response.set_cookie(
             CSRF_COOKIE,

@@ -106,6 +106,10 @@ class MailWorker:
                 return MailResult(arn, "lost_lease")
             if not failures:
                 queue.finish(item, self.owner, now)
+                if EmailStore(conn).unsent(arn):
+                    # A resend queued while this item was leased: its schedule() found the
+                    # item and left it, so it is scheduled again here, with fresh attempts.
+                    queue.schedule(MAIL_WORK, arn, due_at=now, deadline_at=None, now=now)
                 return MailResult(arn, "sent")
             exhausted = item.attempts + 1 >= self.settings.max_attempts
             if any(error.permanent for _, error in failures) or exhausted:
