@@ -60,7 +60,7 @@ class _Handler:
         self.received: list[Received] = []
         self.lock = threading.Condition()
 
-    async def handle_RCPT(  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_RCPT(  # aiosmtpd calls its hooks by these names
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
     ) -> str:
         if REFUSING_LABEL in address.rpartition("@")[2]:
@@ -68,9 +68,7 @@ class _Handler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         message = email.message_from_bytes(content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
