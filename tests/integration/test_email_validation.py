@@ -428,3 +428,55 @@ def test_unreachable_mail_server_fails_with_no_available_contacts(
         assert detail["FailureReason"] == "NO_AVAILABLE_CONTACTS"
     finally:
         finish_server(server)
+
+
+def test_email_renewal_mails_and_approvals(tenant: Tenant, mail_sink: MailSink) -> None:
+    """What the renewal scheduler (issue 6) will call for an email-validated certificate:
+    renewal-variant mails to the same addresses, approvals recorded per name, the first
+    mail's timestamp kept, the certificate itself untouched."""
+    from openacm.adapters.store.certificates import CertificateStore
+    from openacm.adapters.store.email import EmailStore
+    from openacm.services.acm.email_validation import email_renewal_approvals, start_email_renewal
+
+    domain = unique_domain("renew")
+    arn = request_email(tenant.acm, domain, f"www.{domain}")
+    browser = Browser(tenant.server.endpoint)
+    for mail in mail_sink.mails_for(arn, 2):
+        assert page_state(browser.approve_link(mail.link)) == "approved"
+    assert wait_for_status(tenant.acm, arn)["Status"] == "ISSUED"
+    db = tenant.server._runtime().db
+    with db.read() as conn:
+        first_sent = {n: e.first_sent_at for n, e in EmailStore(conn).names(arn).items()}
+
+    started = time.time()
+    with db.write() as conn:
+        record = CertificateStore(conn).get(arn)
+        assert record is not None
+        start_email_renewal(conn, record, now=started)
+    renewal_mails = [m for m in mail_sink.mails_for(arn, 4) if "in order to renew" in m.text]
+    assert len(renewal_mails) == 2
+    assert all(sorted(m.recipients) == sorted(addresses(domain)) for m in renewal_mails)
+    with db.read() as conn:
+        assert email_renewal_approvals(conn, arn, since=started) == {
+            domain: "PENDING_VALIDATION",
+            f"www.{domain}": "PENDING_VALIDATION",
+        }
+    first = by_name(renewal_mails)[domain]
+    page = browser.open(first.link)
+    assert "renew the existing, currently in use, certificate" in page.text
+    assert page_state(browser.approve(page)) == "approved"
+    with db.read() as conn:
+        assert email_renewal_approvals(conn, arn, since=started) == {
+            domain: "SUCCESS",
+            f"www.{domain}": "PENDING_VALIDATION",
+        }
+        assert {n: e.first_sent_at for n, e in EmailStore(conn).names(arn).items()} == (first_sent)
+    # The issued certificate is not touched by its renewal's validation.
+    detail = describe(tenant.acm, arn)
+    assert detail["Status"] == "ISSUED"
+    assert all(o["ValidationStatus"] == "SUCCESS" for o in detail["DomainValidationOptions"])
+    # ResendValidationEmail works for a renewal pending validation.
+    tenant.acm.resend_validation_email(
+        CertificateArn=arn, Domain=f"www.{domain}", ValidationDomain=domain
+    )
+    assert len([m for m in mail_sink.mails_for(arn, 5) if "in order to renew" in m.text]) == 3

@@ -30,9 +30,12 @@ class SmtpSender:
         """Deliver `message` to its To addresses; raises DeliveryError. Accepted when the
         server takes at least one recipient (the others are simply not mailboxes)."""
         try:
-            # Partly refused recipients are fine: one working mailbox is all ACM needs.
-            with self._connect() as smtp:
+            smtp = self._connect()
+            try:
+                # Partly refused recipients are fine: one working mailbox is all ACM needs.
                 smtp.send_message(message)
+            finally:
+                _close(smtp)
         except smtplib.SMTPRecipientsRefused as exc:
             raise DeliveryError(
                 f"every recipient was refused: {_codes(exc.recipients)}",
@@ -68,6 +71,15 @@ class SmtpSender:
             smtp.close()
             raise
         return smtp
+
+
+def _close(smtp: smtplib.SMTP) -> None:
+    """QUIT, ignoring its failure: once the server accepted the data the mail is delivered,
+    and treating a lost QUIT reply as a failure would send a second mail with a new link."""
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()
 
 
 def _codes(recipients: dict[str, tuple[int, bytes]]) -> str:

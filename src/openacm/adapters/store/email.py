@@ -230,6 +230,18 @@ class EmailStore:
             .values(replaced_at=now)
         )
 
+    def approved_names(self, arn: str, purpose: str, *, since: float) -> set[str]:
+        """The names with an approval of `purpose` queued at or after `since` and used."""
+        rows = self.conn.execute(
+            select(_a.domain_name).where(
+                _a.certificate_arn == arn,
+                _a.purpose == purpose,
+                _a.requested_at >= since,
+                _a.used_at.is_not(None),
+            )
+        ).all()
+        return {row.domain_name for row in rows}
+
     def retire_all(self, arn: str, now: float) -> None:
         """No approval of the certificate can be used or sent any more (it failed, moved to
         DNS or was validated)."""

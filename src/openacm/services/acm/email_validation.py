@@ -75,17 +75,25 @@ def start_email_validation(
 
 
 def start_email_renewal(conn: Connection, record: CertificateRecord, *, now: float) -> None:
-    """Begin the re-validation of an email-validated certificate for its renewal: every name
-    back to PENDING_VALIDATION and one renewal-variant mail per name, to the same addresses.
-    The first mail's timestamp is kept (inventory §3.3). What issues the renewed certificate
-    once every name is approved is the renewal scheduler's part (issue 6)."""
+    """Begin the re-validation of an email-validated certificate for its renewal: one
+    renewal-variant mail per name, to the same addresses, and RenewalStatus
+    PENDING_VALIDATION. The certificate's own validations stay as they are (it is still
+    ISSUED); what this renewal's approvals are is `email_renewal_approvals`. The first mail's
+    timestamp is kept (inventory §3.3). Issuing the renewed certificate once every name is
+    approved is the renewal scheduler's part (issue 6)."""
     store = EmailStore(conn)
-    validations = ValidationStore(conn)
     for name in store.names(record.arn).values():
-        validations.set_status(record.arn, name.domain_name, PENDING, now)
         store.queue(new_context(), record.arn, name.domain_name, name.mail_domain, RENEWAL, now)
     CertificateStore(conn).replace(replace(record, renewal_status=PENDING), None)
     WorkQueue(conn).schedule(MAIL_WORK, record.arn, due_at=now, deadline_at=None, now=now)
+
+
+def email_renewal_approvals(conn: Connection, arn: str, *, since: float) -> dict[str, str]:
+    """Each name's state in the email renewal begun at `since`: SUCCESS once a renewal mail
+    of it was approved, else PENDING_VALIDATION (for RenewalSummary and the scheduler)."""
+    store = EmailStore(conn)
+    approved = store.approved_names(arn, RENEWAL, since=since)
+    return {name: SUCCESS if name in approved else PENDING for name in store.names(arn)}
 
 
 def with_email_details(
@@ -195,6 +203,9 @@ class ApprovalDesk:
             store = EmailStore(conn)
             if not store.use(context, now):  # another POST won the race
                 return replace(view, state="used")
+            if view.renewal:
+                # The renewal scheduler reads the approvals (`email_renewal_approvals`).
+                return replace(view, state="approved")
             validations = ValidationStore(conn)
             validations.set_status(view.certificate_arn, view.domain_name, SUCCESS, now)
             if all(v.status == SUCCESS for v in validations.list(view.certificate_arn)):
@@ -269,7 +280,7 @@ class EmailOperations:
                 conn, ctx, params["CertificateArn"], "ResendValidationEmail"
             )
             purpose = self._purpose(record)
-            self._check_pending_name(conn, record, domain)
+            self._check_pending_name(conn, record, domain, purpose)
             chosen = self.names.validation_domains(
                 [domain],
                 [{"DomainName": domain, "ValidationDomain": params["ValidationDomain"]}],
@@ -301,11 +312,15 @@ class EmailOperations:
         )
 
     @staticmethod
-    def _check_pending_name(conn: Connection, record: CertificateRecord, domain: str) -> None:
+    def _check_pending_name(
+        conn: Connection, record: CertificateRecord, domain: str, purpose: str
+    ) -> None:
         for validation in ValidationStore(conn).list(record.arn):
             if validation.domain_name != domain:
                 continue
-            if validation.status != PENDING or validation.validation_method != EMAIL:
+            # A renewal re-validates names whose first validation succeeded.
+            pending = validation.status == PENDING or purpose == RENEWAL
+            if not pending or validation.validation_method != EMAIL:
                 raise InvalidStateError(
                     f"The domain {domain} of certificate {record.arn} is not pending email "
                     f"validation (status {validation.status})."
