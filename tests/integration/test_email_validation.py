@@ -41,7 +41,7 @@ def email_env(bind: BindServer, smtp: dict[str, str], **overrides: str) -> dict[
         OPENACM_EMAIL_APPROVAL_URL=APPROVAL_URL,
         OPENACM_EMAIL_RETRY_INITIAL="0.1",
         OPENACM_EMAIL_RETRY_MAX="0.3",
-        OPENACM_EMAIL_SMTP_TIMEOUT="3",
+        OPENACM_EMAIL_SMTP_TIMEOUT="20",
         **smtp,
         **overrides,
     )

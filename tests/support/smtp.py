@@ -96,7 +96,7 @@ class MailSink:
     def env(self) -> dict[str, str]:
         return {"OPENACM_EMAIL_SMTP_HOST": "127.0.0.1", "OPENACM_EMAIL_SMTP_PORT": str(self.port)}
 
-    def mails_for(self, arn: str, count: int, timeout: float = 30.0) -> list[Received]:
+    def mails_for(self, arn: str, count: int, timeout: float = 60.0) -> list[Received]:
         """Wait for `count` mails about the certificate `arn` and return them all."""
         deadline = time.monotonic() + timeout
         with self._handler.lock:
