@@ -149,6 +149,9 @@ class EmailSettings:
     # STARTTLS after EHLO (port 587 submission); `smtp_tls` is implicit TLS (port 465).
     smtp_starttls: bool = False
     smtp_tls: bool = False
+    # A CA file to trust for the SMTP server's certificate (an internal relay's private CA);
+    # empty means the system's trust store.
+    smtp_ca_file: str = ""
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_timeout: float = 10.0

@@ -81,10 +81,14 @@ class _Handler:
 
 
 class MailSink:
-    def __init__(self) -> None:
+    def __init__(self, **controller_options: Any) -> None:
+        """`controller_options` go to aiosmtpd's Controller (tls_context, require_starttls,
+        authenticator, ssl_context …)."""
         self.port = free_port()
         self._handler = _Handler()
-        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            self._handler, hostname="127.0.0.1", port=self.port, **controller_options
+        )
 
     def start(self) -> MailSink:
         self._controller.start()
@@ -95,6 +99,11 @@ class MailSink:
 
     def env(self) -> dict[str, str]:
         return {"OPENACM_EMAIL_SMTP_HOST": "127.0.0.1", "OPENACM_EMAIL_SMTP_PORT": str(self.port)}
+
+    @property
+    def received(self) -> list[Received]:
+        with self._handler.lock:
+            return list(self._handler.received)
 
     def mails_for(self, arn: str, count: int, timeout: float = 60.0) -> list[Received]:
         """Wait for `count` mails about the certificate `arn` and return them all."""

@@ -1,8 +1,9 @@
 """Delivery through the configured SMTP server (smtplib; STARTTLS, implicit TLS, AUTH).
 
-Failures come in two kinds, because they end differently: a server that cannot be reached or
-answers 4xx may work later (the mail worker retries), while a server that refuses every
-recipient (5xx) means there is nobody to send to (NO_AVAILABLE_CONTACTS at once).
+Failures come in two kinds, because they end differently: a server that cannot be reached,
+answers 4xx, or refuses the login, the sender or the data may work later (the mail worker
+retries), while a server that refuses every recipient with 5xx means there is nobody to send
+to (NO_AVAILABLE_CONTACTS at once).
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ class SmtpSender:
                 permanent=all(code >= 500 for code, _ in exc.recipients.values()),
             ) from exc
         except smtplib.SMTPResponseException as exc:
+            # Refused login, sender or data: the installation's problem, not the domain's
+            # mailboxes; retried until `max_attempts`, so that a fixed relay still delivers.
             raise DeliveryError(
-                f"the mail server answered {exc.smtp_code}", permanent=exc.smtp_code >= 500
+                f"the mail server answered {exc.smtp_code} {exc.smtp_error!r}", permanent=False
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(
@@ -52,7 +55,7 @@ class SmtpSender:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=s.smtp_ca_file or None)
         smtp: smtplib.SMTP
         if s.smtp_tls:
             smtp = smtplib.SMTP_SSL(
