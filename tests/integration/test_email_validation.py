@@ -17,7 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from openacm.adapters.store.schema import work_items
 from tests.conftest import Tenant, _tenant, finish_server, pki_env, start_server
 from tests.support.acm_flow import describe, publish_records, unique_domain, wait_for_status
 from tests.support.bind import BindServer
@@ -258,7 +260,15 @@ def test_resend_replaces_the_token_and_uses_the_domain_once(
     arn = request_email(tenant.acm, name)
     (original,) = mail_sink.mails_for(arn, 1)
     assert sorted(original.recipients) == sorted(addresses(name))
+    deadline = select(work_items.c.deadline_at).where(
+        work_items.c.kind == "validate", work_items.c.resource_arn == arn
+    )
+    ((requested_deadline,),) = tenant.server.query(deadline)
+    time.sleep(0.05)
     tenant.acm.resend_validation_email(CertificateArn=arn, Domain=name, ValidationDomain=domain)
+    # The request has another 72 hours from the resend (the API reference).
+    ((resent_deadline,),) = tenant.server.query(deadline)
+    assert resent_deadline > requested_deadline
     mails = mail_sink.mails_for(arn, 2)
     resent = next(m for m in mails if m.link != original.link)
     assert sorted(resent.recipients) == sorted(addresses(domain))
@@ -480,3 +490,41 @@ def test_email_renewal_mails_and_approvals(tenant: Tenant, mail_sink: MailSink) 
         CertificateArn=arn, Domain=f"www.{domain}", ValidationDomain=domain
     )
     assert len([m for m in mail_sink.mails_for(arn, 5) if "in order to renew" in m.text]) == 3
+
+
+def test_issued_certificate_moves_to_dns_for_its_renewals(
+    tenant: Tenant, bind_server: BindServer, mail_sink: MailSink
+) -> None:
+    """The move's main use: an issued email-validated certificate whose renewals are to be
+    validated by DNS. It stays ISSUED throughout."""
+    domain = unique_domain("moved")
+    arn = request_email(tenant.acm, domain)
+    (mail,) = mail_sink.mails_for(arn, 1)
+    assert page_state(Browser(tenant.server.endpoint).approve_link(mail.link)) == "approved"
+    assert wait_for_status(tenant.acm, arn)["Status"] == "ISSUED"
+    tenant.acm.update_certificate_options(CertificateArn=arn, Options={"ValidationMethod": "DNS"})
+    (summary,) = tenant.acm.list_certificate_domain_validations(CertificateArn=arn)[
+        "DomainValidationSummaryList"
+    ]
+    assert summary["ActiveValidationConfiguration"]["ValidationMethod"] == "EMAIL"
+    assert summary["ActiveValidationConfiguration"]["ValidationStatus"] == "SUCCESS"
+    requested = summary["RequestedValidationConfiguration"]
+    record = requested["ValidationChallenge"]["DnsValidationChallenge"]["ResourceRecord"]
+    bind_server.add_cname(record["Name"], record["Value"])
+    deadline = time.monotonic() + 30
+    while "RequestedValidationConfiguration" in summary and time.monotonic() < deadline:
+        time.sleep(0.1)
+        (summary,) = tenant.acm.list_certificate_domain_validations(CertificateArn=arn)[
+            "DomainValidationSummaryList"
+        ]
+    assert "RequestedValidationConfiguration" not in summary
+    active = summary["ActiveValidationConfiguration"]
+    assert active["ValidationMethod"] == "DNS" and active["ValidationStatus"] == "SUCCESS"
+    detail = describe(tenant.acm, arn)
+    assert detail["Status"] == "ISSUED"
+    assert detail["DomainValidationOptions"][0]["ResourceRecord"] == record
+    # An email-only operation no longer applies.
+    with pytest.raises(tenant.acm.exceptions.InvalidStateException):
+        tenant.acm.resend_validation_email(
+            CertificateArn=arn, Domain=domain, ValidationDomain=domain
+        )
