@@ -24,10 +24,13 @@ from openacm.adapters.store.database import Database, StoreNotReady
 from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import Settings, ValidationSettings
 from openacm.domain.names import NamePolicy
+from openacm.protocol.approvals import approval_csrf_key, approval_routes
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
 from openacm.protocol.metrics_endpoint import metrics_routes, request_observer
 from openacm.protocol.model import ApiModel
 from openacm.protocol.pki_endpoints import pki_routes
+from openacm.services.acm.email_validation import ApprovalDesk
+from openacm.services.acm.mail_worker import email_validation_work
 from openacm.services.acm.private_issuance import AcmPrivateIssuer
 from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.service import AcmService
@@ -237,6 +240,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
             clock=clock,
         ),
         private_cas=pca_service.revocation,
+        more_work=email_validation_work(runtime.db, settings, worker.dns),
     )
 
     async def healthz(_: Request) -> Response:
@@ -273,5 +277,6 @@ def create_app(settings: Settings) -> OpenAcmApp:
         ),
         *metrics_routes(metrics, runtime.db, settings.issuance),
         *(dev_clock_routes(clock) if settings.dev else []),
+        *approval_routes(ApprovalDesk(runtime.db), approval_csrf_key(validation_key)),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

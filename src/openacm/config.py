@@ -158,6 +158,34 @@ class RenewalSettings:
 
 
 @dataclass(frozen=True)
+class EmailSettings:
+    """Email validation: the SMTP server approval mail goes through and the approval links
+    (`[email]`, OPENACM_EMAIL_*)."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    # STARTTLS after EHLO (port 587 submission); `smtp_tls` is implicit TLS (port 465).
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    # A CA file to trust for the SMTP server's certificate (an internal relay's private CA);
+    # empty means the system's trust store.
+    smtp_ca_file: str = ""
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_timeout: float = 10.0
+    from_address: str = "openacm@localhost"
+    # Base of the approval links (default: the server's own URL, as for CRLs and OCSP).
+    approval_url: str = ""
+    # Tokens expire after 72 hours (inventory §3.3).
+    token_ttl: float = 72 * 3600.0
+    # Delivery retries through the work queue; after `max_attempts` failed deliveries of a
+    # request's first mails it fails with NO_AVAILABLE_CONTACTS.
+    retry_initial: float = 30.0
+    retry_max: float = 900.0
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
 class DnsZone:
     """A DNS zone openacm may write validation records into (RFC 2136 + TSIG), for the
     accounts listed: writing a validation CNAME proves control of a name, so a zone is
@@ -357,6 +385,7 @@ class Settings:
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     issuance: IssuanceSettings = field(default_factory=IssuanceSettings)
     renewal: RenewalSettings = field(default_factory=RenewalSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
     dns_zones: tuple[DnsZone, ...] = ()
     events: EventSettings = field(default_factory=EventSettings)
 
@@ -409,6 +438,7 @@ def sections_from(
         ),
         "issuance": load_section(IssuanceSettings, _table(config, "issuance"), source, "ISSUANCE"),
         "renewal": load_section(RenewalSettings, _table(config, "renewal"), source, "RENEWAL"),
+        "email": load_section(EmailSettings, _table(config, "email"), source, "EMAIL"),
         "dns_zones": dns_zones_from(config),
         "events": events_from(config, source),
     }

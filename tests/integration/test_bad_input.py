@@ -62,6 +62,8 @@ IMPLEMENTED = (
     "UntagResource",
     "ListTagsForResource",
     "PutAccountConfiguration",
+    "ResendValidationEmail",
+    "UpdateCertificateOptions",
 )
 LOOSE = Config(
     parameter_validation=False,
@@ -373,6 +375,10 @@ def valid_params(operation: str, arn: str, issued: pki.Issued) -> dict[str, Any]
         params["Passphrase"] = b"passphrase"
     elif operation == "PutAccountConfiguration":
         params = {"IdempotencyToken": uuid.uuid4().hex, "ExpiryEvents": {"DaysBeforeExpiry": 60}}
+    elif operation == "ResendValidationEmail":
+        params.update(Domain="x.example.com", ValidationDomain="x.example.com")
+    elif operation == "UpdateCertificateOptions":
+        params["Options"] = {"ValidationMethod": "DNS"}
     return params
 
 
@@ -1054,12 +1060,14 @@ def test_unknown_target(bad: BadInput) -> None:
 
 
 def test_unimplemented_operation(bad: BadInput) -> None:
-    # EMAIL is ACM's default validation method; it arrives with email validation.
-    answer = bad.caller.call("RequestCertificate", DomainName="www.example.com")
+    # HTTP validation is CloudFront's; openacm validates by DNS or email.
+    answer = bad.caller.call(
+        "RequestCertificate", DomainName="www.example.com", ValidationMethod="HTTP"
+    )
     bad.expect(
         answer,
         "NotImplementedException",
-        "openacm does not implement EMAIL validation yet; use ValidationMethod=DNS.",
+        "openacm does not implement HTTP validation; use DNS or EMAIL.",
         status=501,
     )
 

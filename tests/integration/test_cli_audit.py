@@ -698,7 +698,8 @@ def test_every_call_writes_one_cloudtrail_record(fresh_server: OpenAcmServer) ->
     calls.append(_raw_call(server, "NoSuchOperation", {}, key))
     calls.append(
         _recorded(
-            lambda: loose.request_certificate(DomainName="x.example.com"), "RequestCertificate"
+            lambda: loose.request_certificate(DomainName="x.example.com", ValidationMethod="HTTP"),
+            "RequestCertificate",
         )
     )
     calls.append(_recorded(lambda: acm.delete_certificate(CertificateArn=arn), "DeleteCertificate"))

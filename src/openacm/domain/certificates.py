@@ -53,6 +53,8 @@ class DomainValidation:
     status: str
     record_name: str | None = None
     record_value: str | None = None
+    # Email validation: the addresses approval mail goes to (issue 7).
+    validation_emails: tuple[str, ...] = ()
 
     def to_api(self) -> dict[str, Any]:
         option: dict[str, Any] = {
@@ -61,6 +63,8 @@ class DomainValidation:
             "ValidationStatus": self.status,
             "ValidationMethod": self.validation_method,
         }
+        if self.validation_emails:
+            option["ValidationEmails"] = list(self.validation_emails)
         if self.record_name and self.record_value:
             option["ResourceRecord"] = {
                 "Name": self.record_name,

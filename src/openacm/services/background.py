@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence, Sized
 
 from openacm.adapters.metrics import CRL_QUEUE, KEY_POOL_QUEUE, VALIDATION_QUEUE, Metrics
 from openacm.adapters.store.database import Database
@@ -55,6 +55,7 @@ class BackgroundWork:
         metrics: Metrics | None = None,
         events: EventWork | None = None,
         private_cas: PrivateCaRevocation | None = None,
+        more_work: Sequence[Callable[[float], Sized]] = (),
     ) -> None:
         self.metrics = metrics
         self.db = db
@@ -67,6 +68,9 @@ class BackgroundWork:
         self.renewals = renewals
         self.events = events
         self.private_cas = private_cas
+        # Other leased work of the same loop (approval mails, moves to DNS validation): each
+        # takes the time and returns what it did.
+        self.more_work = tuple(more_work)
         self._crls_checked_at: float | None = None
         self._last_moved = time.monotonic()
 
@@ -76,6 +80,7 @@ class BackgroundWork:
         results = self.worker.run_once(self.clock())
         self._count_validation([result.outcome for result in results])
         moved = len(results)
+        moved += sum(len(run_once(self.clock())) for run_once in self.more_work)
         now = self.clock()
         if self.renewals is not None:
             moved += self.renewals.sweep_if_due(now)

@@ -229,6 +229,7 @@ class DueRenewal:
     arn: str
     row_version: int
     not_after: float
+    validation_method: str | None
 
 
 class CertificateStore:
@@ -299,11 +300,11 @@ class CertificateStore:
         and not expired, managed, eligible (exported or in use), inside their window and not
         renewing already (a FAILED renewal again `retry_failed_after` seconds after it
         failed); the longest-due first. One range scan of `ix_certificates_renewal_due`,
-        reading three columns: the sweep over a million certificates stays well under a
+        reading four columns: the sweep over a million certificates stays well under a
         second."""
         c = certificates.c
         statement = (
-            select(c.arn, c.row_version, c.not_after)
+            select(c.arn, c.row_version, c.not_after, c.validation_method)
             .where(
                 c.renewal_due_at <= now,
                 c.status == "ISSUED",

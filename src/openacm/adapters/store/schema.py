@@ -504,3 +504,42 @@ expiry_notices = Table(
     Column("event_id", String(36), nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# -- Email validation (issue 7) ----------------------------------------------------------------
+
+# Per requested name of an email-validated certificate: the addresses approval mail goes to,
+# when the first approval mail went out (kept for renewals: inventory §3.3, "persistent initial
+# timestamp"), and a move to DNS validation under way (UpdateCertificateOptions) with the
+# record it waits for.
+email_validations = Table(
+    "email_validations",
+    metadata,
+    Column("certificate_arn", String(2048), primary_key=True),
+    Column("domain_name", String(253), primary_key=True),
+    Column("mail_domain", String(253), nullable=False),
+    Column("first_sent_at", Float),
+    Column("requested_method", String(16)),
+    Column("requested_record_name", String(300)),
+    Column("requested_record_value", String(300)),
+    Column("updated_at", Float, nullable=False),
+)
+
+# One row per approval mail: queued (sent_at NULL) until the mail worker delivers it, then an
+# approval link whose code is stored only as its SHA-256. Single use (used_at), replaced by a
+# resend (replaced_at), valid until expires_at.
+email_approvals = Table(
+    "email_approvals",
+    metadata,
+    Column("context", String(64), primary_key=True),
+    Column("certificate_arn", String(2048), nullable=False),
+    Column("domain_name", String(253), nullable=False),
+    Column("mail_domain", String(253), nullable=False),
+    Column("purpose", String(16), nullable=False),  # new | renewal
+    Column("requested_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Column("code_sha256", String(64)),
+    Column("expires_at", Float),
+    Column("used_at", Float),
+    Column("replaced_at", Float),
+    Index("ix_email_approvals_certificate", "certificate_arn", "domain_name"),
+)

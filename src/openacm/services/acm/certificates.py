@@ -54,6 +54,7 @@ from openacm.domain.x509facts import (
     facts_document,
     parse_import,
 )
+from openacm.services.acm.email_validation import forget_email_validation, with_email_details
 from openacm.services.context import CallContext
 from openacm.services.events import emit_available
 
@@ -179,7 +180,9 @@ class CertificateOperations:
             if record.associated:  # the consumers' ARNs only when there are some
                 record.in_use_by = AssociationStore(conn).consumers(record.arn)
             if record.type == "AMAZON_ISSUED":
-                record.validations = ValidationStore(conn).list(record.arn)
+                record.validations = with_email_details(
+                    conn, record.arn, ValidationStore(conn).list(record.arn)
+                )
         return {"Certificate": record.detail(ctx.now)}
 
     def get_certificate(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -209,6 +212,7 @@ class CertificateOperations:
             CertificateStore(conn).delete(arn)
             ValidationStore(conn).delete(arn)
             WorkQueue(conn).cancel("validate", arn)
+            forget_email_validation(conn, arn)
         return {}
 
     def list_certificates(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import logging
 
-from openacm.adapters.store.certificates import CertificateStore
+from sqlalchemy import Connection
+
+from openacm.adapters.store.certificates import CertificateStore, DueRenewal
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.work import WORK_SCHEDULED, WorkQueue
 from openacm.config import RenewalSettings
 from openacm.domain.renewal import PENDING_AUTO_RENEWAL
+from openacm.services.acm.email_validation import EMAIL, start_email_renewal
 from openacm.services.acm.requests import VALIDATE_WORK
 from openacm.services.clock import interval_passed
 
@@ -55,6 +58,10 @@ class RenewalScheduler:
         with self.db.write() as conn:
             store, queue = CertificateStore(conn), WorkQueue(conn)
             for record in due:
+                if record.validation_method == EMAIL:
+                    if self._start_by_email(conn, record, now):
+                        started.append(record.arn)
+                    continue
                 if not store.set_renewal(
                     record.arn, PENDING_AUTO_RENEWAL, None, now, row_version=record.row_version
                 ):
@@ -68,3 +75,13 @@ class RenewalScheduler:
             WORK_SCHEDULED.notify()
             log.info("renewals started", extra={"count": len(started)})
         return len(started)
+
+    @staticmethod
+    def _start_by_email(conn: Connection, due: DueRenewal, now: float) -> bool:
+        """An email-validated certificate renews through approval mails to the same
+        addresses (services/acm/email_validation.py); unless another process started it
+        since the sweep read it (its row changed)."""
+        record = CertificateStore(conn).get(due.arn)
+        if record is None or record.row_version != due.row_version:
+            return False
+        return start_email_renewal(conn, record, now=now)

@@ -17,6 +17,7 @@ import orjson
 from openacm.adapters.store.accounts import AccountStore, StoredToken
 from openacm.adapters.store.certificates import CertificateStore, TagStore
 from openacm.adapters.store.database import Database
+from openacm.adapters.store.email import EmailStore
 from openacm.adapters.store.issuance import ValidationStore
 from openacm.adapters.store.work import WORK_SCHEDULED, WorkQueue
 from openacm.config import Quotas, ValidationSettings
@@ -35,6 +36,11 @@ from openacm.services.acm.certificates import (
     make_page_token,
     query_digest_of,
     read_page_token,
+)
+from openacm.services.acm.email_validation import (
+    EMAIL,
+    email_validation_summary,
+    start_email_validation,
 )
 from openacm.services.context import CallContext
 
@@ -70,15 +76,14 @@ class RequestOperations:
 
     def request_certificate(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
         private = bool(params.get("CertificateAuthorityArn"))
+        method = params.get("ValidationMethod") or DEFAULT_VALIDATION_METHOD
         if private:
             # No validation: the CA's owner vouches for the names (inventory §7).
             check_certificate_authority_arn(params["CertificateAuthorityArn"])
-        else:
-            method = params.get("ValidationMethod") or DEFAULT_VALIDATION_METHOD
-            if method != "DNS":
-                raise NotImplementedOperationError(
-                    f"openacm does not implement {method} validation yet; use ValidationMethod=DNS."
-                )
+        elif method not in ("DNS", EMAIL):
+            raise NotImplementedOperationError(
+                f"openacm does not implement {method} validation; use DNS or EMAIL."
+            )
         key_algorithm = params.get("KeyAlgorithm") or DEFAULT_KEY_ALGORITHM
         if key_algorithm not in REQUESTABLE_KEY_ALGORITHMS:
             # The other values of the enum are for imported certificates (the model's doc);
@@ -113,12 +118,12 @@ class RequestOperations:
             store = CertificateStore(conn)
             if not private:  # private certificates do not count (inventory §7)
                 self._check_quotas(store, ctx)
-            record = self._new_record(ctx, params, requested)
+            record = self._new_record(ctx, params, requested, method)
             validations = (
                 []
                 if private
                 else self._validations(
-                    ctx, requested, validation_domains, failed=record.status == "FAILED"
+                    ctx, requested, validation_domains, method, failed=record.status == "FAILED"
                 )
             )
             store.insert(record, None)
@@ -128,6 +133,8 @@ class RequestOperations:
                 )
             ValidationStore(conn).insert(record.arn, validations, ctx.now)
             TagStore(conn).put(record.arn, tags)
+            if record.status == PENDING and method == EMAIL and not private:
+                start_email_validation(conn, record, validations, self.names, now=ctx.now)
             if record.status == PENDING:
                 WorkQueue(conn).schedule(
                     VALIDATE_WORK,
@@ -157,7 +164,7 @@ class RequestOperations:
         )
 
     def _new_record(
-        self, ctx: CallContext, params: Mapping[str, Any], requested: RequestedNames
+        self, ctx: CallContext, params: Mapping[str, Any], requested: RequestedNames, method: str
     ) -> CertificateRecord:
         certificate_id = str(uuid.uuid4())
         ca_arn = params.get("CertificateAuthorityArn")
@@ -189,7 +196,7 @@ class RequestOperations:
             facts={},
             managed_by=params.get("ManagedBy"),
             key_pair_origin="AWS_MANAGED",
-            validation_method=None if ca_arn else "DNS",
+            validation_method=None if ca_arn else method,
             export_option=export,
             options={
                 "CertificateTransparencyLoggingPreference": options.get(
@@ -204,22 +211,26 @@ class RequestOperations:
         ctx: CallContext,
         requested: RequestedNames,
         validation_domains: Mapping[str, str],
+        method: str,
         *,
         failed: bool,
     ) -> list[DomainValidation]:
         validations = []
         for name in requested.names:
-            record = validation_record(
-                self.validation_key, ctx.account_id, name, self.validation.zone
+            # Email-validated names have no record: the approval mails are their challenge.
+            record = (
+                validation_record(self.validation_key, ctx.account_id, name, self.validation.zone)
+                if method == "DNS"
+                else None
             )
             validations.append(
                 DomainValidation(
                     domain_name=name,
                     validation_domain=validation_domains.get(name, name),
-                    validation_method="DNS",
+                    validation_method=method,
                     status="FAILED" if failed else PENDING,
-                    record_name=record.name,
-                    record_value=record.value,
+                    record_name=record.name if record else None,
+                    record_value=record.value if record else None,
                 )
             )
         return validations
@@ -238,9 +249,15 @@ class RequestOperations:
         with self.db.read() as conn:
             record = self.certificates.load(conn, ctx, arn, "ListCertificateDomainValidations")
             validations = ValidationStore(conn).list(record.arn)
+            email_names = EmailStore(conn).names(record.arn)
         page = validations[offset : offset + limit]
         result: dict[str, Any] = {
-            "DomainValidationSummaryList": [_validation_summary(v) for v in page]
+            "DomainValidationSummaryList": [
+                email_validation_summary(v, email_names[v.domain_name])
+                if v.domain_name in email_names
+                else _validation_summary(v)
+                for v in page
+            ]
         }
         if offset + limit < len(validations):
             result["NextToken"] = make_page_token([offset + limit], digest)

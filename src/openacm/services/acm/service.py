@@ -12,11 +12,13 @@ from openacm.domain.names import NamePolicy
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.acm.account import AccountOperations
 from openacm.services.acm.certificates import CertificateOperations
+from openacm.services.acm.email_validation import EmailOperations
 from openacm.services.acm.export import ExportOperations
 from openacm.services.acm.renewal import RenewalOperations
 from openacm.services.acm.requests import RequestOperations
 from openacm.services.acm.revocation import RevocationOperations
 from openacm.services.acm.tagging import TagOperations
+from openacm.services.acm.validation_move import OptionOperations
 from openacm.services.context import CallContext
 from openacm.services.pki.builtin_ca import BuiltinCa
 
@@ -48,6 +50,8 @@ class AcmService:
         account = AccountOperations(db)
         export = ExportOperations(db, cipher, certificates)
         renewal = RenewalOperations(db, certificates)
+        email = EmailOperations(db, certificates, names, settings.validation)
+        options = OptionOperations(db, certificates, settings.validation, validation_key)
         self.handlers: dict[str, Handler] = {
             "RequestCertificate": requests.request_certificate,
             "ListCertificateDomainValidations": requests.list_certificate_domain_validations,
@@ -68,6 +72,8 @@ class AcmService:
             "ListTagsForResource": tagging.list_tags_for_resource,
             "GetAccountConfiguration": account.get_account_configuration,
             "PutAccountConfiguration": account.put_account_configuration,
+            "ResendValidationEmail": email.resend_validation_email,
+            "UpdateCertificateOptions": options.update_certificate_options,
         }
 
     def handler(self, operation: str) -> Handler:

@@ -46,6 +46,7 @@ from openacm.domain.validation import (
     base_name,
     chain_proves,
 )
+from openacm.services.acm.email_validation import EMAIL, email_renewal_approvals
 from openacm.services.acm.private_issuance import AcmPrivateIssuer, is_private_work
 from openacm.services.acm.renewal_events import notify_renewed, notify_waiting
 from openacm.services.acm.requests import VALIDATE_WORK
@@ -182,8 +183,7 @@ class ValidationWorker:
                 else:
                     validations = ValidationStore(conn).list(item.resource_arn)
                     if record.status == ISSUED:
-                        # A renewal proves every name again: the CNAMEs must still exist.
-                        validations = tuple(replace(v, status=PENDING) for v in validations)
+                        validations = _renewal_validations(conn, record, validations)
                     to_check.append((item, record, validations))
         looking_up = time.monotonic()
         checks = list(self._lookups.map(lambda args: self._check(*args), to_check))
@@ -503,11 +503,21 @@ class ValidationWorker:
 
 
 def is_public_renewal(record: CertificateRecord) -> bool:
-    """An issued public certificate whose managed renewal is under way (validated again by
-    DNS; email-validated renewals go through their approval mails)."""
+    """An issued public certificate whose managed renewal is under way."""
     return (
         record.type == "AMAZON_ISSUED"
         and record.status == ISSUED
-        and record.validation_method == "DNS"
         and record.renewal_status in (PENDING_AUTO_RENEWAL, RENEWAL_PENDING_VALIDATION)
     )
+
+
+def _renewal_validations(
+    conn: Connection, record: CertificateRecord, validations: tuple[DomainValidation, ...]
+) -> tuple[DomainValidation, ...]:
+    """What a renewal must prove, name by name. Every name proves itself again (inventory
+    §9): by DNS, the CNAMEs must still exist (looked up afresh); by email, the renewal's own
+    approval mails must have been approved since the renewal began."""
+    if record.validation_method != EMAIL or record.renewal_updated_at is None:
+        return tuple(replace(v, status=PENDING) for v in validations)
+    approvals = email_renewal_approvals(conn, record.arn, since=record.renewal_updated_at)
+    return tuple(replace(v, status=approvals.get(v.domain_name, PENDING)) for v in validations)

@@ -1,0 +1,1 @@
+"""Outgoing mail: approval messages rendered from templates, delivered over SMTP."""
