@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from openacm.cli.agent import agent
 from openacm.cli.associations import associations
 from openacm.cli.ca import ca
 from openacm.cli.logs import configure_logging
@@ -466,6 +467,7 @@ def audit_search(
 main.add_command(records)
 main.add_command(ca)
 main.add_command(associations)
+main.add_command(agent)
 
 
 if __name__ == "__main__":
