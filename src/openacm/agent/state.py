@@ -96,7 +96,7 @@ def needs_deploy(
     if record is None:
         return "first deployment"
     if observed.serial != record.serial:
-        return "renewed" if observed.serial else "serial unknown"
+        return f"renewed (was serial {record.serial})" if observed.serial else "serial unknown"
     if record.outputs != outputs:
         return "files configured differently"
     missing = [str(p) for p in paths if not p.exists()]

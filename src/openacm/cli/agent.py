@@ -2,7 +2,8 @@
 this host, reload what serves them after every renewal, and hold an association on each so
 they show InUse and cannot be deleted under the host (docs/agent.md).
 
-Human-readable lines on stdout, one per thing done; JSON logs on stderr (cli/logs.py).
+With --once and --release, a human-readable line per thing done (stdout; failures on
+stderr); always JSON logs on stderr (cli/logs.py), which is all a daemon writes.
 """
 
 from __future__ import annotations
@@ -56,14 +57,12 @@ def agent(config_path: Path, once: bool, release: bool, log_level: str) -> None:
     except (ConfigError, ApiError) as exc:
         click.echo(f"Error: configuration {config_path}: {exc}", err=True)
         sys.exit(EXIT_BAD_CONFIG)
-    worker = Agent(config, client, report=_print_outcome)
-    if release:
-        outcomes = worker.release()
-    elif once:
-        outcomes = worker.run_once()
-    else:
-        worker.run_forever(_stop_on_signals())
+    if not (release or once):
+        # A daemon: its journal gets the JSON logs alone, not each line twice.
+        Agent(config, client).run_forever(_stop_on_signals())
         return
+    worker = Agent(config, client, report=_print_outcome)
+    outcomes = worker.release() if release else worker.run_once()
     if any(outcome.failed for outcome in outcomes):
         sys.exit(EXIT_FAILED)
 
