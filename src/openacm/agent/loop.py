@@ -17,9 +17,10 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
-from openacm.agent.client import AcmClient, ApiError, ListedCertificate, consumer_arn
-from openacm.agent.config import FILE_KINDS, AgentConfig, CertificateEntry
+from openacm.agent.client import ApiError, ListedCertificate, consumer_arn
+from openacm.agent.config import FILE_KINDS, AgentConfig, CertificateEntry, TagSelector
 from openacm.agent.files import FileError, write_atomically
 from openacm.agent.material import Material, MaterialError, check_key_matches, render
 from openacm.agent.state import (
@@ -43,6 +44,17 @@ RELOADED = "reloaded"
 RELOAD_FAILED = "reload-failed"
 # Disassociating a certificate that is gone has nothing left to undo.
 GONE = frozenset({"ResourceNotFoundException"})
+
+
+class Api(Protocol):
+    """What the loop needs of openacm (client.AcmClient; a fake in unit tests)."""
+
+    def describe(self, arn: str) -> Observed: ...
+    def fetch(self, arn: str) -> Material: ...
+    def export(self, arn: str) -> Material: ...
+    def tagged(self, tag: TagSelector) -> list[ListedCertificate]: ...
+    def associate(self, certificate_arn: str, resource_arn: str) -> None: ...
+    def disassociate(self, certificate_arn: str, resource_arn: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,7 @@ class Agent:
     def __init__(
         self,
         config: AgentConfig,
-        client: AcmClient,
+        client: Api,
         environ: Mapping[str, str] | None = None,
         report: Callable[[Outcome], None] | None = None,
     ) -> None:
@@ -219,12 +231,16 @@ class Agent:
     def _write(
         self, entry: CertificateEntry, material: Material, paths: Mapping[str, Path]
     ) -> None:
-        for kind in FILE_KINDS:
-            spec = entry.files.get(kind)
-            if spec is None:
-                continue
-            passphrase = self._pkcs12_passphrase(entry) if kind == "pkcs12" else None
-            write_atomically(paths[kind], render(kind, material, passphrase), spec)
+        # Every body first: a missing passphrase must not leave half the files renewed.
+        bodies = {
+            kind: render(
+                kind, material, self._pkcs12_passphrase(entry) if kind == "pkcs12" else None
+            )
+            for kind in FILE_KINDS
+            if kind in entry.files
+        }
+        for kind, body in bodies.items():
+            write_atomically(paths[kind], body, entry.files[kind])
 
     def _pkcs12_passphrase(self, entry: CertificateEntry) -> bytes:
         spec = entry.files["pkcs12"]
