@@ -193,13 +193,14 @@ class Agent:
         outputs = layout_digest(entry, paths)
         record = run.state.get(entry.name, arn)
         self._note_renewal(observed, record)
-        if arn not in self._associated:
+        reason = needs_deploy(observed, record, outputs, paths.values())
+        if reason is not None or arn not in self._associated:
             # Before the files: the certificate is protected from deletion before we rely on
-            # it. Once per process (idempotent on the server), so a restart restores an
-            # association removed by hand.
+            # it. With every deployment and once per process besides (the call is idempotent),
+            # so a restart restores an association removed by hand, and a `--release` run
+            # while this daemon kept going is undone at its next deployment.
             self.client.associate(arn, consumer_arn(arn, self.config.target))
             self._associated.add(arn)
-        reason = needs_deploy(observed, record, outputs, paths.values())
         if reason is None:
             assert record is not None
             if record.reload_pending and entry.reload:

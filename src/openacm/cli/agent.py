@@ -8,6 +8,7 @@ stderr); always JSON logs on stderr (cli/logs.py), which is all a daemon writes.
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -57,14 +58,27 @@ def agent(config_path: Path, once: bool, release: bool, log_level: str) -> None:
     except (ConfigError, ApiError) as exc:
         click.echo(f"Error: configuration {config_path}: {exc}", err=True)
         sys.exit(EXIT_BAD_CONFIG)
+    _warn_if_secret_is_readable(config_path, config.credentials.secret_access_key)
     if not (release or once):
         # A daemon: its journal gets the JSON logs alone, not each line twice.
         Agent(config, client).run_forever(_stop_on_signals())
         return
     worker = Agent(config, client, report=_print_outcome)
-    outcomes = worker.release() if release else worker.run_once()
+    try:
+        outcomes = worker.release() if release else worker.run_once()
+    except OSError as exc:  # the state file: its directory missing or not writable
+        click.echo(f"Error: state {config.state_file}: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
     if any(outcome.failed for outcome in outcomes):
         sys.exit(EXIT_FAILED)
+
+
+def _warn_if_secret_is_readable(path: Path, secret: str | None) -> None:
+    if secret and path.stat().st_mode & 0o077:
+        logging.getLogger("openacm.agent").warning(
+            "the configuration holds secret_access_key and others can read it",
+            extra={"config": str(path), "advice": "chmod 0600, or use secret_access_key_env"},
+        )
 
 
 def _print_outcome(outcome: object) -> None:
