@@ -76,7 +76,10 @@ def write_config(
     *,
     target: str = "web-1",
     poll: float = 300,
+    aws_environment: bool = False,
 ) -> Path:
+    """Credentials in the file (the secret through a variable), or, with aws_environment,
+    none: botocore finds AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (run_agent sets them)."""
     lines = [
         f"endpoint_url = {toml_value(server.endpoint)}",
         'region = "us-east-1"',
@@ -84,10 +87,13 @@ def write_config(
         f"poll_interval_seconds = {poll}",
         "reload_timeout_seconds = 30",
         f"state_dir = {toml_value(str(path.parent / 'state'))}",
-        "[credentials]",
-        f"access_key_id = {toml_value(key[0])}",
-        'secret_access_key_env = "AGENT_TEST_SECRET"',
     ]
+    if not aws_environment:
+        lines += [
+            "[credentials]",
+            f"access_key_id = {toml_value(key[0])}",
+            'secret_access_key_env = "AGENT_TEST_SECRET"',
+        ]
     for entry in entries:
         lines.append("[[certificates]]")
         for name, value in entry.items():
@@ -100,21 +106,26 @@ def write_config(
     return path
 
 
-def agent_env(key: tuple[str, str]) -> dict[str, str]:
+def agent_env(key: tuple[str, str], aws_environment: bool = False) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENACM_", "AWS_"))}
-    # No stray AWS configuration of the machine: only what the agent's file says.
+    # No stray AWS configuration of the machine: only what the test gives.
     env.update(
         AGENT_TEST_SECRET=key[1],
+        P12_PASSPHRASE="p12 passphrase",
         AWS_CONFIG_FILE="/dev/null",
         AWS_SHARED_CREDENTIALS_FILE="/dev/null",
     )
+    if aws_environment:
+        env.update(AWS_ACCESS_KEY_ID=key[0], AWS_SECRET_ACCESS_KEY=key[1])
     return env
 
 
-def run_agent(config: Path, key: tuple[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def run_agent(
+    config: Path, key: tuple[str, str], *args: str, aws_environment: bool = False
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*OPENACM, "agent", "--config", str(config), *args],
-        env=agent_env(key),
+        env=agent_env(key, aws_environment),
         capture_output=True,
         text=True,
         timeout=120,
@@ -160,6 +171,7 @@ def test_the_agent_deploys_holds_and_releases(ca: tuple[Tenant, str, str], tmp_p
                 "chain": {"path": str(out / "chain.pem"), "mode": "0640"},
                 "fullchain": str(out / "fullchain.pem"),
                 "key": {"path": str(out / "key.pem"), "mode": "0640", "group": group},
+                "pkcs12": {"path": str(out / "bundle.p12"), "passphrase_env": "P12_PASSPHRASE"},
             }
         ],
     )
@@ -173,6 +185,7 @@ def test_the_agent_deploys_holds_and_releases(ca: tuple[Tenant, str, str], tmp_p
         "chain.pem": 0o640,
         "fullchain.pem": 0o644,
         "key.pem": 0o640,
+        "bundle.p12": 0o600,
     }
     assert (out / "key.pem").stat().st_gid == 1
     # The key is in clear only at its path, nowhere else in the directory or the logs.
@@ -190,6 +203,13 @@ def test_the_agent_deploys_holds_and_releases(ca: tuple[Tenant, str, str], tmp_p
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert verify.returncode == 0, verify.stdout + verify.stderr
+    p12 = subprocess.run(
+        ["openssl", "pkcs12", "-in", str(out / "bundle.p12"), "-passin", "pass:p12 passphrase",
+         "-nokeys", "-clcerts"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert p12.returncode == 0, p12.stderr
+    assert x509.load_pem_x509_certificate(p12.stdout.encode()) == certificate
 
     detail = owner.acm.describe_certificate(CertificateArn=arn)["Certificate"]
     assert detail["InUseBy"] == [consumer(owner)]
@@ -329,9 +349,12 @@ def test_tags_select_and_a_key_of_an_imported_certificate_is_a_config_error(
         {"name": "imported", "arn": imported, "fullchain": str(out / "imported.pem"),
          "key": str(out / "imported.key")},
     ]  # fmt: skip
-    config = write_config(tmp_path / "agent.toml", owner.server, owner.key, entries, target="tags")
+    config = write_config(
+        tmp_path / "agent.toml", owner.server, owner.key, entries, target="tags",
+        aws_environment=True,
+    )  # fmt: skip
 
-    done = run_agent(config, owner.key, "--once")
+    done = run_agent(config, owner.key, "--once", aws_environment=True)
     assert done.returncode == 1, done.stdout + done.stderr  # reported, not crashed
     assert "Traceback" not in done.stderr
     assert "CONFIG-ERROR  imported" in done.stderr and "cannot be exported" in done.stderr
@@ -346,7 +369,7 @@ def test_tags_select_and_a_key_of_an_imported_certificate_is_a_config_error(
 
     # The tag removed from one: the next pass lets it go (and keeps the other).
     owner.acm.remove_tags_from_certificate(CertificateArn=tagged[0], Tags=[tag])
-    again = run_agent(config, owner.key, "--once")
+    again = run_agent(config, owner.key, "--once", aws_environment=True)
     assert f"RELEASED  tag:deploy={tag['Value']}  {tagged[0]}" in again.stdout
     assert owner.acm.describe_certificate(CertificateArn=tagged[0])["Certificate"]["InUseBy"] == []
     kept = owner.acm.describe_certificate(CertificateArn=tagged[1])["Certificate"]

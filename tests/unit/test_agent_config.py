@@ -91,6 +91,10 @@ def test_defaults() -> None:
         (base(arn=ARN, tag="a=b", certificate="/a"), "give either arn or tag"),
         (base(arn="arn:aws:s3:::bucket", certificate="/a"), "not an ACM certificate ARN"),
         (base(tag="novalue", certificate="/a"), "must be key=value"),
+        (
+            base(arn=ARN.replace("us-east-1", "eu-west-1"), certificate="/a"),
+            "the certificate is in eu-west-1",
+        ),
         (base(arn=ARN), "no file to write"),
         (base(arn=ARN, key="/k"), "a key without its certificate"),
         (base(arn=ARN, certificate="relative.pem"), "must be absolute"),

@@ -100,6 +100,8 @@ def test_what_makes_a_certificate_written_again(tmp_path: Path) -> None:
         f"missing {tmp_path / 'gone.pem'}"
     )
     assert needs_deploy(observed(), deployed(), "o1", [present]) is None
+    moved = Observed(ARN, "ISSUED", "01:02", 2e9 + 86400, "w", exportable=True)
+    assert needs_deploy(moved, deployed(), "o1", [present]) == "NotAfter changed"
 
 
 def test_a_renewal_in_progress_is_not_a_change() -> None:

@@ -135,10 +135,12 @@ def parse_config(document: Mapping[str, Any]) -> AgentConfig:
             "letter or digit (it names the consumer ARN …:target/<name>)."
         )
     state_dir = _string(document, "state_dir", "the configuration", required=True)
+    region = _string(document, "region", "the configuration", required=True) or ""
     entries = _entries(document.get("certificates"))
     _no_shared_paths(entries)
+    _same_region(entries, region)
     return AgentConfig(
-        region=_string(document, "region", "the configuration", required=True) or "",
+        region=region,
         target=target,
         state_dir=Path(state_dir or ""),
         entries=entries,
@@ -298,6 +300,16 @@ def _no_unknown_keys(table: Mapping[str, Any], known: frozenset[str], where: str
     if unknown:
         # A misspelt key would otherwise be ignored silently, and a file not written.
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}.")
+
+
+def _same_region(entries: tuple[CertificateEntry, ...], region: str) -> None:
+    """Calls are signed for one region and see only its certificates (docs/associations.md)."""
+    for entry in entries:
+        if entry.arn is not None and entry.arn.split(":")[3] != region:
+            raise ConfigError(
+                f"{entry.name}: the certificate is in {entry.arn.split(':')[3]}, the agent "
+                f"signs for {region} (run one agent per region)."
+            )
 
 
 def _no_shared_paths(entries: tuple[CertificateEntry, ...]) -> None:

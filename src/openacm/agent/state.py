@@ -97,12 +97,19 @@ def needs_deploy(
         return "first deployment"
     if observed.serial != record.serial:
         return f"renewed (was serial {record.serial})" if observed.serial else "serial unknown"
+    if _moved(observed.not_after, record.not_after):
+        return "NotAfter changed"
     if record.outputs != outputs:
         return "files configured differently"
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         return f"missing {', '.join(missing)}"
     return None
+
+
+def _moved(now: float | None, before: float | None) -> bool:
+    # Whole seconds: DescribeCertificate and the parsed certificate may round differently.
+    return now is not None and before is not None and abs(now - before) >= 1
 
 
 def load_state(path: Path) -> AgentState:
