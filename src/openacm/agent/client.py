@@ -55,38 +55,20 @@ def consumer_arn(certificate_arn: str, target: str) -> str:
 
 class AcmClient:
     def __init__(self, config: AgentConfig) -> None:
-        import botocore.session
-        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError
 
-        from openacm.protocol.model import MODELS_PATH
-
-        credentials = config.credentials
-        session = botocore.session.Session(profile=credentials.profile)
-        if credentials.access_key_id:
-            secret = credentials.secret_access_key or os.environ.get(
-                credentials.secret_access_key_env or "", ""
-            )
-            if not secret:
-                raise ApiError(
-                    "ConfigError", f"${credentials.secret_access_key_env} is empty or unset"
-                )
-            session.set_credentials(credentials.access_key_id, secret, credentials.session_token)
-        # openacm's own API is described by a model shipped in the package.
-        user_path = session.get_config_variable("data_path")
-        session.set_config_variable(
-            "data_path", os.pathsep.join(p for p in (str(MODELS_PATH), user_path) if p)
-        )
-        # A few quick retries for a server restarting; the next pass retries the rest.
-        botocore_config = Config(
-            retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60
-        )
-        common = {
-            "endpoint_url": config.endpoint_url,
-            "region_name": config.region,
-            "config": botocore_config,
-        }
-        self._acm = session.create_client("acm", **common)
-        self._openacm = session.create_client(OPENACM_SERVICE, **common)
+        try:
+            session = _session(config)
+            # A few quick retries for a server restarting; the next pass retries the rest.
+            common = {
+                "endpoint_url": config.endpoint_url,
+                "region_name": config.region,
+                "config": _retrying(),
+            }
+            self._acm = session.create_client("acm", **common)
+            self._openacm = session.create_client(OPENACM_SERVICE, **common)
+        except BotoCoreError as exc:  # an unknown profile, a malformed endpoint URL...
+            raise ApiError("ConfigError", str(exc)) from None
 
     def describe(self, arn: str) -> Observed:
         detail = self._call(self._acm, "describe_certificate", CertificateArn=arn)["Certificate"]
@@ -169,6 +151,36 @@ class AcmClient:
         except BotoCoreError as exc:  # no credentials, connection refused, timeout...
             raise ApiError(type(exc).__name__, str(exc)) from None
         return result
+
+
+def _session(config: AgentConfig) -> Any:
+    import botocore.session
+
+    from openacm.protocol.model import MODELS_PATH
+
+    credentials = config.credentials
+    session = botocore.session.Session(profile=credentials.profile)
+    if credentials.access_key_id:
+        secret = credentials.secret_access_key or os.environ.get(
+            credentials.secret_access_key_env or "", ""
+        )
+        if not secret:
+            raise ApiError("ConfigError", f"${credentials.secret_access_key_env} is empty or unset")
+        session.set_credentials(credentials.access_key_id, secret, credentials.session_token)
+    # openacm's own API is described by a model shipped in the package.
+    user_path = session.get_config_variable("data_path")
+    session.set_config_variable(
+        "data_path", os.pathsep.join(p for p in (str(MODELS_PATH), user_path) if p)
+    )
+    return session
+
+
+def _retrying() -> Any:
+    from botocore.config import Config
+
+    return Config(
+        retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=10, read_timeout=60
+    )
 
 
 def _epoch(value: Any) -> float | None:
