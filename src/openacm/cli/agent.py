@@ -69,6 +69,8 @@ def agent(config_path: Path, once: bool, release: bool, log_level: str) -> None:
     except OSError as exc:  # the state file: its directory missing or not writable
         click.echo(f"Error: state {config.state_file}: {exc}", err=True)
         sys.exit(EXIT_FAILED)
+    if not outcomes:
+        click.echo("No certificate held." if release else "No certificate selected.")
     if any(outcome.failed for outcome in outcomes):
         sys.exit(EXIT_FAILED)
 
