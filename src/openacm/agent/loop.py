@@ -324,13 +324,12 @@ class Agent:
             "serial": outcome.serial,
             "detail": outcome.detail or None,
         }
-        level = logging.WARNING if outcome.failed else logging.INFO
-        if outcome.action != UNCHANGED or log.isEnabledFor(logging.DEBUG):
-            log.log(
-                level if outcome.action != UNCHANGED else logging.DEBUG,
-                outcome.action,
-                extra={k: v for k, v in fields.items() if v is not None},
-            )
+        # Unchanged certificates are every pass's news: only at debug level.
+        if outcome.failed:
+            level = logging.WARNING
+        else:
+            level = logging.DEBUG if outcome.action == UNCHANGED else logging.INFO
+        log.log(level, outcome.action, extra={k: v for k, v in fields.items() if v is not None})
         self.report(outcome)
 
 
