@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from openacm.cli.agent import agent
 from openacm.cli.associations import associations
 from openacm.cli.ca import ca
 from openacm.cli.events import events
@@ -472,6 +473,7 @@ main.add_command(records)
 main.add_command(ca)
 main.add_command(associations)
 main.add_command(events)
+main.add_command(agent)
 
 
 if __name__ == "__main__":
