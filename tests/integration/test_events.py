@@ -240,7 +240,11 @@ def test_dead_letter_after_the_attempt_limit_and_requeue(
 def test_kill_9_before_delivery_loses_no_event(
     tmp_path: Path, backend: str, receiver: WebhookReceiver
 ) -> None:
-    server = events_server(tmp_path, backend, [webhook_sink(receiver)])
+    # A delivery leased by the killed process is taken again when its lease runs out: a
+    # short lease keeps the wait short.
+    server = events_server(
+        tmp_path, backend, [webhook_sink(receiver)], OPENACM_EVENTS_LEASE_SECONDS="3"
+    )
     try:
         receiver.stop()  # nothing can be delivered before the kill
         acm = server.client()
