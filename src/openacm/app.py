@@ -275,7 +275,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
             pca_service.revocation,
             pca_service.audit_reports,
         ),
-        *metrics_routes(metrics, runtime.db, settings.issuance),
+        *metrics_routes(metrics, runtime.db, settings.issuance, clock),
         *(dev_clock_routes(clock) if settings.dev else []),
         *approval_routes(ApprovalDesk(runtime.db), approval_csrf_key(validation_key)),
     ]

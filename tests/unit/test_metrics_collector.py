@@ -43,7 +43,7 @@ def at(name: str, **labels: str) -> tuple[str, frozenset[tuple[str, str]]]:
 
 
 def test_an_empty_store_shows_every_series_at_zero(metrics: Metrics) -> None:
-    shown = gauges(metrics, StoreStats({}, {}, {}, {}))
+    shown = gauges(metrics, StoreStats({}, {}, {}, {}, {}, []))
     assert shown[at("openacm_certificates", type="PRIVATE", status="REVOKED")] == 0
     assert shown[at("openacm_certificates", type="AMAZON_ISSUED", status="ISSUED")] == 0
     for queue, key in (
@@ -65,8 +65,14 @@ def test_counts_and_ages(metrics: Metrics) -> None:
             "due": NOW - 90 + DAY - HOUR,  # due since 90 s (an hour's margin)
             "new": None,  # never signed: due now
         },
+        deliveries={("hook", "pending"): 7, ("hook", "dead"): 1},
+        expiries=[("arn:aws:acm:us-east-1:111122223333:certificate/a", NOW + 30.5 * DAY)],
     )
     shown = gauges(metrics, stats)
+    assert shown[at("openacm_event_deliveries", sink="hook", status="pending")] == 7
+    assert shown[at("openacm_event_deliveries", sink="hook", status="dead")] == 1
+    arn = "arn:aws:acm:us-east-1:111122223333:certificate/a"
+    assert shown[at("openacm_certificate_days_to_expiry", certificate_arn=arn)] == 30
     assert shown[at("openacm_certificates", type="IMPORTED", status="ISSUED")] == 3
     assert shown[at("openacm_certificates", type="AMAZON_ISSUED", status="EXPIRED")] == 1
     assert shown[at("openacm_queue_depth", queue="validation", key="validate")] == 5
@@ -96,7 +102,7 @@ def test_counters_are_written_for_other_processes(metrics: Metrics) -> None:
         "counter",
         "histogram",
     ]
-    shown = gauges(metrics, StoreStats({}, {}, {}, {}))
+    shown = gauges(metrics, StoreStats({}, {}, {}, {}, {}, []))
     assert (
         shown[
             at(

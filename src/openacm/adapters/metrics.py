@@ -29,6 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from openacm.adapters.store.stats import QueueState, StoreStats
+from openacm.domain.renewal import days_to_expiry
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -167,6 +168,31 @@ class _StoreCollector(Collector):
             certificates.add_metric([kind, status], count)
         yield certificates
         yield from self._queues(stats)
+        yield self._deliveries(stats)
+        yield self._days_to_expiry(stats)
+
+    @staticmethod
+    def _deliveries(stats: StoreStats) -> Metric:
+        deliveries = GaugeMetricFamily(
+            "openacm_event_deliveries",
+            "Event deliveries in the outbox by sink and status: pending is the backlog, dead "
+            "the dead letters (delivered ones until they are pruned).",
+            labels=["sink", "status"],
+        )
+        for (sink, status), count in sorted(stats.deliveries.items()):
+            deliveries.add_metric([sink, status], count)
+        return deliveries
+
+    def _days_to_expiry(self, stats: StoreStats) -> Metric:
+        days = GaugeMetricFamily(
+            "openacm_certificate_days_to_expiry",
+            "Whole days until an issued certificate expires, per certificate: the seeds' "
+            "CloudWatch metric DaysToExpiry (dimension CertificateArn).",
+            labels=["certificate_arn"],
+        )
+        for arn, not_after in stats.expiries:
+            days.add_metric([arn], days_to_expiry(not_after, self.now))
+        return days
 
     def _queues(self, stats: StoreStats) -> Iterator[Metric]:
         depth = GaugeMetricFamily(

@@ -1,12 +1,16 @@
 """`GET /metrics`: the Prometheus text exposition (adapters/metrics.py, docs/metrics.md).
 
-Unsigned, as Prometheus scrapes: it shows counts and timings, never a certificate, a name or
-an account. The store's numbers are read in a worker thread, off the event loop.
+Unsigned, as Prometheus scrapes: it shows counts and timings, and the ARN of each issued
+certificate in `openacm_certificate_days_to_expiry` (the seeds' per-certificate DaysToExpiry),
+never a name, a key or anything of an account but those ARNs: keep the port where only the
+monitoring can reach it when ARNs are sensitive. The store's numbers are read in a worker
+thread, off the event loop.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import anyio.to_thread
 from starlette.requests import Request
@@ -34,12 +38,17 @@ def request_observer(metrics: Metrics) -> RequestObserver:
     return observe
 
 
-def metrics_routes(metrics: Metrics, db: Database, issuance: IssuanceSettings) -> list[Route]:
+def metrics_routes(
+    metrics: Metrics,
+    db: Database,
+    issuance: IssuanceSettings,
+    clock: Callable[[], float] = time.time,
+) -> list[Route]:
     # A CRL is due this long before its nextUpdate (services/background.py refresh_crls).
     crl_due_margin = issuance.crl_validity_seconds - issuance.crl_refresh_seconds
 
     def scrape() -> bytes:
-        now = time.time()
+        now = clock()
 
         def stats() -> StoreStats:
             with db.read() as conn:

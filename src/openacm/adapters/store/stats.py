@@ -1,8 +1,11 @@
-"""What /metrics reports from the store, read at scrape time: certificate counts and the
-state of every queue (work items, the leaf key pool, CRLs to re-sign).
+"""What /metrics reports from the store, read at scrape time: certificate counts, the state
+of every queue (work items, the leaf key pool, CRLs to re-sign, event deliveries) and each
+issued certificate's days to expiry.
 
-Every query is a GROUP BY over an index (or over a few rows: CAs), so a scrape stays cheap
-with millions of certificates, and every server process answers the same numbers.
+The counts are GROUP BYs over an index (or over a few rows: CAs), so they stay cheap with
+millions of certificates; DaysToExpiry is one row per unexpired issued certificate, as the
+seeds' CloudWatch metric is one series per certificate. Every server process answers the same
+numbers.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, case, func, select
 
+from openacm.adapters.store.events import EventOutbox
 from openacm.adapters.store.schema import certificates, issuing_cas, key_pool, work_items
 
 
@@ -32,6 +36,8 @@ class StoreStats:
     work: dict[str, QueueState]  # by work item kind ("validate", ...)
     key_pool: dict[str, QueueState]  # by key algorithm; every pooled key is "due"
     crl_next_updates: dict[str, float | None]  # by CA id
+    deliveries: dict[tuple[str, str], int]  # (sink, status) -> event deliveries
+    expiries: list[tuple[str, float]]  # (ARN, NotAfter) of every unexpired ISSUED certificate
 
 
 def read_stats(conn: Connection, now: float) -> StoreStats:
@@ -39,6 +45,8 @@ def read_stats(conn: Connection, now: float) -> StoreStats:
         certificates=_certificates(conn, now),
         work=_work(conn, now),
         key_pool=_key_pool(conn),
+        deliveries=EventOutbox(conn).counts(),
+        expiries=_expiries(conn, now),
         crl_next_updates={
             ca_id: next_update
             for ca_id, next_update in conn.execute(
@@ -57,6 +65,14 @@ def _certificates(conn: Connection, now: float) -> dict[tuple[str, str], int]:
         select(c.type, status, func.count()).group_by(c.type, status).order_by(c.type, status)
     )
     return {(kind, shown): int(count) for kind, shown, count in rows}
+
+
+def _expiries(conn: Connection, now: float) -> list[tuple[str, float]]:
+    c = certificates.c
+    rows = conn.execute(
+        select(c.arn, c.not_after).where(c.status == "ISSUED", c.not_after > now).order_by(c.arn)
+    )
+    return [(arn, float(not_after)) for arn, not_after in rows]
 
 
 def _work(conn: Connection, now: float) -> dict[str, QueueState]:
