@@ -6,6 +6,7 @@ answers checked by `openssl`."""
 
 from __future__ import annotations
 
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -420,3 +421,83 @@ def test_a_ca_shared_through_its_policy_issues_to_the_other_account(
         )
     )
     assert refused["Code"] == "AccessDeniedException"
+
+
+def test_aws_cli_builds_a_three_level_hierarchy(tenant: Tenant, tmp_path: Path) -> None:
+    """Root → subordinate → end-entity with nothing but the aws CLI, as a user would, and
+    `openssl verify` accepts the chain."""
+
+    def cli(*args: str) -> Any:
+        return tenant.aws_json("acm-pca", *args)
+
+    def create(ca_type: str, name: str) -> str:
+        configuration = tmp_path / f"{name}.json"
+        configuration.write_text(
+            '{"KeyAlgorithm": "EC_prime256v1", "SigningAlgorithm": "SHA256WITHECDSA",'
+            f' "Subject": {{"CommonName": "{name}", "Organization": "CLI"}}}}'
+        )
+        arn: str = cli(
+            "create-certificate-authority",
+            "--certificate-authority-type", ca_type,
+            "--certificate-authority-configuration", f"file://{configuration}",
+        )["CertificateAuthorityArn"]  # fmt: skip
+        csr = tmp_path / f"{name}.csr"
+        csr.write_text(
+            cli("get-certificate-authority-csr", "--certificate-authority-arn", arn)["Csr"]
+        )
+        return arn
+
+    def issue_with(issuer: str, csr: Path, template: str, validity: str) -> dict[str, Any]:
+        certificate_arn = cli(
+            "issue-certificate",
+            "--certificate-authority-arn", issuer,
+            "--csr", f"fileb://{csr}",
+            "--signing-algorithm", "SHA256WITHECDSA",
+            "--template-arn", template,
+            "--validity", validity,
+        )["CertificateArn"]  # fmt: skip
+        answer: dict[str, Any] = cli(
+            "get-certificate",
+            "--certificate-authority-arn", issuer,
+            "--certificate-arn", certificate_arn,
+        )  # fmt: skip
+        return answer
+
+    def install(arn: str, answer: dict[str, Any], name: str) -> None:
+        (tmp_path / f"{name}.pem").write_text(answer["Certificate"])
+        args = [
+            "--certificate-authority-arn",
+            arn,
+            "--certificate",
+            f"fileb://{tmp_path}/{name}.pem",
+        ]
+        if "CertificateChain" in answer:
+            (tmp_path / f"{name}-chain.pem").write_text(answer["CertificateChain"])
+            args += ["--certificate-chain", f"fileb://{tmp_path}/{name}-chain.pem"]
+        tenant.aws("acm-pca", "import-certificate-authority-certificate", *args)
+
+    root = create("ROOT", "cli-root")
+    install(
+        root,
+        issue_with(root, tmp_path / "cli-root.csr", ROOT_TEMPLATE, "Value=10,Type=YEARS"),
+        "cli-root",
+    )
+    sub = create("SUBORDINATE", "cli-sub")
+    install(
+        sub,
+        issue_with(root, tmp_path / "cli-sub.csr", SUB_TEMPLATE, "Value=5,Type=YEARS"),
+        "cli-sub",
+    )
+    (tmp_path / "leaf.csr").write_bytes(leaf_csr("svc.cli.internal"))
+    leaf = issue_with(sub, tmp_path / "leaf.csr", LEAF_TEMPLATE, "Value=30,Type=DAYS")
+    (tmp_path / "leaf.pem").write_text(leaf["Certificate"])
+    (tmp_path / "leaf-chain.pem").write_text(leaf["CertificateChain"])
+    verified = subprocess.run(
+        ["openssl", "verify", "-CAfile", "cli-root.pem",
+         "-untrusted", "leaf-chain.pem", "leaf.pem"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert x509.load_pem_x509_certificates(leaf["CertificateChain"].encode())[-1] == (
+        x509.load_pem_x509_certificate((tmp_path / "cli-root.pem").read_bytes())
+    )
