@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import Tenant, _tenant, finish_server, pki_env, start_server
+from tests.integration.test_associations import openacm_client
 from tests.integration.test_private_certificates import make_root_ca, request_private, wait_done
 from tests.support.acm_flow import describe, request_and_issue, unique_domain
 from tests.support.bind import BindServer
@@ -169,6 +170,8 @@ def test_a_missing_cname_waits_and_renews_once_it_is_back(
     assert notice[0]["detail"]["RenewalStatusReason"] == "PENDING_DOMAIN_VALIDATION"
     time.sleep(1)  # several retries of the renewal on the same notice day
     assert len(events_of(tenant.server, arn, ACTION_REQUIRED)) == 1
+    move_clock(tenant.server, advance_seconds=15 * DAY)  # 29 days left: the 30-day notice
+    assert len(wait_events(tenant.server, arn, ACTION_REQUIRED, count=2)) == 2
 
     bind_server.add_cname(record["Name"], record["Value"])
     renewed = wait_renewal(tenant.acm, arn, ("SUCCESS",))
@@ -243,3 +246,35 @@ def test_a_ca_deleted_for_good_fails_the_renewal(tenant: Tenant) -> None:
     failed = wait_renewal(tenant.acm, arn, ("FAILED",))
     assert failed["RenewalSummary"]["RenewalStatusReason"] == "PCA_RESOURCE_NOT_FOUND"
     assert failed["Status"] == "ISSUED" and failed["Serial"] == detail["Serial"]
+
+
+def test_an_associated_private_certificate_renews_at_its_window_and_announces_it_once(
+    tenant: Tenant,
+) -> None:
+    """In use (an association), not exported: eligible. Not a day before its window opens;
+    once it has, renewed with one Available RENEWAL."""
+    ca_arn, _root = make_root_ca(tenant)
+    arn = request_private(tenant, ca_arn, f"svc-{uuid.uuid4().hex[:8]}.corp.internal")
+    before = wait_done(tenant.acm, arn)
+    openacm_client(tenant.server, tenant.key).associate_certificate(
+        CertificateArn=arn,
+        ResourceArn=f"arn:openacm:deploy:us-east-1:{tenant.account_id}:target/web",
+    )
+    assert describe(tenant.acm, arn)["RenewalEligibility"] == "ELIGIBLE"
+    lifetime = before["NotAfter"].timestamp() - before["NotBefore"].timestamp()
+    opens_at = before["NotAfter"].timestamp() - lifetime / 3  # 395 days: a third left
+    now = move_clock(tenant.server, advance_seconds=0)
+    move_clock(tenant.server, advance_seconds=opens_at - DAY - now)
+    time.sleep(1.5)  # many sweeps: nothing is due yet
+    assert "RenewalSummary" not in describe(tenant.acm, arn)
+    move_clock(tenant.server, advance_seconds=2 * DAY)
+    after = wait_renewal(tenant.acm, arn, ("SUCCESS", "FAILED"))
+    assert after["RenewalSummary"]["RenewalStatus"] == "SUCCESS", after["RenewalSummary"]
+    assert after["Serial"] != before["Serial"] and after["CertificateArn"] == arn
+    assert after["RenewalEligibility"] == "ELIGIBLE"  # still in use
+    wait_events(tenant.server, arn, "ACM Certificate Available", count=2)
+    time.sleep(0.5)
+    actions = [
+        e["detail"]["Action"] for e in events_of(tenant.server, arn, "ACM Certificate Available")
+    ]
+    assert sorted(actions) == ["ISSUANCE", "RENEWAL"]
