@@ -29,6 +29,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from openacm.adapters.store.stats import QueueState, StoreStats
+from openacm.adapters.store.work import VALIDATE_WORK
 from openacm.domain.renewal import days_to_expiry
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -40,7 +41,7 @@ VALIDATION_QUEUE = "validation"
 KEY_POOL_QUEUE = "leaf_key_pool"
 CRL_QUEUE = "crl_regeneration"
 # Work item kinds shown under their queue's name; other kinds keep their own.
-_WORK_QUEUE_NAMES = {"validate": VALIDATION_QUEUE}
+_WORK_QUEUE_NAMES = {VALIDATE_WORK: VALIDATION_QUEUE}
 # Shown at 0 when the store has none, so that dashboards and alerts find every series.
 CERTIFICATE_TYPES = ("AMAZON_ISSUED", "IMPORTED", "PRIVATE")
 CERTIFICATE_STATUSES = (
@@ -220,7 +221,7 @@ class _StoreCollector(Collector):
         for kind, state in sorted(stats.work.items()):
             yield _WORK_QUEUE_NAMES.get(kind, kind), kind, state
         if VALIDATION_QUEUE not in {_WORK_QUEUE_NAMES.get(k, k) for k in stats.work}:
-            yield VALIDATION_QUEUE, "validate", QueueState(0, 0, None)  # present when empty
+            yield VALIDATION_QUEUE, VALIDATE_WORK, QueueState(0, 0, None)  # present when empty
         pool = {algorithm: QueueState(0, 0, None) for algorithm in self.pool_algorithms}
         pool.update(stats.key_pool)
         for algorithm, state in sorted(pool.items()):

@@ -19,14 +19,13 @@ from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
-from openacm.adapters.store.work import WorkQueue
+from openacm.adapters.store.work import VALIDATE_WORK, WorkQueue
 from openacm.config import DnsZone, Settings, ValidationSettings
 from openacm.domain.certificates import CertificateRecord, DomainValidation
 from openacm.domain.errors import InvalidParameterError, InvalidStateError
 from openacm.domain.validation import PENDING, ValidationRecord, chain_proves
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.acm.certificates import CertificateOperations
-from openacm.services.acm.requests import VALIDATE_WORK
 from openacm.services.associations import AssociationOperations
 from openacm.services.context import CallContext
 

@@ -122,6 +122,11 @@ _RESCHEDULE = (
 )
 
 
+# The kind of work item of a certificate being validated, issued or renewed (the validation
+# worker's queue).
+VALIDATE_WORK = "validate"
+
+
 class WorkQueue:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

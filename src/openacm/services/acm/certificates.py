@@ -25,7 +25,7 @@ from openacm.adapters.store.associations import AssociationStore
 from openacm.adapters.store.certificates import CertificateStore, TagStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
-from openacm.adapters.store.work import WorkQueue
+from openacm.adapters.store.work import VALIDATE_WORK, WorkQueue
 from openacm.config import Quotas
 from openacm.domain.arn import certificate_arn, parse_arn
 from openacm.domain.certificates import (
@@ -211,7 +211,7 @@ class CertificateOperations:
                 raise ResourceInUseError(f"Certificate {arn} is in use by {', '.join(in_use_by)}.")
             CertificateStore(conn).delete(arn)
             ValidationStore(conn).delete(arn)
-            WorkQueue(conn).cancel("validate", arn)
+            WorkQueue(conn).cancel(VALIDATE_WORK, arn)
             forget_email_validation(conn, arn)
         return {}
 

@@ -19,7 +19,7 @@ from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.email import EmailName, EmailStore, expedite, extend_deadline
 from openacm.adapters.store.issuance import ValidationStore
-from openacm.adapters.store.work import WORK_SCHEDULED, WorkQueue
+from openacm.adapters.store.work import VALIDATE_WORK, WORK_SCHEDULED, WorkQueue
 from openacm.config import ValidationSettings
 from openacm.domain.certificates import CertificateRecord, DomainValidation
 from openacm.domain.email_validation import (
@@ -43,7 +43,6 @@ EMAIL = "EMAIL"
 MAIL_WORK = "email"
 # The validation worker's kind (services/acm/requests.py), repeated here so that this module
 # does not import the request module, which imports this one.
-VALIDATE_WORK = "validate"
 
 
 # -- starting email validation (inside the caller's transaction) -------------------------------

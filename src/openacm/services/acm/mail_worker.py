@@ -24,7 +24,7 @@ from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.email import Approval, EmailStore
 from openacm.adapters.store.issuance import ValidationStore
-from openacm.adapters.store.work import WorkItem, WorkQueue
+from openacm.adapters.store.work import VALIDATE_WORK, WorkItem, WorkQueue
 from openacm.config import EmailSettings, Settings
 from openacm.domain.certificates import CertificateRecord
 from openacm.domain.email_validation import (
@@ -38,7 +38,7 @@ from openacm.domain.email_validation import (
     validation_emails,
 )
 from openacm.domain.validation import FAILED, PENDING
-from openacm.services.acm.email_validation import MAIL_WORK, VALIDATE_WORK
+from openacm.services.acm.email_validation import MAIL_WORK
 from openacm.services.acm.validation_move import MoveWorker
 from openacm.services.pki.builtin_ca import public_base_url
 

@@ -13,12 +13,11 @@ from typing import Any
 
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
-from openacm.adapters.store.work import WORK_SCHEDULED, WorkQueue
+from openacm.adapters.store.work import VALIDATE_WORK, WORK_SCHEDULED, WorkQueue
 from openacm.domain.errors import RequestInProgressError, ValidationError
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.acm.certificates import CertificateOperations
 from openacm.services.acm.private_issuance import RENEWAL_PENDING
-from openacm.services.acm.requests import VALIDATE_WORK
 from openacm.services.context import CallContext
 
 

@@ -21,11 +21,10 @@ from sqlalchemy import Connection
 
 from openacm.adapters.store.certificates import CertificateStore, DueRenewal
 from openacm.adapters.store.database import Database
-from openacm.adapters.store.work import WORK_SCHEDULED, WorkQueue
+from openacm.adapters.store.work import VALIDATE_WORK, WORK_SCHEDULED, WorkQueue
 from openacm.config import RenewalSettings
 from openacm.domain.renewal import PENDING_AUTO_RENEWAL
 from openacm.services.acm.email_validation import EMAIL, start_email_renewal
-from openacm.services.acm.requests import VALIDATE_WORK
 from openacm.services.clock import interval_passed
 
 log = logging.getLogger("openacm.renewal")

@@ -19,7 +19,7 @@ from openacm.adapters.store.certificates import CertificateStore, TagStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.email import EmailStore
 from openacm.adapters.store.issuance import ValidationStore
-from openacm.adapters.store.work import WORK_SCHEDULED, WorkQueue
+from openacm.adapters.store.work import VALIDATE_WORK, WORK_SCHEDULED, WorkQueue
 from openacm.config import Quotas, ValidationSettings
 from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord, DomainValidation
@@ -45,7 +45,6 @@ from openacm.services.acm.email_validation import (
 from openacm.services.context import CallContext
 
 IDEMPOTENCY_WINDOW_SECONDS = 3600
-VALIDATE_WORK = "validate"
 # ACM's default when ValidationMethod is left out (the API reference).
 DEFAULT_VALIDATION_METHOD = "EMAIL"
 DEFAULT_KEY_ALGORITHM = "RSA_2048"

@@ -23,7 +23,7 @@ from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.email import EmailName, EmailStore, expedite
 from openacm.adapters.store.issuance import ValidationStore
-from openacm.adapters.store.work import WORK_SCHEDULED, WorkItem, WorkQueue
+from openacm.adapters.store.work import VALIDATE_WORK, WORK_SCHEDULED, WorkItem, WorkQueue
 from openacm.config import ValidationSettings
 from openacm.domain.certificates import CertificateRecord
 from openacm.domain.errors import InvalidStateError, ValidationError
@@ -35,7 +35,7 @@ from openacm.domain.validation import (
     validation_record,
 )
 from openacm.services.acm.certificates import CertificateOperations
-from openacm.services.acm.email_validation import EMAIL, VALIDATE_WORK
+from openacm.services.acm.email_validation import EMAIL
 from openacm.services.context import CallContext
 
 log = logging.getLogger("openacm.validation")

@@ -28,7 +28,7 @@ from openacm.adapters.dns.resolver import CnameChain, DnsChecker, DnsLookupError
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
-from openacm.adapters.store.work import WorkItem, WorkQueue
+from openacm.adapters.store.work import VALIDATE_WORK, WorkItem, WorkQueue
 from openacm.config import IssuanceSettings, ValidationSettings
 from openacm.domain.caa import CaaRecord, caa_permits
 from openacm.domain.certificates import CertificateRecord, DomainValidation
@@ -49,7 +49,6 @@ from openacm.domain.validation import (
 from openacm.services.acm.email_validation import EMAIL, email_renewal_approvals
 from openacm.services.acm.private_issuance import AcmPrivateIssuer, is_private_work
 from openacm.services.acm.renewal_events import notify_renewed, notify_waiting
-from openacm.services.acm.requests import VALIDATE_WORK
 from openacm.services.events import emit_available
 from openacm.services.pki.leaf_issuer import (
     IssuanceRefused,
