@@ -1,0 +1,180 @@
+"""An RFC 8555 client for one upstream CA, on certbot's `acme` library (JWS, nonces, polling).
+
+The caller provides the account key and, once known, the account URL; it decides where the
+DNS-01 answers go (`answer` below), so this module knows nothing of openacm's store or DNS.
+Every failure leaves as an `AcmeFailure` carrying the ACME problem type, if any, so the
+caller maps it to a FailureReason (domain/acme.py) and decides whether to try again.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import requests
+from acme import challenges, errors, messages
+from acme.client import ClientNetwork, ClientV2
+from cryptography.hazmat.primitives.asymmetric import ec
+from josepy.jwa import ES256
+from josepy.jwk import JWKEC
+
+from openacm.domain.acme import is_transient
+
+USER_AGENT = "openacm"
+NETWORK_TIMEOUT = 30
+
+
+class AcmeFailure(Exception):
+    """The CA refused, or could not be reached. `problem_type` is the RFC 8555 problem's
+    type URN when the CA sent one; `transient` says whether trying later may succeed."""
+
+    def __init__(self, message: str, problem_type: str | None = None, *, transient: bool) -> None:
+        super().__init__(message)
+        self.problem_type = problem_type
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class DnsChallenge:
+    """One DNS-01 challenge: the name authorized and the TXT value that proves it."""
+
+    domain: str  # as in the authorization: `example.com` also for `*.example.com`
+    txt_value: str
+
+
+def new_account_key() -> JWKEC:
+    """A P-256 account key: small JWS signatures, accepted by every public ACME CA."""
+    return JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+
+
+class AcmeClient:
+    def __init__(
+        self,
+        directory_url: str,
+        account_key: JWKEC,
+        account_url: str | None = None,
+        *,
+        ca_bundle: str = "",
+    ) -> None:
+        # requests takes a CA file path where acme's signature says bool: a private ACME CA
+        # (Pebble, step-ca) is trusted through its own bundle, not the system's store.
+        verify = cast(bool, ca_bundle) if ca_bundle else True
+        self.net = ClientNetwork(
+            account_key, alg=ES256, verify_ssl=verify, user_agent=USER_AGENT,
+            timeout=NETWORK_TIMEOUT,
+        )  # fmt: skip
+        if account_url:
+            self.net.account = messages.RegistrationResource(
+                uri=account_url, body=messages.Registration()
+            )
+        self.key = account_key
+        with _failures("fetching the directory"):
+            self.directory = ClientV2.get_directory(directory_url, self.net)
+        self.client = ClientV2(self.directory, self.net)
+
+    @property
+    def account_url(self) -> str | None:
+        return self.net.account.uri if self.net.account is not None else None
+
+    def register(self, contact: Sequence[str], eab_key_id: str = "", eab_hmac_key: str = "") -> str:
+        """Create the account (or find the one this key already has) and return its URL."""
+        binding = None
+        if eab_key_id:
+            binding = messages.ExternalAccountBinding.from_data(
+                self.key.public_key(), eab_key_id, eab_hmac_key, self.directory
+            )
+        registration = messages.NewRegistration.from_data(
+            contact=tuple(contact), terms_of_service_agreed=True,
+            external_account_binding=binding,
+        )  # fmt: skip
+        with _failures("registering the account"):
+            try:
+                account = self.client.new_account(registration)
+            except errors.ConflictError as existing:
+                # The key is already registered (a crash after registering, before storing
+                # the URL): adopt that account.
+                account = messages.RegistrationResource(
+                    uri=existing.location, body=messages.Registration()
+                )
+                self.net.account = account
+        return str(account.uri)
+
+    def issue(
+        self,
+        csr_pem: bytes,
+        answer: Callable[[Sequence[DnsChallenge]], None],
+        *,
+        timeout: float,
+    ) -> str:
+        """The full order flow for the names of `csr_pem`: order, DNS-01 answers published by
+        `answer` before the CA is told to look, finalize, download. Returns the PEM chain."""
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout)
+        with _failures("ordering"):
+            order = self.client.new_order(csr_pem)
+            pending = [
+                (authz, _dns01(authz))
+                for authz in order.authorizations
+                if authz.body.status == messages.STATUS_PENDING
+            ]
+            answer(
+                [
+                    DnsChallenge(authz.body.identifier.value, challenge.validation(self.key))
+                    for authz, challenge in pending
+                ]
+            )
+            for _, challenge in pending:
+                self.client.answer_challenge(challenge, challenge.response(self.key))
+            done = self.client.poll_and_finalize(order, deadline)
+        return str(done.fullchain_pem)
+
+
+def _dns01(authz: messages.AuthorizationResource) -> messages.ChallengeBody:
+    for challenge in authz.body.challenges:
+        if isinstance(challenge.chall, challenges.DNS01):
+            return challenge
+    raise AcmeFailure(
+        f"the CA offers no dns-01 challenge for {authz.body.identifier.value}", transient=False
+    )
+
+
+class _failures:
+    """Turns the library's and the network's exceptions into AcmeFailure."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None or isinstance(exc, AcmeFailure):
+            return
+        if isinstance(exc, messages.Error):
+            raise _from_problem(self.action, exc) from exc
+        if isinstance(exc, errors.ValidationError):
+            problems = [
+                challenge.error
+                for authz in exc.failed_authzrs
+                for challenge in authz.body.challenges
+                if challenge.error is not None
+            ]
+            if problems:
+                raise _from_problem(self.action, problems[0]) from exc
+        if isinstance(exc, errors.IssuanceError):
+            raise _from_problem(self.action, exc.error) from exc
+        if isinstance(exc, errors.TimeoutError | requests.RequestException | errors.ClientError):
+            raise AcmeFailure(f"{self.action}: {_describe(exc)}", transient=True) from exc
+
+
+def _from_problem(action: str, problem: messages.Error) -> AcmeFailure:
+    return AcmeFailure(
+        f"{action}: {problem.typ} {problem.detail or ''}".strip(),
+        problem.typ,
+        transient=is_transient(problem.typ),
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

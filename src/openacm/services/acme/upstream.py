@@ -1,0 +1,168 @@
+"""The acme public issuer's side of openacm: its ACME account (generated once, sealed in the
+store, registered on first use) and one issuance through the CNAME delegation model.
+
+Names are proven with DNS-01 through a one-time CNAME the user creates,
+`_acme-challenge.<name>. CNAME <token>.<validation zone>.` (domain/validation.py): the CA
+follows it, so openacm answers by writing TXT records under `<token>.<validation zone>` with
+RFC 2136 updates to that zone's server (the `[[dns_zones]]` entry containing the zone).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+from josepy.jwk import JWKEC
+
+from openacm.adapters.acme.client import AcmeClient, AcmeFailure, DnsChallenge, new_account_key
+from openacm.adapters.dns.resolver import Nameserver
+from openacm.adapters.dns.update import DnsUpdateError, DnsUpdater, TsigKey
+from openacm.adapters.envelope import EnvelopeCipher
+from openacm.adapters.store.acme import AcmeAccountStore
+from openacm.adapters.store.database import Database
+from openacm.config import AcmeSettings, DnsZone
+from openacm.domain.validation import acme_validation_record
+from openacm.services.pki.leaf_keys import LeafPrivateKey
+
+log = logging.getLogger("openacm.acme")
+TXT_TTL = 60
+
+
+@dataclass(frozen=True)
+class AcmeIssued:
+    certificate: x509.Certificate
+    chain_pem: str  # the CA's intermediates, as the upstream sent them
+
+
+class AcmeUpstream:
+    def __init__(
+        self,
+        db: Database,
+        cipher: EnvelopeCipher,
+        settings: AcmeSettings,
+        validation_key: bytes,
+        validation_zone: str,
+        dns_zones: Sequence[DnsZone],
+    ) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.settings = settings
+        self.validation_key = validation_key
+        self.validation_zone = validation_zone
+        self.dns_zones = tuple(dns_zones)
+        self._client: AcmeClient | None = None
+
+    # -- the account ------------------------------------------------------------------------
+
+    def client(self, now: float) -> AcmeClient:
+        """The registered client, made on first use: the key is generated and sealed in the
+        store before it is registered, so a crash in between only re-registers the same key
+        (the CA answers with the existing account)."""
+        if self._client is not None:
+            return self._client
+        url = self.settings.directory_url
+        with self.db.write() as conn:
+            accounts = AcmeAccountStore(conn)
+            stored = accounts.get(url)
+            if stored is None:
+                key = new_account_key()
+                accounts.create(url, self.cipher.seal(_key_der(key), url), now)
+                account_url = None
+            else:
+                key = JWKEC(key=serialization.load_der_private_key(
+                    self.cipher.open(stored.key_sealed, url), password=None))  # fmt: skip
+                account_url = stored.account_url
+        client = AcmeClient(url, key, account_url, ca_bundle=self.settings.ca_bundle)
+        if account_url is None:
+            registered = client.register(
+                self.settings.contact, self.settings.eab_key_id, self.settings.eab_hmac_key
+            )
+            with self.db.write() as conn:
+                AcmeAccountStore(conn).set_account_url(url, registered, now)
+            log.info("ACME account registered", extra={"directory": url, "account": registered})
+        self._client = client
+        return client
+
+    # -- issuance ---------------------------------------------------------------------------
+
+    def issue(
+        self, account_id: str, names: Sequence[str], key: LeafPrivateKey, *, now: float
+    ) -> AcmeIssued:
+        """One certificate for `names` (the first is the subject's CN) on `key`, through the
+        full order flow. Raises AcmeFailure (with the problem type) or DnsUpdateError."""
+        csr = _csr(names, key)
+        tokens = {
+            name: acme_validation_record(
+                self.validation_key, account_id, name, self.validation_zone
+            ).value
+            for name in names
+        }
+        published: list[str] = []
+
+        def answer(challenges: Sequence[DnsChallenge]) -> None:
+            by_owner: dict[str, list[str]] = {}
+            for challenge in challenges:
+                owner = tokens.get(challenge.domain) or tokens[f"*.{challenge.domain}"]
+                by_owner.setdefault(owner, []).append(challenge.txt_value)
+            for owner, values in by_owner.items():
+                self._updater_for(owner).replace_txt(owner, values, TXT_TTL)
+                published.append(owner)
+
+        try:
+            pem = self.client(now).issue(csr, answer, timeout=self.settings.order_timeout)
+        finally:
+            self._withdraw(published)
+        certificates = x509.load_pem_x509_certificates(pem.encode())
+        chain = "".join(
+            c.public_bytes(serialization.Encoding.PEM).decode() for c in certificates[1:]
+        )
+        return AcmeIssued(certificates[0], chain)
+
+    def _withdraw(self, owners: Sequence[str]) -> None:
+        """The answers are single-use: remove them (a failure only leaves a stale TXT)."""
+        for owner in owners:
+            try:
+                self._updater_for(owner).delete(owner, "TXT")
+            except DnsUpdateError:
+                log.warning("could not remove a DNS-01 answer", extra={"name": owner})
+
+    def _updater_for(self, owner: str) -> DnsUpdater:
+        zones = [zone for zone in self.dns_zones if zone.contains(owner)]
+        if not zones:
+            raise AcmeFailure(
+                f"no [[dns_zones]] entry contains the validation zone {self.validation_zone}",
+                transient=False,
+            )
+        zone = max(zones, key=lambda z: len(z.zone))
+        return DnsUpdater(
+            Nameserver.parse(zone.server),
+            zone.zone,
+            TsigKey(zone.tsig_key_name, zone.tsig_secret, zone.tsig_algorithm),
+        )
+
+
+def _key_der(key: JWKEC) -> bytes:
+    private = key.key
+    return bytes(
+        private.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def _csr(names: Sequence[str], key: LeafPrivateKey) -> bytes:
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name) for name in names]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return request.public_bytes(serialization.Encoding.PEM)
