@@ -43,8 +43,9 @@ class AcmService:
     ) -> None:
         certificates = CertificateOperations(db, cipher, settings.quotas)
         requests = RequestOperations(
-            db, certificates, settings.quotas, settings.validation, names, validation_key
-        )
+            db, certificates, settings.quotas, settings.validation, names, validation_key,
+            acme=settings.acme,
+        )  # fmt: skip
         revocation = RevocationOperations(db, certificates, ca, settings.issuance)
         tagging = TagOperations(certificates)
         account = AccountOperations(db)

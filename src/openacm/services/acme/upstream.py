@@ -25,8 +25,9 @@ from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.acme import AcmeAccountStore
 from openacm.adapters.store.database import Database
 from openacm.config import AcmeSettings, DnsZone
+from openacm.domain.certificates import CertificateRecord
 from openacm.domain.validation import acme_validation_record
-from openacm.services.pki.leaf_keys import LeafPrivateKey
+from openacm.services.pki.leaf_keys import LeafPrivateKey, private_key_der
 
 log = logging.getLogger("openacm.acme")
 TXT_TTL = 60
@@ -55,6 +56,30 @@ class AcmeUpstream:
         self.validation_zone = validation_zone
         self.dns_zones = tuple(dns_zones)
         self._client: AcmeClient | None = None
+
+    def handles(self, record: CertificateRecord) -> bool:
+        """Whether this certificate's region takes its public certificates from the ACME CA."""
+        return record.type == "AMAZON_ISSUED" and (
+            self.settings.public_issuer(record.region) == "acme"
+        )
+
+    def try_issue(
+        self, record: CertificateRecord, key: LeafPrivateKey, *, now: float
+    ) -> AcmeIssued | AcmeFailure:
+        """`issue` for a certificate record; a failure is returned, for the caller to map."""
+        try:
+            return self.issue(record.account_id, record.names, key, now=now)
+        except AcmeFailure as failure:
+            log.info("ACME order failed", extra={"arn": record.arn, "error": str(failure)})
+            return failure
+        except DnsUpdateError as exc:
+            # The validation zone's server refused or is down: passing, in all likelihood.
+            log.warning("DNS-01 answer not published", extra={"arn": record.arn, "error": str(exc)})
+            return AcmeFailure(str(exc), transient=True)
+
+    def sealed_key(self, key: LeafPrivateKey, arn: str) -> bytes:
+        """The certificate's key as the store keeps every leaf key (sealed, ARN as context)."""
+        return self.cipher.seal(private_key_der(key), arn)
 
     # -- the account ------------------------------------------------------------------------
 
