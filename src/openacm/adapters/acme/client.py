@@ -9,6 +9,7 @@ caller maps it to a FailureReason (domain/acme.py) and decides whether to try ag
 from __future__ import annotations
 
 import datetime
+import email.utils
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -30,10 +31,19 @@ class AcmeFailure(Exception):
     """The CA refused, or could not be reached. `problem_type` is the RFC 8555 problem's
     type URN when the CA sent one; `transient` says whether trying later may succeed."""
 
-    def __init__(self, message: str, problem_type: str | None = None, *, transient: bool) -> None:
+    def __init__(
+        self,
+        message: str,
+        problem_type: str | None = None,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.problem_type = problem_type
         self.transient = transient
+        # Seconds the CA asked us to wait (Retry-After of its error answer), if it did.
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,11 @@ class AcmeClient:
                 uri=account_url, body=messages.Registration()
             )
         self.key = account_key
-        with _failures("fetching the directory"):
+        # The library raises a problem without its response: keep the Retry-After of the last
+        # error answer (rateLimited, serverInternal) so the caller can wait as long as asked.
+        self.last_retry_after: float | None = None
+        self.net.session.hooks["response"].append(self._remember_retry_after)
+        with self._failures("fetching the directory"):
             self.directory = ClientV2.get_directory(directory_url, self.net)
         self.client = ClientV2(self.directory, self.net)
 
@@ -89,7 +103,7 @@ class AcmeClient:
             contact=tuple(contact), terms_of_service_agreed=True,
             external_account_binding=binding,
         )  # fmt: skip
-        with _failures("registering the account"):
+        with self._failures("registering the account"):
             try:
                 account = self.client.new_account(registration)
             except errors.ConflictError as existing:
@@ -111,7 +125,7 @@ class AcmeClient:
         """The full order flow for the names of `csr_pem`: order, DNS-01 answers published by
         `answer` before the CA is told to look, finalize, download. Returns the PEM chain."""
         deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout)
-        with _failures("ordering"):
+        with self._failures("ordering"):
             order = self.client.new_order(csr_pem)
             pending = [
                 (authz, _dns01(authz))
@@ -129,6 +143,32 @@ class AcmeClient:
             done = self.client.poll_and_finalize(order, deadline)
         return str(done.fullchain_pem)
 
+    def _remember_retry_after(self, response: requests.Response, *_: object, **__: object) -> None:
+        if not response.ok:
+            self.last_retry_after = retry_after_seconds(
+                response.headers.get("Retry-After"), now=datetime.datetime.now(datetime.UTC)
+            )
+
+    def _failures(self, action: str) -> _Failures:
+        self.last_retry_after = None
+        return _Failures(action, self)
+
+
+def retry_after_seconds(value: str | None, *, now: datetime.datetime) -> float | None:
+    """A Retry-After header (RFC 9110 §10.2.3: seconds or an HTTP date) as seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - now).total_seconds())
+
 
 def _dns01(authz: messages.AuthorizationResource) -> messages.ChallengeBody:
     for challenge in authz.body.challenges:
@@ -139,11 +179,12 @@ def _dns01(authz: messages.AuthorizationResource) -> messages.ChallengeBody:
     )
 
 
-class _failures:
+class _Failures:
     """Turns the library's and the network's exceptions into AcmeFailure."""
 
-    def __init__(self, action: str) -> None:
+    def __init__(self, action: str, client: AcmeClient) -> None:
         self.action = action
+        self.client = client
 
     def __enter__(self) -> None:
         return None
@@ -151,8 +192,14 @@ class _failures:
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         if exc is None or isinstance(exc, AcmeFailure):
             return
+        failure = self._failure(exc)
+        if failure is not None:
+            failure.retry_after = self.client.last_retry_after
+            raise failure from exc
+
+    def _failure(self, exc: BaseException) -> AcmeFailure | None:
         if isinstance(exc, messages.Error):
-            raise _from_problem(self.action, exc) from exc
+            return _from_problem(self.action, exc)
         if isinstance(exc, errors.ValidationError):
             problems = [
                 challenge.error
@@ -161,11 +208,12 @@ class _failures:
                 if challenge.error is not None
             ]
             if problems:
-                raise _from_problem(self.action, problems[0]) from exc
+                return _from_problem(self.action, problems[0])
         if isinstance(exc, errors.IssuanceError):
-            raise _from_problem(self.action, exc.error) from exc
+            return _from_problem(self.action, exc.error)
         if isinstance(exc, errors.TimeoutError | requests.RequestException | errors.ClientError):
-            raise AcmeFailure(f"{self.action}: {_describe(exc)}", transient=True) from exc
+            return AcmeFailure(f"{self.action}: {_describe(exc)}", transient=True)
+        return None
 
 
 def _from_problem(action: str, problem: messages.Error) -> AcmeFailure:

@@ -396,7 +396,10 @@ class ValidationWorker:
         if isinstance(outcome, AcmeFailure):
             if outcome.transient:
                 self._record_validated(ValidationStore(conn), check, now)
-                queue.reschedule(item, self.owner, due_at=self._retry_due(item, now), now=now)
+                due = self._retry_due(item, now)
+                if outcome.retry_after is not None:  # the CA's Retry-After, never sooner
+                    due = max(due, now + outcome.retry_after)
+                queue.reschedule(item, self.owner, due_at=due, now=now)
                 return StepResult(record.arn, "pending")
             reason = acme_failure_reason(outcome.problem_type)
             if check.renewal:
