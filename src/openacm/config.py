@@ -180,8 +180,9 @@ class AcmeSettings:
     # Regions whose AMAZON_ISSUED certificates come from the acme issuer ("*" for all); every
     # other region keeps the builtin CA.
     regions: tuple[str, ...] = ()
-    # How long one order may take, polling included, before the attempt is given up and retried.
-    order_timeout: float = 300.0
+    # How long one order may take, polling included, before the attempt is given up and retried;
+    # below the validation worker's lease (120 s), which the order runs under.
+    order_timeout: float = 90.0
 
     def public_issuer(self, region: str) -> str:
         """ "acme" or "builtin": which issuer signs this region's public certificates."""

@@ -8,6 +8,7 @@ verifies against Pebble's root; a renewal (the `--dev` clock) needs no new recor
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from tests.support.acm_flow import (
 )
 from tests.support.bind import BindServer
 from tests.support.pebble import BLOCKED_DOMAIN, PebbleServer, pebble_server  # noqa: F401
-from tests.support.server import OpenAcmServer
+from tests.support.server import OpenAcmServer, free_port
 
 # Inside the test zone: BIND (recursion off) follows a CNAME only within its own zone, and
 # Pebble asks BIND directly.
@@ -153,3 +154,49 @@ def test_renewal_goes_through_pebble_with_the_same_record(
         tenant.acm.get_certificate(CertificateArn=arn)["Certificate"].encode()
     )
     assert "Pebble" in leaf.issuer.rfc4514_string()
+
+
+def test_a_ca_that_is_down_keeps_the_request_pending_and_a_restart_resumes_it(
+    tmp_path: Path,
+    bind_server: BindServer,
+    pebble_server: PebbleServer,  # noqa: F811
+) -> None:
+    config = tmp_path / "openacm.toml"
+    config.write_text(zone_entry(TEST_ZONE, bind_server, []))
+    config.chmod(0o600)
+    acme_env = {
+        "OPENACM_VALIDATION_ZONE": VALIDATION_ZONE,
+        "OPENACM_ACME_CA_BUNDLE": pebble_server.ca_bundle,
+        "OPENACM_ACME_REGIONS": "us-east-1",
+        "OPENACM_ACME_ORDER_TIMEOUT": "60",
+    }
+    # Nothing listens on that port: the CA is down.
+    down = f"https://127.0.0.1:{free_port()}/dir"
+    server = start_server(
+        tmp_path, "sqlite", extra_args=["--config", str(config)],
+        env=pki_env(bind_server, **acme_env, OPENACM_ACME_DIRECTORY_URL=down),
+    )  # fmt: skip
+    try:
+        tenant = _tenant(server)
+        arn = request(tenant.acm, unique_domain("acme-down"))
+        publish_records(bind_server, describe(tenant.acm, arn))
+        deadline = time.monotonic() + 30
+        while True:  # openacm saw the CNAME: the name is SUCCESS, the CA is what is missing
+            detail = describe(tenant.acm, arn)
+            if detail["DomainValidationOptions"][0]["ValidationStatus"] == "SUCCESS":
+                break
+            assert time.monotonic() < deadline, detail
+            time.sleep(0.1)
+        time.sleep(1)  # several retries with the test's short backoff
+        assert describe(tenant.acm, arn)["Status"] == "PENDING_VALIDATION"
+        assert "fetching the directory" in server.log()
+
+        server.stop()
+        server.env = pki_env(
+            bind_server, **acme_env, OPENACM_ACME_DIRECTORY_URL=pebble_server.directory_url
+        )
+        server.start()
+        detail = wait_for_status(tenant.acm, arn, timeout=60)
+        assert detail["Status"] == "ISSUED", detail
+    finally:
+        finish_server(server)
