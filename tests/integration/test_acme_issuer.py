@@ -200,3 +200,41 @@ def test_a_ca_that_is_down_keeps_the_request_pending_and_a_restart_resumes_it(
         assert detail["Status"] == "ISSUED", detail
     finally:
         finish_server(server)
+
+
+def test_orders_that_would_outlive_the_lease_wait_for_the_next_batch(
+    tmp_path: Path,
+    bind_server: BindServer,
+    pebble_server: PebbleServer,  # noqa: F811
+) -> None:
+    """With order_timeout equal to the lease, a batch runs one order and gives the others
+    back: every certificate is still issued, once."""
+    config = tmp_path / "openacm.toml"
+    config.write_text(zone_entry(TEST_ZONE, bind_server, []))
+    config.chmod(0o600)
+    env = pki_env(
+        bind_server,
+        OPENACM_VALIDATION_ZONE=VALIDATION_ZONE,
+        OPENACM_VALIDATION_LEASE_SECONDS="60",
+        OPENACM_ACME_ORDER_TIMEOUT="60",
+        OPENACM_ACME_DIRECTORY_URL=pebble_server.directory_url,
+        OPENACM_ACME_CA_BUNDLE=pebble_server.ca_bundle,
+        OPENACM_ACME_REGIONS="us-east-1",
+    )
+    server = start_server(tmp_path, "sqlite", env=env, extra_args=["--config", str(config)])
+    try:
+        tenant = _tenant(server)
+        # One name: its one record, published after the three requests, makes them ready
+        # together, so they are likely to share a batch.
+        domain = unique_domain("acme-batch")
+        arns = [request(tenant.acm, domain) for _ in range(3)]
+        publish_records(bind_server, describe(tenant.acm, arns[0]))
+        serials = set()
+        for arn in arns:
+            detail = wait_for_status(tenant.acm, arn, timeout=90)
+            assert detail["Status"] == "ISSUED", detail
+            serials.add(detail["Serial"])
+        assert len(serials) == 3
+        assert server.log().count("certificate issued by the ACME CA") == 3
+    finally:
+        finish_server(server)
