@@ -238,3 +238,21 @@ def test_orders_that_would_outlive_the_lease_wait_for_the_next_batch(
         assert server.log().count("certificate issued by the ACME CA") == 3
     finally:
         finish_server(server)
+
+
+def test_a_cname_to_the_wrong_token_keeps_the_name_pending(
+    tenant: Tenant, bind_server: BindServer
+) -> None:
+    """openacm checks the delegation itself before asking the CA, as ACM checks its CNAMEs."""
+    domain = unique_domain("acme-wrong")
+    arn = request(tenant.acm, domain)
+    record = describe(tenant.acm, arn)["DomainValidationOptions"][0]["ResourceRecord"]
+    bind_server.add_cname(record["Name"], f"{'0' * 32}.{VALIDATION_ZONE}.")
+    time.sleep(1.5)  # several checks with the test's short backoff
+    detail = describe(tenant.acm, arn)
+    assert detail["Status"] == "PENDING_VALIDATION"
+    assert detail["DomainValidationOptions"][0]["ValidationStatus"] == "PENDING_VALIDATION"
+    # Corrected, it is issued without a new request.
+    bind_server.delete(record["Name"], "CNAME")
+    bind_server.add_cname(record["Name"], record["Value"])
+    assert wait_for_status(tenant.acm, arn, timeout=60)["Status"] == "ISSUED"

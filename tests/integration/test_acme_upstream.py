@@ -6,6 +6,8 @@ zone, and the chain Pebble issues verifies against the root its management inter
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import os
 import secrets
 import subprocess
@@ -160,3 +162,29 @@ def test_a_missing_cname_fails_the_challenge(upstream: AcmeUpstream) -> None:
         upstream.issue(ACCOUNT, [name], ec.generate_private_key(ec.SECP256R1()), now=1.0)
     assert refused.value.problem_type is not None
     assert failure_reason(refused.value.problem_type) == "OTHER"
+
+
+def test_external_account_binding_registers_where_the_ca_requires_it(
+    tmp_path: Path, bind_server: BindServer
+) -> None:
+    key_id, hmac_key = "kid-1", base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    pebble = PebbleServer(bind_server.nameserver_spec, eab_keys={key_id: hmac_key}).start()
+    try:
+        db = Database(f"sqlite:///{tmp_path / 'openacm.db'}")
+        db.migrate()
+        cipher = EnvelopeCipher(MasterKey(os.urandom(32)))
+        settings = AcmeSettings(
+            directory_url=pebble.directory_url,
+            ca_bundle=pebble.ca_bundle,
+            regions=("*",),
+            order_timeout=60,
+        )
+        # Without the binding the CA refuses the account.
+        with pytest.raises(AcmeFailure) as refused:
+            AcmeUpstream(db, cipher, settings, VALIDATION_KEY, VALIDATION_ZONE, []).client(1.0)
+        assert "externalAccountRequired" in str(refused.value)
+        bound = dataclasses.replace(settings, eab_key_id=key_id, eab_hmac_key=hmac_key)
+        client = AcmeUpstream(db, cipher, bound, VALIDATION_KEY, VALIDATION_ZONE, []).client(2.0)
+        assert client.account_url
+    finally:
+        pebble.stop()

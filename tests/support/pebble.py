@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -78,8 +78,16 @@ def _self_signed_tls(work_dir: Path) -> tuple[Path, Path]:
 
 
 class PebbleServer:
-    def __init__(self, dns_server: str, work_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        dns_server: str,
+        work_dir: Path | None = None,
+        *,
+        eab_keys: Mapping[str, str] | None = None,
+    ) -> None:
+        """`eab_keys` (key id → base64url HMAC key) makes external account binding required."""
         self.dns_server = dns_server
+        self.eab_keys = dict(eab_keys or {})
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="openacm-pebble-"))
         self.port = _free_tcp_port()
         self.management_port = _free_tcp_port()
@@ -108,7 +116,8 @@ class PebbleServer:
                 "httpPort": 5002,
                 "tlsPort": 5001,
                 "ocspResponderURL": "",
-                "externalAccountBindingRequired": False,
+                "externalAccountBindingRequired": bool(self.eab_keys),
+                "externalAccountMACKeys": self.eab_keys,
                 "domainBlocklist": [BLOCKED_DOMAIN],
             }
         }
