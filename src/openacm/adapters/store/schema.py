@@ -558,3 +558,13 @@ acme_accounts = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# The TXT answers of ACME DNS-01 challenges under way, for openacm's own DNS responder
+# (`serve --dns-listen`): owner name (lowercase, final dot) and value, one row per value.
+acme_dns_answers = Table(
+    "acme_dns_answers",
+    metadata,
+    Column("owner", String(300), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)

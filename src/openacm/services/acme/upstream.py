@@ -3,8 +3,9 @@ store, registered on first use) and one issuance through the CNAME delegation mo
 
 Names are proven with DNS-01 through a one-time CNAME the user creates,
 `_acme-challenge.<name>. CNAME <token>.<validation zone>.` (domain/validation.py): the CA
-follows it, so openacm answers by writing TXT records under `<token>.<validation zone>` with
-RFC 2136 updates to that zone's server (the `[[dns_zones]]` entry containing the zone).
+follows it, so openacm answers by writing TXT records under `<token>.<validation zone>`: with
+RFC 2136 updates to that zone's server (the `[[dns_zones]]` entry containing the zone), or,
+without such an entry, into the store for openacm's own responder (`serve --dns-listen`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from openacm.adapters.acme.client import AcmeClient, AcmeFailure, DnsChallenge, 
 from openacm.adapters.dns.resolver import Nameserver
 from openacm.adapters.dns.update import DnsUpdateError, DnsUpdater, TsigKey
 from openacm.adapters.envelope import EnvelopeCipher
-from openacm.adapters.store.acme import AcmeAccountStore
+from openacm.adapters.store.acme import AcmeAccountStore, AcmeDnsAnswers
 from openacm.adapters.store.database import Database
 from openacm.config import AcmeSettings, DnsZone
 from openacm.domain.certificates import CertificateRecord
@@ -134,7 +135,7 @@ class AcmeUpstream:
                 owner = tokens.get(challenge.domain) or tokens[f"*.{challenge.domain}"]
                 by_owner.setdefault(owner, []).append(challenge.txt_value)
             for owner, values in by_owner.items():
-                self._updater_for(owner).replace_txt(owner, values, TXT_TTL)
+                self._publish(owner, values, now)
                 published.append(owner)
 
         try:
@@ -147,21 +148,33 @@ class AcmeUpstream:
         )
         return AcmeIssued(certificates[0], chain)
 
+    def _publish(self, owner: str, values: Sequence[str], now: float) -> None:
+        """Through RFC 2136 where a `[[dns_zones]]` entry holds the validation zone, else into
+        the store, whence openacm's own responder (`serve --dns-listen`) serves it."""
+        updater = self._updater_for(owner)
+        if updater is not None:
+            updater.replace_txt(owner, values, TXT_TTL)
+            return
+        with self.db.write() as conn:
+            AcmeDnsAnswers(conn).replace(owner, values, now)
+
     def _withdraw(self, owners: Sequence[str]) -> None:
         """The answers are single-use: remove them (a failure only leaves a stale TXT)."""
         for owner in owners:
             try:
-                self._updater_for(owner).delete(owner, "TXT")
+                updater = self._updater_for(owner)
+                if updater is not None:
+                    updater.delete(owner, "TXT")
+                    continue
+                with self.db.write() as conn:
+                    AcmeDnsAnswers(conn).delete(owner)
             except DnsUpdateError:
                 log.warning("could not remove a DNS-01 answer", extra={"name": owner})
 
-    def _updater_for(self, owner: str) -> DnsUpdater:
+    def _updater_for(self, owner: str) -> DnsUpdater | None:
         zones = [zone for zone in self.dns_zones if zone.contains(owner)]
         if not zones:
-            raise AcmeFailure(
-                f"no [[dns_zones]] entry contains the validation zone {self.validation_zone}",
-                transient=False,
-            )
+            return None
         zone = max(zones, key=lambda z: len(z.zone))
         return DnsUpdater(
             Nameserver.parse(zone.server),

@@ -1,4 +1,4 @@
-"""acme issuer: the ACME account of each upstream directory
+"""acme issuer: the ACME account of each upstream directory, the DNS-01 answers served
 
 Revision ID: 0009
 Revises: 0008
@@ -26,7 +26,15 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("directory_url", name=op.f("pk_acme_accounts")),
     )
+    op.create_table(
+        "acme_dns_answers",
+        sa.Column("owner", sa.String(length=300), nullable=False),
+        sa.Column("value", sa.String(length=255), nullable=False),
+        sa.Column("created_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("owner", "value", name=op.f("pk_acme_dns_answers")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("acme_dns_answers")
     op.drop_table("acme_accounts")
