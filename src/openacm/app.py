@@ -179,6 +179,8 @@ def create_app(settings: Settings) -> OpenAcmApp:
             ca=ca,
         ),
         "acm.amazonaws.com",
+        # A certificate of an upstream ACME CA is revoked by a request to that CA.
+        blocking_operations=frozenset({"RevokeCertificate"}),
     )
     # openacm's own API next to ACM's (CreateValidationRecords, ListValidationZones), signed
     # with the same credentials: docs/dns-zones.md.

@@ -256,3 +256,24 @@ def test_a_cname_to_the_wrong_token_keeps_the_name_pending(
     bind_server.delete(record["Name"], "CNAME")
     bind_server.add_cname(record["Name"], record["Value"])
     assert wait_for_status(tenant.acm, arn, timeout=60)["Status"] == "ISSUED"
+
+
+def test_revocation_is_forwarded_to_the_ca(
+    tenant: Tenant,
+    bind_server: BindServer,
+    pebble_server: PebbleServer,  # noqa: F811
+) -> None:
+    arn = request(tenant.acm, unique_domain("acme-revoke"), Options={"Export": "ENABLED"})
+    publish_records(bind_server, describe(tenant.acm, arn))
+    assert wait_for_status(tenant.acm, arn, timeout=60)["Status"] == "ISSUED"
+    leaf = x509.load_pem_x509_certificate(
+        tenant.acm.get_certificate(CertificateArn=arn)["Certificate"].encode()
+    )
+    assert pebble_server.certificate_status(leaf.serial_number)["Status"] == "Valid"
+
+    tenant.acm.revoke_certificate(CertificateArn=arn, RevocationReason="KEY_COMPROMISE")
+
+    assert describe(tenant.acm, arn)["Status"] == "REVOKED"
+    assert pebble_server.certificate_status(leaf.serial_number)["Status"] == "Revoked"
+    with pytest.raises(tenant.acm.exceptions.ClientError, match="already revoked"):
+        tenant.acm.revoke_certificate(CertificateArn=arn, RevocationReason="KEY_COMPROMISE")

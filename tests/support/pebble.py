@@ -159,6 +159,14 @@ class PebbleServer:
         """The root Pebble issues under (made at its start)."""
         return self._get(f"https://{ADDRESS}:{self.management_port}/roots/0")
 
+    def certificate_status(self, serial_number: int) -> dict[str, object]:
+        """Pebble's view of one certificate it issued ("Status": "Valid" or "Revoked")."""
+        body = self._get(
+            f"https://{ADDRESS}:{self.management_port}/cert-status-by-serial/{serial_number:x}"
+        )
+        answer: dict[str, object] = json.loads(body)
+        return answer
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()

@@ -4,6 +4,9 @@ FailureReason ACM's API reports, and whether trying again later can help."""
 from __future__ import annotations
 
 ACME_ERROR_PREFIX = "urn:ietf:params:acme:error:"
+# `issuer_ca_id` of a certificate the upstream ACME CA issued (the builtin CA's are its ids):
+# what RevokeCertificate forwards to the CA.
+ACME_ISSUER_ID = "acme"
 
 # The CA refuses the name itself, or CAA forbids it: trying again cannot help.
 _FAILURE_REASONS = {

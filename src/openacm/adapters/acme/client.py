@@ -17,11 +17,12 @@ from typing import cast
 import requests
 from acme import challenges, errors, messages
 from acme.client import ClientNetwork, ClientV2
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy.jwa import ES256
 from josepy.jwk import JWKEC
 
-from openacm.domain.acme import is_transient
+from openacm.domain.acme import is_transient, problem_code
 
 USER_AGENT = "openacm"
 NETWORK_TIMEOUT = 30
@@ -142,6 +143,16 @@ class AcmeClient:
                 self.client.answer_challenge(challenge, challenge.response(self.key))
             done = self.client.poll_and_finalize(order, deadline)
         return str(done.fullchain_pem)
+
+    def revoke(self, certificate: x509.Certificate, reason_code: int) -> None:
+        """Revoke a certificate this account ordered (RFC 8555 §7.6); one the CA already
+        revoked counts as done, so a retry after a crash converges."""
+        try:
+            with self._failures("revoking"):
+                self.client.revoke(certificate, reason_code)
+        except AcmeFailure as failure:
+            if problem_code(failure.problem_type) != "alreadyRevoked":
+                raise
 
     def _remember_retry_after(self, response: requests.Response, *_: object, **__: object) -> None:
         if not response.ok:

@@ -31,6 +31,7 @@ from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
 from openacm.adapters.store.work import WorkItem, WorkQueue
 from openacm.config import IssuanceSettings, ValidationSettings
+from openacm.domain.acme import ACME_ISSUER_ID
 from openacm.domain.acme import failure_reason as acme_failure_reason
 from openacm.domain.caa import CaaRecord, caa_permits
 from openacm.domain.certificates import CertificateRecord, DomainValidation
@@ -424,7 +425,7 @@ class ValidationWorker:
             )  # fmt: skip
         issued = replace(
             with_certificate(updated, outcome.certificate, outcome.chain_pem, now=now),
-            issuer_ca_id=None,
+            issuer_ca_id=ACME_ISSUER_ID,
         )
         if not CertificateStore(conn).replace(issued, self.acme.sealed_key(key, record.arn)):
             return StepResult(record.arn, "lost_lease")

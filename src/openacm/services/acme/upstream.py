@@ -20,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from josepy.jwk import JWKEC
 
 from openacm.adapters.acme.client import AcmeClient, AcmeFailure, DnsChallenge, new_account_key
+from openacm.adapters.ca.revocation import REVOCATION_REASONS
 from openacm.adapters.dns.resolver import Nameserver
 from openacm.adapters.dns.update import DnsUpdateError, DnsUpdater, TsigKey
 from openacm.adapters.envelope import EnvelopeCipher
@@ -82,6 +83,12 @@ class AcmeUpstream:
         """The certificate's key as the store keeps every leaf key (sealed, ARN as context)."""
         return self.cipher.seal(private_key_der(key), arn)
 
+    def revoke(self, certificate_pem: str, reason: str, *, now: float) -> None:
+        """RevokeCertificate forwarded to the CA that issued it (ACM's reason names)."""
+        flag = REVOCATION_REASONS[reason]
+        certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
+        self.client(now).revoke(certificate, _RFC5280_CODES[flag])
+
     # -- the account ------------------------------------------------------------------------
 
     def client(self, now: float) -> AcmeClient:
@@ -91,17 +98,22 @@ class AcmeUpstream:
         if self._client is not None:
             return self._client
         url = self.settings.directory_url
-        with self.db.write() as conn:
-            accounts = AcmeAccountStore(conn)
-            stored = accounts.get(url)
-            if stored is None:
-                key = new_account_key()
-                accounts.create(url, self.cipher.seal(_key_der(key), url), now)
-                account_url = None
-            else:
-                key = JWKEC(key=serialization.load_der_private_key(
-                    self.cipher.open(stored.key_sealed, url), password=None))  # fmt: skip
-                account_url = stored.account_url
+        # Read first: the account exists after the first order, and RevokeCertificate asks
+        # for it from inside its own write transaction.
+        with self.db.read() as conn:
+            stored = AcmeAccountStore(conn).get(url)
+        if stored is None:
+            with self.db.write() as conn:
+                accounts = AcmeAccountStore(conn)
+                stored = accounts.get(url)  # another process may have made it meanwhile
+                if stored is None:
+                    sealed = self.cipher.seal(_key_der(new_account_key()), url)
+                    accounts.create(url, sealed, now)
+                    stored = accounts.get(url)
+        assert stored is not None
+        key = JWKEC(key=serialization.load_der_private_key(
+            self.cipher.open(stored.key_sealed, url), password=None))  # fmt: skip
+        account_url = stored.account_url
         client = AcmeClient(url, key, account_url, ca_bundle=self.settings.ca_bundle)
         if account_url is None:
             registered = client.register(
@@ -181,6 +193,21 @@ class AcmeUpstream:
             zone.zone,
             TsigKey(zone.tsig_key_name, zone.tsig_secret, zone.tsig_algorithm),
         )
+
+
+# RFC 5280 §5.3.1 CRLReason codes (7 is unused).
+_RFC5280_CODES = {
+    x509.ReasonFlags.unspecified: 0,
+    x509.ReasonFlags.key_compromise: 1,
+    x509.ReasonFlags.ca_compromise: 2,
+    x509.ReasonFlags.affiliation_changed: 3,
+    x509.ReasonFlags.superseded: 4,
+    x509.ReasonFlags.cessation_of_operation: 5,
+    x509.ReasonFlags.certificate_hold: 6,
+    x509.ReasonFlags.remove_from_crl: 8,
+    x509.ReasonFlags.privilege_withdrawn: 9,
+    x509.ReasonFlags.aa_compromise: 10,
+}
 
 
 def _key_der(key: JWKEC) -> bytes:
