@@ -28,7 +28,7 @@ from openacm.adapters.store.acme import AcmeAccountStore, AcmeDnsAnswers
 from openacm.adapters.store.database import Database
 from openacm.config import AcmeSettings, DnsZone
 from openacm.domain.certificates import CertificateRecord
-from openacm.domain.validation import acme_validation_record
+from openacm.domain.validation import acme_validation_record, base_name
 from openacm.services.pki.leaf_keys import LeafPrivateKey, private_key_der
 
 log = logging.getLogger("openacm.acme")
@@ -133,8 +133,9 @@ class AcmeUpstream:
         """One certificate for `names` (the first is the subject's CN) on `key`, through the
         full order flow. Raises AcmeFailure (with the problem type) or DnsUpdateError."""
         csr = _csr(names, key)
+        # Keyed as authorizations name them: `*.example.com` is authorized as `example.com`.
         tokens = {
-            name: acme_validation_record(
+            base_name(name).lower(): acme_validation_record(
                 self.validation_key, account_id, name, self.validation_zone
             ).value
             for name in names
@@ -144,7 +145,7 @@ class AcmeUpstream:
         def answer(challenges: Sequence[DnsChallenge]) -> None:
             by_owner: dict[str, list[str]] = {}
             for challenge in challenges:
-                owner = tokens.get(challenge.domain) or tokens[f"*.{challenge.domain}"]
+                owner = tokens[challenge.domain.lower()]
                 by_owner.setdefault(owner, []).append(challenge.txt_value)
             for owner, values in by_owner.items():
                 self._publish(owner, values, now)
