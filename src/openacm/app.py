@@ -35,6 +35,7 @@ from openacm.services.acm.private_issuance import AcmPrivateIssuer
 from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
+from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.background import BackgroundWork
 from openacm.services.clock import InstallationClock
 from openacm.services.events import EventDelivery, EventWork
@@ -178,6 +179,8 @@ def create_app(settings: Settings) -> OpenAcmApp:
             ca=ca,
         ),
         "acm.amazonaws.com",
+        # A certificate of an upstream ACME CA is revoked by a request to that CA.
+        blocking_operations=frozenset({"RevokeCertificate"}),
     )
     # openacm's own API next to ACM's (CreateValidationRecords, ListValidationZones), signed
     # with the same credentials: docs/dns-zones.md.
@@ -221,7 +224,14 @@ def create_app(settings: Settings) -> OpenAcmApp:
         private=AcmPrivateIssuer(
             runtime.db, runtime.cipher, leaf_issuer, pca_service.issuer, settings.quotas
         ),
-    )
+        # Public certificates of acme regions: from the upstream ACME CA (docs/acme-issuer.md).
+        acme=AcmeUpstream(
+            runtime.db, runtime.cipher, settings.acme, validation_key,
+            settings.validation.zone, settings.dns_zones,
+        )
+        if settings.acme.directory_url
+        else None,
+    )  # fmt: skip
     background = BackgroundWork(
         runtime.db,
         worker,

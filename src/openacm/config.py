@@ -157,6 +157,50 @@ class RenewalSettings:
     retry_failed_after_seconds: float = 24 * 3600.0
 
 
+PUBLIC_ISSUERS = ("builtin", "acme")
+
+
+@dataclass(frozen=True)
+class AcmeSettings:
+    """The acme public issuer: an RFC 8555 CA upstream (`[acme]`, OPENACM_ACME_*;
+    docs/acme-issuer.md). Its DNS-01 answers go under `[validation] zone`, written through
+    the `[[dns_zones]]` entry that contains that zone."""
+
+    # The CA's directory, e.g. Let's Encrypt's or a company's step-ca `/acme/<prov>/directory`.
+    directory_url: str = ""
+    # Account contacts ("mailto:ops@example.com"), sent when the account is registered.
+    contact: tuple[str, ...] = ()
+    # External account binding (ZeroSSL, Google Trust Services, ...): key id and the HMAC key
+    # as the CA gives it (base64url).
+    eab_key_id: str = ""
+    eab_hmac_key: str = ""
+    # A PEM file of CA certificates to trust for the ACME server's TLS (a private CA such as
+    # Pebble's or step-ca's); empty means the system's trust store.
+    ca_bundle: str = ""
+    # Regions whose AMAZON_ISSUED certificates come from the acme issuer ("*" for all); every
+    # other region keeps the builtin CA.
+    regions: tuple[str, ...] = ()
+    # How long one order may take, polling included, before the attempt is given up and retried;
+    # below the validation worker's lease (120 s), which the order runs under.
+    order_timeout: float = 90.0
+
+    def public_issuer(self, region: str) -> str:
+        """ "acme" or "builtin": which issuer signs this region's public certificates."""
+        if self.directory_url and ("*" in self.regions or region in self.regions):
+            return "acme"
+        return "builtin"
+
+    def check(self) -> AcmeSettings:
+        """Refuse at start what would only fail at the first order."""
+        if self.regions and not self.directory_url:
+            raise ValueError("[acme] regions is set but directory_url is not")
+        if bool(self.eab_key_id) != bool(self.eab_hmac_key):
+            raise ValueError("[acme] eab_key_id and eab_hmac_key go together")
+        if self.directory_url and not self.directory_url.startswith(("https://", "http://")):
+            raise ValueError("[acme] directory_url must be an http(s) URL")
+        return self
+
+
 @dataclass(frozen=True)
 class EmailSettings:
     """Email validation: the SMTP server approval mail goes through and the approval links
@@ -388,6 +432,7 @@ class Settings:
     email: EmailSettings = field(default_factory=EmailSettings)
     dns_zones: tuple[DnsZone, ...] = ()
     events: EventSettings = field(default_factory=EventSettings)
+    acme: AcmeSettings = field(default_factory=AcmeSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -441,4 +486,5 @@ def sections_from(
         "email": load_section(EmailSettings, _table(config, "email"), source, "EMAIL"),
         "dns_zones": dns_zones_from(config),
         "events": events_from(config, source),
+        "acme": load_section(AcmeSettings, _table(config, "acme"), source, "ACME").check(),
     }

@@ -29,6 +29,7 @@ from openacm.config import (
     DEV_ACCESS_KEY_ID,
     DEV_ACCOUNT_ID,
     DEV_SECRET_ACCESS_KEY,
+    Settings,
 )
 
 CONTEXT = {"show_default": True, "max_content_width": 100}
@@ -133,6 +134,14 @@ def _check_server_hostnames(configured: tuple[str, ...], host: str) -> None:
     "links in certificates need when the API port speaks HTTPS).",
 )
 @click.option(
+    "--dns-listen",
+    envvar="OPENACM_DNS_LISTEN",
+    default=None,
+    metavar="ADDR:PORT",
+    help="Answer DNS (UDP and TCP) for the validation zone here: the acme issuer's DNS-01 "
+    "answers, when no [[dns_zones]] entry holds that zone (docs/acme-issuer.md).",
+)
+@click.option(
     "--workers",
     envvar="OPENACM_WORKERS",
     default=1,
@@ -157,6 +166,7 @@ def serve(
     self_tls: bool,
     tls_hostnames: tuple[str, ...],
     pki_port: int | None,
+    dns_listen: str | None,
     workers: int,
     log_level: str,
 ) -> None:
@@ -225,10 +235,41 @@ def serve(
             "the CRL and OCSP links in issued certificates point at this HTTPS port; give "
             "--pki-port or [issuance] public_url so relying parties can reach them over HTTP"
         )
+    if dns_listen:
+        _start_dns_listener(settings, dns_listen)
     if workers == 1:
         serve_on(settings, sock, pki_sock)
     else:
         sys.exit(run_workers(settings, sock, workers, pki_sock))
+
+
+def _start_dns_listener(settings: Settings, listen: str) -> None:
+    """The validation zone's responder, in this (the parent) process's threads; it reads
+    the answers every worker publishes from the store."""
+    from openacm.adapters.dns.resolver import Nameserver
+    from openacm.adapters.dns.responder import DnsListener, ZoneResponder
+    from openacm.adapters.store.acme import AcmeDnsAnswers
+    from openacm.adapters.store.database import Database
+
+    try:
+        address = Nameserver.parse(listen)
+    except ValueError as exc:
+        raise click.UsageError(f"--dns-listen: {exc}") from exc
+    db = Database(settings.effective_database_url)
+
+    def txt_values(owner: str) -> list[str]:
+        with db.read() as conn:
+            return AcmeDnsAnswers(conn).values(owner)
+
+    listener = DnsListener(
+        address.address, address.port, ZoneResponder(settings.validation.zone, txt_values)
+    ).start()
+    logging.getLogger("openacm").info(
+        "answering DNS for %s on %s port %d (UDP and TCP)",
+        settings.validation.zone,
+        address.address,
+        listener.port,
+    )
 
 
 # -- admin ----------------------------------------------------------------------------------

@@ -70,3 +70,21 @@ def chain_proves(record: ValidationRecord, chain: Sequence[str], *, too_long: bo
         return False
     expected = _normalized_target(record.value)
     return any(_normalized_target(target) == expected for target in chain)
+
+
+ACME_CHALLENGE_LABEL = "_acme-challenge"
+
+
+def acme_validation_record(
+    key: bytes, account_id: str, name: str, validation_zone: str
+) -> ValidationRecord:
+    """The CNAME that delegates `name`'s ACME DNS-01 challenge to openacm's validation zone
+    (acme issuer): `_acme-challenge.<name>. CNAME <token>.<zone>.`. The owner is fixed by
+    RFC 8555 §8.4; the token is keyed like the builtin records (its own purpose, so the two
+    kinds never share a value), hence stable per (account, name) and unguessable."""
+    zone = validation_zone.strip(".").lower()
+    owner = base_name(name).lower().rstrip(".")
+    return ValidationRecord(
+        name=f"{ACME_CHALLENGE_LABEL}.{owner}.",
+        value=f"{_label(key, b'acme', account_id, name)}.{zone}.",
+    )

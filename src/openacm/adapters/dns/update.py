@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dns.exception
 import dns.name
 import dns.query
 import dns.rcode
+import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.tsig
 import dns.update
@@ -64,6 +67,17 @@ class DnsUpdater:
         update.replace(owner, ttl, dns.rdatatype.CNAME, absolute_target.to_text())
         self._send(update, f"set {owner} CNAME {absolute_target}")
 
+    def replace_txt(self, name: str, values: Sequence[str], ttl: int = 60) -> None:
+        """Make the TXT records at `name` exactly `values` (an ACME DNS-01 answer: a name and
+        its wildcard share one owner and need both values at once)."""
+        owner = self._inside_zone(name)
+        update = self._new_update()
+        update.delete(owner, dns.rdatatype.TXT)
+        for value in values:
+            update.add(owner, ttl, dns.rdata.from_text(
+                dns.rdataclass.IN, dns.rdatatype.TXT, _quoted(value)))  # fmt: skip
+        self._send(update, f"set {owner} TXT ({len(values)} values)")
+
     def delete(self, name: str, rdtype: str = "CNAME") -> None:
         """Remove every record of `rdtype` at `name`; nothing there is not an error."""
         owner = self._inside_zone(name)
@@ -97,6 +111,10 @@ class DnsUpdater:
         rcode = response.rcode()
         if rcode != dns.rcode.NOERROR:
             raise DnsUpdateError(f"{where}: server answered {dns.rcode.to_text(rcode)}")
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _tsig_error(exc: dns.tsig.PeerError) -> str:

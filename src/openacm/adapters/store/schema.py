@@ -543,3 +543,28 @@ email_approvals = Table(
     Column("replaced_at", Float),
     Index("ix_email_approvals_certificate", "certificate_arn", "domain_name"),
 )
+
+# -- The acme public issuer (issue 8) -----------------------------------------------------------
+
+# One ACME account per upstream directory: its key (PKCS#8 DER, envelope-sealed with the
+# directory URL as context) and, once registered, the account URL the CA gave it (the "kid"
+# of every later request).
+acme_accounts = Table(
+    "acme_accounts",
+    metadata,
+    Column("directory_url", String(1024), primary_key=True),
+    Column("key_sealed", LargeBinary, nullable=False),
+    Column("account_url", String(1024)),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# The TXT answers of ACME DNS-01 challenges under way, for openacm's own DNS responder
+# (`serve --dns-listen`): owner name (lowercase, final dot) and value, one row per value.
+acme_dns_answers = Table(
+    "acme_dns_answers",
+    metadata,
+    Column("owner", String(300), primary_key=True),
+    Column("value", String(255), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)

@@ -20,14 +20,14 @@ from openacm.adapters.store.database import Database
 from openacm.adapters.store.email import EmailStore
 from openacm.adapters.store.issuance import ValidationStore
 from openacm.adapters.store.work import VALIDATE_WORK, WORK_SCHEDULED, WorkQueue
-from openacm.config import Quotas, ValidationSettings
+from openacm.config import AcmeSettings, Quotas, ValidationSettings
 from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord, DomainValidation
 from openacm.domain.errors import InvalidArgsError, ValidationError
 from openacm.domain.names import NamePolicy, RequestedNames, check_requested_names
 from openacm.domain.private_requests import check_certificate_authority_arn
 from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
-from openacm.domain.validation import PENDING, validation_record
+from openacm.domain.validation import PENDING, acme_validation_record, validation_record
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.acm.certificates import (
     LIST_DEFAULT_MAX_ITEMS,
@@ -60,8 +60,10 @@ class RequestOperations:
         validation: ValidationSettings,
         names: NamePolicy,
         validation_key: bytes,
+        acme: AcmeSettings | None = None,
     ) -> None:
         self.db = db
+        self.acme = acme or AcmeSettings()
         self.certificates = certificates_ops
         self.quotas = quotas
         self.validation = validation
@@ -82,6 +84,12 @@ class RequestOperations:
         elif method not in ("DNS", EMAIL):
             raise NotImplementedOperationError(
                 f"openacm does not implement {method} validation; use DNS or EMAIL."
+            )
+        elif method == EMAIL and self.acme.public_issuer(ctx.region) == "acme":
+            # An ACME CA validates names itself (DNS-01 here), never by openacm's mail.
+            raise ValidationError(
+                f"Public certificates in {ctx.region} come from an ACME CA: "
+                "use ValidationMethod DNS."
             )
         key_algorithm = params.get("KeyAlgorithm") or DEFAULT_KEY_ALGORITHM
         if key_algorithm not in REQUESTABLE_KEY_ALGORITHMS:
@@ -217,8 +225,14 @@ class RequestOperations:
         validations = []
         for name in requested.names:
             # Email-validated names have no record: the approval mails are their challenge.
+            # The acme issuer's record delegates the ACME challenge (docs/acme-issuer.md).
+            derive = (
+                acme_validation_record
+                if self.acme.public_issuer(ctx.region) == "acme"
+                else validation_record
+            )
             record = (
-                validation_record(self.validation_key, ctx.account_id, name, self.validation.zone)
+                derive(self.validation_key, ctx.account_id, name, self.validation.zone)
                 if method == "DNS"
                 else None
             )

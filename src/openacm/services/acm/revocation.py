@@ -6,14 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 
+from openacm.adapters.acme.client import AcmeFailure
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
 from openacm.adapters.store.schema import certificates
 from openacm.config import IssuanceSettings
-from openacm.domain.errors import ConflictError, ValidationError
+from openacm.domain.acme import ACME_ISSUER_ID
+from openacm.domain.certificates import CertificateRecord
+from openacm.domain.errors import ConflictError, InternalServerError, ValidationError
 from openacm.services.acm.certificates import CertificateOperations
+from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.context import CallContext
 from openacm.services.pki.builtin_ca import BuiltinCa
 from openacm.services.pki.crls import regenerate_crl
@@ -32,8 +36,10 @@ class RevocationOperations:
         certificates_ops: CertificateOperations,
         ca: BuiltinCa,
         issuance: IssuanceSettings,
+        acme: AcmeUpstream | None = None,
     ) -> None:
         self.db = db
+        self.acme = acme
         self.certificates = certificates_ops
         self.ca = ca
         self.issuance = issuance
@@ -59,6 +65,9 @@ class RevocationOperations:
                     f"Certificate {arn} cannot be revoked: only exportable certificates can "
                     "be revoked."
                 )
+            if record.issuer_ca_id == ACME_ISSUER_ID:  # the CA needs the certificate itself
+                full = self.certificates.load(conn, ctx, arn, "RevokeCertificate", bodies=True)
+                return self._revoke_upstream(conn, ctx, full, reason)
             issuing = self.ca.by_id.get(record.issuer_ca_id or "")
             if issuing is None:
                 raise ValidationError(f"Certificate {arn} was not signed by a CA of openacm.")
@@ -86,3 +95,33 @@ class RevocationOperations:
             )
         issuing.ocsp.invalidate(int(serial, 16))
         return {"CertificateArn": arn}
+
+    def _revoke_upstream(
+        self, conn: Connection, ctx: CallContext, record: CertificateRecord, reason: str
+    ) -> dict[str, Any]:
+        """A certificate of the upstream ACME CA: the CA revokes it, in the transaction
+        that marks it REVOKED here, so it is never REVOKED here and valid there (a rare
+        operation: the write lock held over one ACME request is the price)."""
+        if self.acme is None or record.certificate_pem is None:
+            raise ValidationError(
+                f"Certificate {record.arn} was issued by an ACME CA that is no longer configured."
+            )
+        revoked = conn.execute(
+            update(certificates)
+            .where(certificates.c.arn == record.arn, certificates.c.status != "REVOKED")
+            .values(
+                status="REVOKED",
+                revoked_at=ctx.now,
+                revocation_reason=reason,
+                row_version=certificates.c.row_version + 1,
+            )
+        )
+        if revoked.rowcount != 1:
+            raise ConflictError(f"Certificate {record.arn} is already revoked.")
+        try:
+            self.acme.revoke(record.certificate_pem, reason, now=ctx.now)
+        except AcmeFailure as failure:
+            if failure.transient:
+                raise InternalServerError(f"The ACME CA could not be reached: {failure}") from None
+            raise ValidationError(f"The ACME CA refused the revocation: {failure}") from None
+        return {"CertificateArn": record.arn}

@@ -19,6 +19,7 @@ from openacm.services.acm.requests import RequestOperations
 from openacm.services.acm.revocation import RevocationOperations
 from openacm.services.acm.tagging import TagOperations
 from openacm.services.acm.validation_move import OptionOperations
+from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.context import CallContext
 from openacm.services.pki.builtin_ca import BuiltinCa
 
@@ -43,9 +44,19 @@ class AcmService:
     ) -> None:
         certificates = CertificateOperations(db, cipher, settings.quotas)
         requests = RequestOperations(
-            db, certificates, settings.quotas, settings.validation, names, validation_key
-        )
-        revocation = RevocationOperations(db, certificates, ca, settings.issuance)
+            db, certificates, settings.quotas, settings.validation, names, validation_key,
+            acme=settings.acme,
+        )  # fmt: skip
+        # Certificates of an upstream ACME CA are revoked by it (docs/acme-issuer.md).
+        upstream = (
+            AcmeUpstream(
+                db, cipher, settings.acme, validation_key, settings.validation.zone,
+                settings.dns_zones,
+            )
+            if settings.acme.directory_url
+            else None
+        )  # fmt: skip
+        revocation = RevocationOperations(db, certificates, ca, settings.issuance, upstream)
         tagging = TagOperations(certificates)
         account = AccountOperations(db)
         export = ExportOperations(db, cipher, certificates)

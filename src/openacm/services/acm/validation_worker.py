@@ -24,12 +24,15 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
+from openacm.adapters.acme.client import AcmeFailure
 from openacm.adapters.dns.resolver import CnameChain, DnsChecker, DnsLookupError
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
 from openacm.adapters.store.work import VALIDATE_WORK, WorkItem, WorkQueue
 from openacm.config import IssuanceSettings, ValidationSettings
+from openacm.domain.acme import ACME_ISSUER_ID
+from openacm.domain.acme import failure_reason as acme_failure_reason
 from openacm.domain.caa import CaaRecord, caa_permits
 from openacm.domain.certificates import CertificateRecord, DomainValidation
 from openacm.domain.renewal import FAILED as RENEWAL_FAILED
@@ -49,13 +52,16 @@ from openacm.domain.validation import (
 from openacm.services.acm.email_validation import EMAIL, email_renewal_approvals
 from openacm.services.acm.private_issuance import AcmPrivateIssuer, is_private_work
 from openacm.services.acm.renewal_events import notify_renewed, notify_waiting
+from openacm.services.acme.upstream import AcmeIssued, AcmeUpstream
 from openacm.services.events import emit_available
 from openacm.services.pki.leaf_issuer import (
     IssuanceRefused,
     LeafIssuer,
     PlannedLeaf,
     SignedLeaf,
+    with_certificate,
 )
+from openacm.services.pki.leaf_keys import LeafPrivateKey
 
 log = logging.getLogger("openacm.validation")
 ISSUED = "ISSUED"
@@ -110,8 +116,10 @@ class ValidationWorker:
         validation: ValidationSettings,
         issuance: IssuanceSettings,
         private: AcmPrivateIssuer | None = None,
+        acme: AcmeUpstream | None = None,
     ) -> None:
         self.db = db
+        self.acme = acme
         self.dns = dns
         self.issuer = issuer
         self.private = private
@@ -187,7 +195,10 @@ class ValidationWorker:
         looking_up = time.monotonic()
         checks = list(self._lookups.map(lambda args: self._check(*args), to_check))
         self._lookup_seconds = time.monotonic() - looking_up
-        planned = self._prepare([check for check in checks if check.verdict == "ready"], now)
+        ready = [check for check in checks if check.verdict == "ready"]
+        # Regions whose public issuer is an ACME CA: issued by it, after the builtin batch.
+        upstream = [check for check in ready if self.acme and self.acme.handles(check.record)]
+        planned = self._prepare([check for check in ready if check not in upstream], now)
         with self.db.write() as conn:
             planned = self._record_checks(conn, now, gone, timed_out, checks, planned, results)
         signed: list[tuple[_Check, SignedLeaf]] = []
@@ -201,6 +212,8 @@ class ValidationWorker:
         if signed or unsigned:
             with self.db.write() as conn:
                 self._commit(conn, now, signed, unsigned, results)
+        if upstream:
+            self._issue_upstream(upstream, now, results)
         if private and self.private:
             outcomes = self.private.issue_batch(private, self.owner, now)
             for item, record in private:
@@ -348,6 +361,82 @@ class ValidationWorker:
                 result = StepResult(check.record.arn, "pending")
             results[item.item_id] = result
 
+    def _issue_upstream(
+        self, ready: list[_Check], now: float, results: dict[int, StepResult]
+    ) -> None:
+        """Validated certificates of acme regions: one ACME order each (network, outside any
+        transaction), then one transaction storing what came of them while leases are held."""
+        assert self.acme is not None
+        # The orders run one after another under the batch's leases: no order starts that
+        # could end after them; the rest go back to the queue, due at once.
+        budget = self.validation.lease_seconds - self.acme.settings.order_timeout
+        started = time.monotonic()
+        outcomes: list[tuple[_Check, LeafPrivateKey | None, AcmeIssued | AcmeFailure | None]] = []
+        for check in ready:
+            if outcomes and time.monotonic() - started > budget:
+                outcomes.append((check, None, None))
+                continue
+            fresh = self.issuer.keys_for([check.record])[0]
+            outcomes.append((check, fresh, self.acme.try_issue(check.record, fresh, now=now)))
+        with self.db.write() as conn:
+            held = WorkQueue(conn).held([check.item for check in ready], self.owner, now)
+            for check, key, outcome in outcomes:
+                results[check.item.item_id] = self._store_upstream(
+                    conn, check, key, outcome, held, now
+                )
+
+    def _store_upstream(
+        self,
+        conn: Connection,
+        check: _Check,
+        key: LeafPrivateKey | None,
+        outcome: AcmeIssued | AcmeFailure | None,
+        held: set[int],
+        now: float,
+    ) -> StepResult:
+        assert self.acme is not None
+        item, record = check.item, check.record
+        if item.item_id not in held:
+            return StepResult(record.arn, "lost_lease")
+        queue = WorkQueue(conn)
+        if outcome is None or key is None:  # deferred: no time left under this lease
+            log.info("ACME order deferred to the next batch", extra={"arn": record.arn})
+            self._record_validated(ValidationStore(conn), check, now)
+            queue.reschedule(item, self.owner, due_at=now, now=now)
+            return StepResult(record.arn, "pending")
+        if isinstance(outcome, AcmeFailure):
+            if outcome.transient:
+                self._record_validated(ValidationStore(conn), check, now)
+                due = self._retry_due(item, now)
+                if outcome.retry_after is not None:  # the CA's Retry-After, never sooner
+                    due = max(due, now + outcome.retry_after)
+                queue.reschedule(item, self.owner, due_at=due, now=now)
+                return StepResult(record.arn, "pending")
+            reason = acme_failure_reason(outcome.problem_type)
+            if check.renewal:
+                return self._end_renewal(conn, item, record, held, now, reason)
+            return self._end(conn, item, record, held, now, "FAILED", reason, "failed")
+        updated = replace(record, validations=check.validations)
+        if check.renewal:  # same ARN, new key, as the builtin path (`_prepare`)
+            updated = replace(
+                updated, renewal_status=RENEWAL_SUCCESS, renewal_status_reason=None,
+                renewal_updated_at=now, exported=False,
+            )  # fmt: skip
+        issued = replace(
+            with_certificate(updated, outcome.certificate, outcome.chain_pem, now=now),
+            issuer_ca_id=ACME_ISSUER_ID,
+        )
+        if not CertificateStore(conn).replace(issued, self.acme.sealed_key(key, record.arn)):
+            return StepResult(record.arn, "lost_lease")
+        self._record_validated(ValidationStore(conn), check, now)
+        if check.renewal:
+            notify_renewed(conn, record, issued, now)
+        else:
+            emit_available(conn, issued, "ISSUANCE", now)
+        queue.finish(item, self.owner, now)
+        log.info("certificate issued by the ACME CA", extra={"arn": record.arn})
+        return StepResult(record.arn, "renewed" if check.renewal else "issued")
+
     @staticmethod
     def _record_validated(validations: ValidationStore, check: _Check, now: float) -> None:
         for domain_name in check.newly_validated:
@@ -368,7 +457,9 @@ class ValidationWorker:
             )
             check = _Check(item, record, checked, newly_validated, "pending")
             if all(v.status == SUCCESS for v in checked):
-                refusal = self._caa_refusal(record)
+                # The ACME CA checks CAA for its own identity (a refusal comes back as caa).
+                upstream = self.acme is not None and self.acme.handles(record)
+                refusal = None if upstream else self._caa_refusal(record)
                 if refusal is None:
                     check.verdict = "ready"
                 elif refusal != "retry":

@@ -1,0 +1,239 @@
+"""An RFC 8555 client for one upstream CA, on certbot's `acme` library (JWS, nonces, polling).
+
+The caller provides the account key and, once known, the account URL; it decides where the
+DNS-01 answers go (`answer` below), so this module knows nothing of openacm's store or DNS.
+Every failure leaves as an `AcmeFailure` carrying the ACME problem type, if any, so the
+caller maps it to a FailureReason (domain/acme.py) and decides whether to try again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import requests
+from acme import challenges, errors, messages
+from acme.client import ClientNetwork, ClientV2
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from josepy.jwa import ES256
+from josepy.jwk import JWKEC
+
+from openacm.domain.acme import is_transient, problem_code
+
+USER_AGENT = "openacm"
+NETWORK_TIMEOUT = 30
+
+
+class AcmeFailure(Exception):
+    """The CA refused, or could not be reached. `problem_type` is the RFC 8555 problem's
+    type URN when the CA sent one; `transient` says whether trying later may succeed."""
+
+    def __init__(
+        self,
+        message: str,
+        problem_type: str | None = None,
+        *,
+        transient: bool,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.problem_type = problem_type
+        self.transient = transient
+        # Seconds the CA asked us to wait (Retry-After of its error answer), if it did.
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class DnsChallenge:
+    """One DNS-01 challenge: the name authorized and the TXT value that proves it."""
+
+    domain: str  # as in the authorization: `example.com` also for `*.example.com`
+    txt_value: str
+
+
+def new_account_key() -> JWKEC:
+    """A P-256 account key: small JWS signatures, accepted by every public ACME CA."""
+    return JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
+
+
+class AcmeClient:
+    def __init__(
+        self,
+        directory_url: str,
+        account_key: JWKEC,
+        account_url: str | None = None,
+        *,
+        ca_bundle: str = "",
+    ) -> None:
+        # requests takes a CA file path where acme's signature says bool: a private ACME CA
+        # (Pebble, step-ca) is trusted through its own bundle, not the system's store.
+        verify = cast(bool, ca_bundle) if ca_bundle else True
+        self.net = ClientNetwork(
+            account_key, alg=ES256, verify_ssl=verify, user_agent=USER_AGENT,
+            timeout=NETWORK_TIMEOUT,
+        )  # fmt: skip
+        if account_url:
+            self.net.account = messages.RegistrationResource(
+                uri=account_url, body=messages.Registration()
+            )
+        self.key = account_key
+        # The library raises a problem without its response: keep the Retry-After of the last
+        # error answer (rateLimited, serverInternal) so the caller can wait as long as asked.
+        self.last_retry_after: float | None = None
+        self.net.session.hooks["response"].append(self._remember_retry_after)
+        with self._failures("fetching the directory"):
+            self.directory = ClientV2.get_directory(directory_url, self.net)
+        self.client = ClientV2(self.directory, self.net)
+
+    @property
+    def account_url(self) -> str | None:
+        return self.net.account.uri if self.net.account is not None else None
+
+    def register(self, contact: Sequence[str], eab_key_id: str = "", eab_hmac_key: str = "") -> str:
+        """Create the account (or find the one this key already has) and return its URL."""
+        binding = None
+        if eab_key_id:
+            binding = messages.ExternalAccountBinding.from_data(
+                self.key.public_key(), eab_key_id, eab_hmac_key, self.directory
+            )
+        registration = messages.NewRegistration.from_data(
+            contact=tuple(contact), terms_of_service_agreed=True,
+            external_account_binding=binding,
+        )  # fmt: skip
+        with self._failures("registering the account"):
+            try:
+                account = self.client.new_account(registration)
+            except errors.ConflictError as existing:
+                # The key is already registered (a crash after registering, before storing
+                # the URL): adopt that account.
+                account = messages.RegistrationResource(
+                    uri=existing.location, body=messages.Registration()
+                )
+                self.net.account = account
+        return str(account.uri)
+
+    def issue(
+        self,
+        csr_pem: bytes,
+        answer: Callable[[Sequence[DnsChallenge]], None],
+        *,
+        timeout: float,
+    ) -> str:
+        """The full order flow for the names of `csr_pem`: order, DNS-01 answers published by
+        `answer` before the CA is told to look, finalize, download. Returns the PEM chain."""
+        deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout)
+        with self._failures("ordering"):
+            order = self.client.new_order(csr_pem)
+            pending = [
+                (authz, _dns01(authz))
+                for authz in order.authorizations
+                if authz.body.status == messages.STATUS_PENDING
+            ]
+            answer(
+                [
+                    DnsChallenge(authz.body.identifier.value, challenge.validation(self.key))
+                    for authz, challenge in pending
+                ]
+            )
+            for _, challenge in pending:
+                self.client.answer_challenge(challenge, challenge.response(self.key))
+            done = self.client.poll_and_finalize(order, deadline)
+        return str(done.fullchain_pem)
+
+    def revoke(self, certificate: x509.Certificate, reason_code: int) -> None:
+        """Revoke a certificate this account ordered (RFC 8555 §7.6); one the CA already
+        revoked counts as done, so a retry after a crash converges."""
+        try:
+            with self._failures("revoking"):
+                self.client.revoke(certificate, reason_code)
+        except AcmeFailure as failure:
+            if problem_code(failure.problem_type) != "alreadyRevoked":
+                raise
+
+    def _remember_retry_after(self, response: requests.Response, *_: object, **__: object) -> None:
+        if not response.ok:
+            self.last_retry_after = retry_after_seconds(
+                response.headers.get("Retry-After"), now=datetime.datetime.now(datetime.UTC)
+            )
+
+    def _failures(self, action: str) -> _Failures:
+        self.last_retry_after = None
+        return _Failures(action, self)
+
+
+def retry_after_seconds(value: str | None, *, now: datetime.datetime) -> float | None:
+    """A Retry-After header (RFC 9110 §10.2.3: seconds or an HTTP date) as seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _dns01(authz: messages.AuthorizationResource) -> messages.ChallengeBody:
+    for challenge in authz.body.challenges:
+        if isinstance(challenge.chall, challenges.DNS01):
+            return challenge
+    raise AcmeFailure(
+        f"the CA offers no dns-01 challenge for {authz.body.identifier.value}", transient=False
+    )
+
+
+class _Failures:
+    """Turns the library's and the network's exceptions into AcmeFailure."""
+
+    def __init__(self, action: str, client: AcmeClient) -> None:
+        self.action = action
+        self.client = client
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None or isinstance(exc, AcmeFailure):
+            return
+        failure = self._failure(exc)
+        if failure is not None:
+            failure.retry_after = self.client.last_retry_after
+            raise failure from exc
+
+    def _failure(self, exc: BaseException) -> AcmeFailure | None:
+        if isinstance(exc, messages.Error):
+            return _from_problem(self.action, exc)
+        if isinstance(exc, errors.ValidationError):
+            problems = [
+                challenge.error
+                for authz in exc.failed_authzrs
+                for challenge in authz.body.challenges
+                if challenge.error is not None
+            ]
+            if problems:
+                return _from_problem(self.action, problems[0])
+        if isinstance(exc, errors.IssuanceError):
+            return _from_problem(self.action, exc.error)
+        if isinstance(exc, errors.TimeoutError | requests.RequestException | errors.ClientError):
+            return AcmeFailure(f"{self.action}: {_describe(exc)}", transient=True)
+        return None
+
+
+def _from_problem(action: str, problem: messages.Error) -> AcmeFailure:
+    return AcmeFailure(
+        f"{action}: {problem.typ} {problem.detail or ''}".strip(),
+        problem.typ,
+        transient=is_transient(problem.typ),
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

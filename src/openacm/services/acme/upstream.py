@@ -1,0 +1,234 @@
+"""The acme public issuer's side of openacm: its ACME account (generated once, sealed in the
+store, registered on first use) and one issuance through the CNAME delegation model.
+
+Names are proven with DNS-01 through a one-time CNAME the user creates,
+`_acme-challenge.<name>. CNAME <token>.<validation zone>.` (domain/validation.py): the CA
+follows it, so openacm answers by writing TXT records under `<token>.<validation zone>`: with
+RFC 2136 updates to that zone's server (the `[[dns_zones]]` entry containing the zone), or,
+without such an entry, into the store for openacm's own responder (`serve --dns-listen`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+from josepy.jwk import JWKEC
+
+from openacm.adapters.acme.client import AcmeClient, AcmeFailure, DnsChallenge, new_account_key
+from openacm.adapters.ca.revocation import REVOCATION_REASONS
+from openacm.adapters.dns.resolver import Nameserver
+from openacm.adapters.dns.update import DnsUpdateError, DnsUpdater, TsigKey
+from openacm.adapters.envelope import EnvelopeCipher
+from openacm.adapters.store.acme import AcmeAccountStore, AcmeDnsAnswers
+from openacm.adapters.store.database import Database
+from openacm.config import AcmeSettings, DnsZone
+from openacm.domain.certificates import CertificateRecord
+from openacm.domain.validation import acme_validation_record, base_name
+from openacm.services.pki.leaf_keys import LeafPrivateKey, private_key_der
+
+log = logging.getLogger("openacm.acme")
+TXT_TTL = 60
+
+
+@dataclass(frozen=True)
+class AcmeIssued:
+    certificate: x509.Certificate
+    chain_pem: str  # the CA's intermediates, as the upstream sent them
+
+
+class AcmeUpstream:
+    def __init__(
+        self,
+        db: Database,
+        cipher: EnvelopeCipher,
+        settings: AcmeSettings,
+        validation_key: bytes,
+        validation_zone: str,
+        dns_zones: Sequence[DnsZone],
+    ) -> None:
+        self.db = db
+        self.cipher = cipher
+        self.settings = settings
+        self.validation_key = validation_key
+        self.validation_zone = validation_zone
+        self.dns_zones = tuple(dns_zones)
+        self._client: AcmeClient | None = None
+
+    def handles(self, record: CertificateRecord) -> bool:
+        """Whether this certificate's region takes its public certificates from the ACME CA."""
+        return record.type == "AMAZON_ISSUED" and (
+            self.settings.public_issuer(record.region) == "acme"
+        )
+
+    def try_issue(
+        self, record: CertificateRecord, key: LeafPrivateKey, *, now: float
+    ) -> AcmeIssued | AcmeFailure:
+        """`issue` for a certificate record; a failure is returned, for the caller to map."""
+        try:
+            return self.issue(record.account_id, record.names, key, now=now)
+        except AcmeFailure as failure:
+            log.info("ACME order failed", extra={"arn": record.arn, "error": str(failure)})
+            return failure
+        except DnsUpdateError as exc:
+            # The validation zone's server refused or is down: passing, in all likelihood.
+            log.warning("DNS-01 answer not published", extra={"arn": record.arn, "error": str(exc)})
+            return AcmeFailure(str(exc), transient=True)
+
+    def sealed_key(self, key: LeafPrivateKey, arn: str) -> bytes:
+        """The certificate's key as the store keeps every leaf key (sealed, ARN as context)."""
+        return self.cipher.seal(private_key_der(key), arn)
+
+    def revoke(self, certificate_pem: str, reason: str, *, now: float) -> None:
+        """RevokeCertificate forwarded to the CA that issued it (ACM's reason names)."""
+        flag = REVOCATION_REASONS[reason]
+        certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
+        self.client(now).revoke(certificate, _RFC5280_CODES[flag])
+
+    # -- the account ------------------------------------------------------------------------
+
+    def client(self, now: float) -> AcmeClient:
+        """The registered client, made on first use: the key is generated and sealed in the
+        store before it is registered, so a crash in between only re-registers the same key
+        (the CA answers with the existing account)."""
+        if self._client is not None:
+            return self._client
+        url = self.settings.directory_url
+        # Read first: the account exists after the first order, and RevokeCertificate asks
+        # for it from inside its own write transaction.
+        with self.db.read() as conn:
+            stored = AcmeAccountStore(conn).get(url)
+        if stored is None:
+            with self.db.write() as conn:
+                accounts = AcmeAccountStore(conn)
+                stored = accounts.get(url)  # another process may have made it meanwhile
+                if stored is None:
+                    sealed = self.cipher.seal(_key_der(new_account_key()), url)
+                    accounts.create(url, sealed, now)
+                    stored = accounts.get(url)
+        assert stored is not None
+        key = JWKEC(key=serialization.load_der_private_key(
+            self.cipher.open(stored.key_sealed, url), password=None))  # fmt: skip
+        account_url = stored.account_url
+        client = AcmeClient(url, key, account_url, ca_bundle=self.settings.ca_bundle)
+        if account_url is None:
+            registered = client.register(
+                self.settings.contact, self.settings.eab_key_id, self.settings.eab_hmac_key
+            )
+            with self.db.write() as conn:
+                AcmeAccountStore(conn).set_account_url(url, registered, now)
+            log.info("ACME account registered", extra={"directory": url, "account": registered})
+        self._client = client
+        return client
+
+    # -- issuance ---------------------------------------------------------------------------
+
+    def issue(
+        self, account_id: str, names: Sequence[str], key: LeafPrivateKey, *, now: float
+    ) -> AcmeIssued:
+        """One certificate for `names` (the first is the subject's CN) on `key`, through the
+        full order flow. Raises AcmeFailure (with the problem type) or DnsUpdateError."""
+        csr = _csr(names, key)
+        # Keyed as authorizations name them: `*.example.com` is authorized as `example.com`.
+        tokens = {
+            base_name(name).lower(): acme_validation_record(
+                self.validation_key, account_id, name, self.validation_zone
+            ).value
+            for name in names
+        }
+        published: list[str] = []
+
+        def answer(challenges: Sequence[DnsChallenge]) -> None:
+            by_owner: dict[str, list[str]] = {}
+            for challenge in challenges:
+                owner = tokens[challenge.domain.lower()]
+                by_owner.setdefault(owner, []).append(challenge.txt_value)
+            for owner, values in by_owner.items():
+                self._publish(owner, values, now)
+                published.append(owner)
+
+        try:
+            pem = self.client(now).issue(csr, answer, timeout=self.settings.order_timeout)
+        finally:
+            self._withdraw(published)
+        certificates = x509.load_pem_x509_certificates(pem.encode())
+        chain = "".join(
+            c.public_bytes(serialization.Encoding.PEM).decode() for c in certificates[1:]
+        )
+        return AcmeIssued(certificates[0], chain)
+
+    def _publish(self, owner: str, values: Sequence[str], now: float) -> None:
+        """Through RFC 2136 where a `[[dns_zones]]` entry holds the validation zone, else into
+        the store, whence openacm's own responder (`serve --dns-listen`) serves it."""
+        updater = self._updater_for(owner)
+        if updater is not None:
+            updater.replace_txt(owner, values, TXT_TTL)
+            return
+        with self.db.write() as conn:
+            AcmeDnsAnswers(conn).replace(owner, values, now)
+
+    def _withdraw(self, owners: Sequence[str]) -> None:
+        """The answers are single-use: remove them (a failure only leaves a stale TXT)."""
+        for owner in owners:
+            try:
+                updater = self._updater_for(owner)
+                if updater is not None:
+                    updater.delete(owner, "TXT")
+                    continue
+                with self.db.write() as conn:
+                    AcmeDnsAnswers(conn).delete(owner)
+            except DnsUpdateError:
+                log.warning("could not remove a DNS-01 answer", extra={"name": owner})
+
+    def _updater_for(self, owner: str) -> DnsUpdater | None:
+        zones = [zone for zone in self.dns_zones if zone.contains(owner)]
+        if not zones:
+            return None
+        zone = max(zones, key=lambda z: len(z.zone))
+        return DnsUpdater(
+            Nameserver.parse(zone.server),
+            zone.zone,
+            TsigKey(zone.tsig_key_name, zone.tsig_secret, zone.tsig_algorithm),
+        )
+
+
+# RFC 5280 §5.3.1 CRLReason codes (7 is unused).
+_RFC5280_CODES = {
+    x509.ReasonFlags.unspecified: 0,
+    x509.ReasonFlags.key_compromise: 1,
+    x509.ReasonFlags.ca_compromise: 2,
+    x509.ReasonFlags.affiliation_changed: 3,
+    x509.ReasonFlags.superseded: 4,
+    x509.ReasonFlags.cessation_of_operation: 5,
+    x509.ReasonFlags.certificate_hold: 6,
+    x509.ReasonFlags.remove_from_crl: 8,
+    x509.ReasonFlags.privilege_withdrawn: 9,
+    x509.ReasonFlags.aa_compromise: 10,
+}
+
+
+def _key_der(key: JWKEC) -> bytes:
+    private = key.key
+    return bytes(
+        private.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def _csr(names: Sequence[str], key: LeafPrivateKey) -> bytes:
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name) for name in names]), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return request.public_bytes(serialization.Encoding.PEM)
