@@ -1,0 +1,18 @@
+"""The web console (docs/console.md)."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from openacm.console.api import ApiClient
+from openacm.console.authorities import authority_routes
+from openacm.console.certificates import certificate_routes
+from openacm.console.pages import Console, sign_in_routes
+from openacm.console.sessions import SessionStore
+
+
+def console_routes(api: ASGIApp, *, dev: bool) -> list[Route]:
+    """The console's routes, calling `api` (the AWS JSON endpoint) in-process."""
+    console = Console(ApiClient(api), SessionStore(), dev=dev)
+    return [*sign_in_routes(console), *certificate_routes(console), *authority_routes(console)]

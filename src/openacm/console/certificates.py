@@ -1,0 +1,298 @@
+"""The console's certificate pages: list, detail, request, tags, renew, export, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from openacm.console.api import ConsoleApiError
+from openacm.console.pages import (
+    KEY_TYPES,
+    PAGE_SIZES,
+    PREFIX,
+    STATUSES,
+    Console,
+    b64,
+    csv_of,
+    redirect,
+    secured,
+)
+from openacm.console.sessions import Session
+
+# The list's optional columns (inventory §1.3): query value, heading.
+OPTIONAL_COLUMNS = {
+    "names": "Additional names",
+    "requested": "Requested at",
+    "issued": "Issued at",
+    "not_before": "Not before",
+    "not_after": "Not after",
+    "revoked": "Revoked at",
+    "renewal": "Renewal status",
+}
+
+
+def certificate_routes(console: Console) -> list[Route]:
+    pages = CertificatePages(console)
+    p = console.page
+    base = f"{PREFIX}/certificates"
+    return [
+        Route(base, p(pages.listing), methods=["GET"]),
+        Route(f"{base}/request", p(pages.request_form), methods=["GET"]),
+        Route(f"{base}/request", p(pages.request), methods=["POST"]),
+        Route(f"{base}/detail", p(pages.detail), methods=["GET"]),
+        Route(f"{base}/validation.csv", p(pages.validation_csv), methods=["GET"]),
+        Route(f"{base}/tags", p(pages.add_tag), methods=["POST"]),
+        Route(f"{base}/untag", p(pages.remove_tag), methods=["POST"]),
+        Route(f"{base}/renew", p(pages.renew), methods=["POST"]),
+        Route(f"{base}/export", p(pages.export), methods=["POST"]),
+        Route(f"{base}/delete", p(pages.delete), methods=["POST"]),
+    ]
+
+
+def _int_choice(text: str | None, choices: list[int], default: int) -> int:
+    return int(text) if text and text.isdigit() and int(text) in choices else default
+
+
+class CertificatePages:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    async def listing(self, request: Request, session: Session) -> Response:
+        q = request.query_params
+        status = q.get("status", "")
+        order = "ASCENDING" if q.get("order") == "ASCENDING" else "DESCENDING"
+        size = _int_choice(q.get("size"), PAGE_SIZES, 25)
+        search = q.get("search", "").strip().lower()
+        columns = [c for c in q.getlist("column") if c in OPTIONAL_COLUMNS]
+        params: dict[str, Any] = {
+            "Includes": {"keyTypes": KEY_TYPES},
+            "SortBy": "CREATED_AT",
+            "SortOrder": order,
+            "MaxItems": size,
+        }
+        if status in STATUSES:
+            params["CertificateStatuses"] = [status]
+        if q.get("next"):
+            params["NextToken"] = q["next"]
+        error = None
+        summaries: list[dict[str, Any]] = []
+        next_token = None
+        try:
+            answer = await self.console.call(request, session, "acm", "ListCertificates", **params)
+            summaries = answer.get("CertificateSummaryList", [])
+            next_token = answer.get("NextToken")
+        except ConsoleApiError as exc:
+            error = exc.message
+        if search:
+            summaries = [s for s in summaries if _matches(s, search)]
+        if "name_tag" in q.getlist("column"):
+            columns.append("name_tag")
+            await self._name_tags(request, session, summaries)
+        query = {"status": status, "order": order, "size": str(size), "search": search}
+        return self.console.render(
+            request,
+            "certificates.html",
+            session,
+            summaries=summaries,
+            error=error,
+            next_token=next_token,
+            query=query,
+            columns=columns,
+            column_names={**OPTIONAL_COLUMNS, "name_tag": "Name tag"},
+            statuses=STATUSES,
+            page_sizes=PAGE_SIZES,
+        )
+
+    async def _name_tags(
+        self, request: Request, session: Session, summaries: list[dict[str, Any]]
+    ) -> None:
+        """The Name tag column: one ListTagsForCertificate per row, only when asked for."""
+        for summary in summaries:
+            try:
+                tags = await self.console.call(
+                    request,
+                    session,
+                    "acm",
+                    "ListTagsForCertificate",
+                    CertificateArn=summary["CertificateArn"],
+                )
+            except ConsoleApiError:
+                continue
+            names = [t.get("Value", "") for t in tags.get("Tags", []) if t["Key"] == "Name"]
+            summary["NameTag"] = names[0] if names else ""
+
+    async def detail(self, request: Request, session: Session) -> Response:
+        arn = request.query_params.get("arn", "")
+        try:
+            described = await self.console.call(
+                request, session, "acm", "DescribeCertificate", CertificateArn=arn
+            )
+            tags = await self.console.call(
+                request, session, "acm", "ListTagsForCertificate", CertificateArn=arn
+            )
+        except ConsoleApiError as exc:
+            session.flashes.append(("error", f"{exc.code}: {exc.message}"))
+            return redirect("/certificates")
+        certificate = described["Certificate"]
+        return self.console.render(
+            request,
+            "certificate.html",
+            session,
+            c=certificate,
+            arn=arn,
+            tags=tags.get("Tags", []),
+            certificate_id=arn.rsplit("/", 1)[-1],
+        )
+
+    async def validation_csv(self, request: Request, session: Session) -> Response:
+        """The DNS validation records as CSV, the console's "Export to CSV"."""
+        arn = request.query_params.get("arn", "")
+        try:
+            described = await self.console.call(
+                request, session, "acm", "DescribeCertificate", CertificateArn=arn
+            )
+        except ConsoleApiError as exc:
+            session.flashes.append(("error", f"{exc.code}: {exc.message}"))
+            return redirect("/certificates")
+        rows = [["Domain Name", "Record Name", "Record Type", "Record Value"]]
+        for option in described["Certificate"].get("DomainValidationOptions", []):
+            record = option.get("ResourceRecord")
+            if record:
+                rows.append([option["DomainName"], record["Name"], record["Type"], record["Value"]])
+        name = arn.rsplit("/", 1)[-1]
+        response = Response(csv_of(rows), media_type="text/csv; charset=utf-8")
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return secured(response)
+
+    async def request_form(self, request: Request, session: Session) -> Response:
+        authorities: list[dict[str, Any]] = []
+        try:
+            answer = await self.console.call(
+                request, session, "acm-pca", "ListCertificateAuthorities"
+            )
+            authorities = [
+                a for a in answer.get("CertificateAuthorities", []) if a["Status"] == "ACTIVE"
+            ]
+        except ConsoleApiError:
+            pass  # the private option just has no CA to offer
+        return self.console.render(request, "request.html", session, authorities=authorities)
+
+    async def request(self, request: Request, session: Session) -> Response:
+        form = await self.console.form_of(request, session)
+        names = [n.strip() for n in form.get("names", "").replace(",", "\n").splitlines()]
+        names = [n for n in names if n]
+        params: dict[str, Any] = {
+            "DomainName": names[0] if names else "",
+            "KeyAlgorithm": form.get("key_algorithm") or "RSA_2048",
+        }
+        if len(names) > 1:
+            params["SubjectAlternativeNames"] = names
+        if form.get("kind") == "private":
+            params["CertificateAuthorityArn"] = form.get("authority", "")
+        else:
+            params["ValidationMethod"] = "EMAIL" if form.get("method") == "EMAIL" else "DNS"
+        try:
+            answer = await self.console.call(
+                request, session, "acm", "RequestCertificate", **params
+            )
+        except ConsoleApiError as exc:
+            session.flashes.append(("error", f"{exc.code}: {exc.message}"))
+            return redirect("/certificates/request")
+        arn = answer["CertificateArn"]
+        session.flashes.append(("ok", f"Requested certificate {arn}."))
+        return redirect("/certificates/detail", arn=arn)
+
+    async def _action(
+        self, request: Request, session: Session, operation: str, done: str, **extra: Any
+    ) -> tuple[dict[str, str], dict[str, Any] | None]:
+        """Post an action on the form's certificate; flash its outcome."""
+        form = await self.console.form_of(request, session)
+        params = {"CertificateArn": form.get("arn", ""), **extra}
+        for name, value in list(params.items()):
+            if callable(value):
+                params[name] = value(form)
+        try:
+            answer = await self.console.call(request, session, "acm", operation, **params)
+        except ConsoleApiError as exc:
+            session.flashes.append(("error", f"{exc.code}: {_explain(exc)}"))
+            return form, None
+        session.flashes.append(("ok", done))
+        return form, answer
+
+    async def add_tag(self, request: Request, session: Session) -> Response:
+        form, _ = await self._action(
+            request,
+            session,
+            "AddTagsToCertificate",
+            "Tag saved.",
+            Tags=lambda f: [{"Key": f.get("key", ""), "Value": f.get("value", "")}],
+        )
+        return redirect("/certificates/detail", arn=form.get("arn", ""))
+
+    async def remove_tag(self, request: Request, session: Session) -> Response:
+        form, _ = await self._action(
+            request,
+            session,
+            "RemoveTagsFromCertificate",
+            "Tag removed.",
+            Tags=lambda f: [{"Key": f.get("key", ""), "Value": f.get("value", "")}],
+        )
+        return redirect("/certificates/detail", arn=form.get("arn", ""))
+
+    async def renew(self, request: Request, session: Session) -> Response:
+        form, _ = await self._action(request, session, "RenewCertificate", "Renewal started.")
+        return redirect("/certificates/detail", arn=form.get("arn", ""))
+
+    async def delete(self, request: Request, session: Session) -> Response:
+        form, answer = await self._action(
+            request, session, "DeleteCertificate", "Certificate deleted."
+        )
+        if answer is None:
+            return redirect("/certificates/detail", arn=form.get("arn", ""))
+        return redirect("/certificates")
+
+    async def export(self, request: Request, session: Session) -> Response:
+        """The certificate, its chain and its private key encrypted with the passphrase, as
+        one PEM download; the passphrase is only passed on to ExportCertificate."""
+        form, answer = await self._action(
+            request,
+            session,
+            "ExportCertificate",
+            "Exported.",
+            Passphrase=lambda f: b64(f.get("passphrase", "")),
+        )
+        arn = form.get("arn", "")
+        if answer is None:
+            return redirect("/certificates/detail", arn=arn)
+        session.flashes.pop()  # the download is the outcome
+        bundle = "".join(
+            part if part.endswith("\n") else part + "\n"
+            for part in (
+                answer.get("Certificate", ""),
+                answer.get("CertificateChain", ""),
+                answer.get("PrivateKey", ""),
+            )
+            if part
+        )
+        response = Response(bundle, media_type="application/x-pem-file")
+        name = arn.rsplit("/", 1)[-1]
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}.pem"'
+        return secured(response)
+
+
+def _matches(summary: dict[str, Any], search: str) -> bool:
+    names = [summary.get("DomainName", ""), *summary.get("SubjectAlternativeNameSummaries", [])]
+    return any(search in name.lower() for name in names)
+
+
+def _explain(error: ConsoleApiError) -> str:
+    """The API's message, with what to do about the refusals users meet most."""
+    if error.code == "ResourceInUseException":
+        return (
+            f"{error.message} A certificate in use cannot be deleted: remove it from the "
+            "resources listed under In use by first."
+        )
+    return error.message

@@ -1,0 +1,150 @@
+"""The console over HTTP: sign-in, the session, CSRF refusal, the security headers, and that
+its actions are the API's (same errors, same audit)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from sqlalchemy import select
+
+from openacm.adapters.store import schema
+from tests.conftest import Tenant
+from tests.support.console import ConsoleVisitor
+from tests.support.server import OpenAcmServer
+
+
+def test_signed_out_browser_gets_the_sign_in_page(sqlite_server: OpenAcmServer) -> None:
+    visitor = ConsoleVisitor(sqlite_server)
+    for path in ("/console/", "/console/certificates", "/console/private-cas"):
+        answer = visitor.get(path)
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/console/sign-in"
+    page = visitor.get("/console/sign-in")
+    assert page.status_code == 200
+    assert "Secret access key" in page.text
+    # An unknown or forged session id is no session.
+    visitor.cookies["openacm_console"] = "forged"
+    assert visitor.get("/console/certificates").status_code == 303
+
+
+def test_pages_carry_a_strict_csp_and_secure_cookies(sqlite_tenant: Tenant) -> None:
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    page = visitor.get("/console/sign-in")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp
+    assert "script-src" not in csp  # no script at all: default-src 'none' forbids it
+    assert "frame-ancestors 'none'" in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["cache-control"] == "no-store"
+    signed_in = visitor.sign_in(sqlite_tenant.key)
+    assert signed_in.status_code == 303, signed_in.text
+    cookie = next(
+        c for c in signed_in.headers.get_list("set-cookie") if c.startswith("openacm_console=")
+    )
+    lowered = cookie.lower()
+    assert "httponly" in lowered and "secure" in lowered and "samesite=strict" in lowered
+    listing = visitor.get("/console/certificates")
+    assert listing.status_code == 200
+    assert listing.headers["content-security-policy"] == csp
+    # The secret is nowhere in what the browser holds.
+    assert sqlite_tenant.key[1] not in listing.text
+    assert all(sqlite_tenant.key[1] not in v for v in visitor.cookies.values())
+
+
+def test_sign_in_with_a_wrong_secret_is_refused(sqlite_tenant: Tenant) -> None:
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    answer = visitor.sign_in((sqlite_tenant.key[0], "not-the-secret"))
+    assert answer.status_code == 401
+    assert "wrong" in answer.text
+    assert "openacm_console" not in visitor.cookies
+    assert visitor.get("/console/certificates").status_code == 303
+
+
+def test_sign_in_form_without_its_csrf_value_is_refused(sqlite_tenant: Tenant) -> None:
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    visitor.get("/console/sign-in")
+    key_id, secret = sqlite_tenant.key
+    answer = visitor.post(
+        "/console/sign-in",
+        {"csrf": "guess", "access_key_id": key_id, "secret_access_key": secret},
+    )
+    assert answer.status_code == 403
+    assert "openacm_console" not in visitor.cookies
+
+
+def test_form_posts_without_a_valid_csrf_token_are_refused(sqlite_tenant: Tenant) -> None:
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    assert visitor.sign_in(sqlite_tenant.key).status_code == 303
+    form = {"names": "forged.example.com", "method": "DNS", "kind": "public"}
+    for token in (None, "", "0" * 43):
+        data = dict(form) if token is None else {**form, "csrf": token}
+        answer = visitor.post("/console/certificates/request", data)
+        assert answer.status_code == 403
+    # Nothing was requested.
+    assert sqlite_tenant.acm.list_certificates()["CertificateSummaryList"] == []
+    # With the page's token the same post goes through.
+    page = visitor.get("/console/certificates/request")
+    answer = visitor.post("/console/certificates/request", {**form, "csrf": visitor.csrf_of(page)})
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/console/certificates/detail?arn=")
+
+
+def test_actions_are_api_calls_audited_as_the_key(sqlite_tenant: Tenant) -> None:
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    assert visitor.sign_in(sqlite_tenant.key).status_code == 303
+    page = visitor.get("/console/certificates/request")
+    visitor.post(
+        "/console/certificates/request",
+        {
+            "csrf": visitor.csrf_of(page),
+            "names": "console.example.com\nwww.console.example.com",
+            "method": "DNS",
+            "kind": "public",
+        },
+    )
+    (summary,) = sqlite_tenant.acm.list_certificates()["CertificateSummaryList"]
+    arn = summary["CertificateArn"]
+    detail = visitor.get(f"/console/certificates/detail?arn={quote(arn)}")
+    assert detail.status_code == 200
+    assert "console.example.com" in detail.text
+    visitor.post(
+        "/console/certificates/tags",
+        {"csrf": visitor.csrf_of(detail), "arn": arn, "key": "Name", "value": "web"},
+    )
+    tags = sqlite_tenant.acm.list_tags_for_certificate(CertificateArn=arn)["Tags"]
+    assert tags == [{"Key": "Name", "Value": "web"}]
+    listing = visitor.get("/console/certificates?column=name_tag&column=names")
+    assert "web" in listing.text and "www.console.example.com" in listing.text
+    table = schema.audit_events
+    records = sqlite_tenant.server.query(
+        select(table.c.access_key_id, table.c.record_json).where(
+            table.c.event_name == "AddTagsToCertificate", table.c.resource_arn == arn
+        )
+    )
+    assert [key for key, _ in records] == [sqlite_tenant.key[0]]
+    assert "openacm-console" in records[0][1]  # the userAgent says it came through the console
+
+
+def test_validation_records_export_to_csv(sqlite_tenant: Tenant) -> None:
+    arn = sqlite_tenant.acm.request_certificate(
+        DomainName="csv.example.com", ValidationMethod="DNS"
+    )["CertificateArn"]
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    visitor.sign_in(sqlite_tenant.key)
+    answer = visitor.get(f"/console/certificates/validation.csv?arn={quote(arn)}")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    lines = answer.text.splitlines()
+    assert lines[0] == "Domain Name,Record Name,Record Type,Record Value"
+    assert lines[1].startswith("csv.example.com,_") and ",CNAME," in lines[1]
+
+
+def test_sign_out_ends_the_session(sqlite_tenant: Tenant) -> None:
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    visitor.sign_in(sqlite_tenant.key)
+    page = visitor.get("/console/certificates")
+    session = visitor.cookies["openacm_console"]
+    answer = visitor.post("/console/sign-out", {"csrf": visitor.csrf_of(page)})
+    assert answer.status_code == 303
+    visitor.cookies["openacm_console"] = session  # a copy of the old cookie is worthless
+    assert visitor.get("/console/certificates").status_code == 303
