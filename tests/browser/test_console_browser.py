@@ -1,0 +1,102 @@
+"""The console in a real browser: Debian's chromium driven by Playwright against a real
+`openacm serve --dev`. Each step leaves a screenshot in the test's output directory."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Tenant
+from tests.support.server import OpenAcmServer
+
+CHROMIUM = "/usr/bin/chromium"
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (.ci/run does)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[playwright_sync.Browser]:
+    with playwright_sync.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: playwright_sync.Browser) -> Iterator[playwright_sync.Page]:
+    context = browser.new_context(accept_downloads=True)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def shot(page: playwright_sync.Page, tmp_path: Path, name: str) -> None:
+    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+
+
+def test_dev_mode_signs_in_with_one_click_and_out_again(
+    sqlite_server: OpenAcmServer, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    page.goto(f"{sqlite_server.endpoint}/console/certificates")
+    # Signed out: the browser lands on the sign-in page.
+    assert page.url.endswith("/console/sign-in")
+    shot(page, tmp_path, "sign-in")
+    page.get_by_role("button", name="Sign in as the dev key").click()
+    playwright_sync.expect(page.get_by_role("heading", name="Certificates")).to_be_visible()
+    playwright_sync.expect(page.get_by_text("test · us-east-1")).to_be_visible()
+    shot(page, tmp_path, "signed-in")
+    page.get_by_role("button", name="Sign out").click()
+    assert page.url.endswith("/console/sign-in")
+    page.goto(f"{sqlite_server.endpoint}/console/certificates")
+    assert page.url.endswith("/console/sign-in")
+
+
+def test_request_list_detail_tag_delete(
+    sqlite_tenant: Tenant, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    expect = playwright_sync.expect
+    page.goto(f"{sqlite_tenant.server.endpoint}/console/")
+    page.get_by_label("Access key ID").fill(sqlite_tenant.key[0])
+    page.get_by_label("Secret access key").fill(sqlite_tenant.key[1])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", name="Certificates")).to_be_visible()
+
+    page.get_by_role("link", name="Request a certificate").click()
+    page.get_by_label("Domain names").fill("browser.example.com\nwww.browser.example.com")
+    page.get_by_label("DNS").check()
+    shot(page, tmp_path, "request")
+    page.get_by_role("button", name="Request").click()
+    expect(page.get_by_role("status")).to_contain_text("Requested certificate")
+    expect(page.get_by_role("heading", name="browser.example.com")).to_be_visible()
+    expect(page.get_by_role("link", name="Export to CSV")).to_be_visible()
+    shot(page, tmp_path, "detail")
+
+    page.get_by_role("link", name="Certificates", exact=True).first.click()
+    row = page.get_by_role("row").filter(has_text="browser.example.com")
+    expect(row).to_contain_text("AMAZON_ISSUED")
+    expect(row).to_contain_text("PENDING_VALIDATION")
+    shot(page, tmp_path, "list")
+    row.get_by_role("link", name="browser.example.com").click()
+
+    page.get_by_label("Key", exact=True).fill("Name")
+    page.get_by_label("Value", exact=True).fill("from-the-browser")
+    page.get_by_role("button", name="Add tag").click()
+    expect(page.get_by_role("status")).to_contain_text("Tag saved.")
+    expect(page.get_by_role("cell", name="from-the-browser")).to_be_visible()
+    shot(page, tmp_path, "tagged")
+    (summary,) = sqlite_tenant.acm.list_certificates()["CertificateSummaryList"]
+    tags = sqlite_tenant.acm.list_tags_for_certificate(CertificateArn=summary["CertificateArn"])
+    assert tags["Tags"] == [{"Key": "Name", "Value": "from-the-browser"}]
+
+    page.get_by_label("I want to delete this certificate").check()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_contain_text("Certificate deleted.")
+    expect(page.get_by_text("No certificates.")).to_be_visible()
+    shot(page, tmp_path, "deleted")
+    assert sqlite_tenant.acm.list_certificates()["CertificateSummaryList"] == []
