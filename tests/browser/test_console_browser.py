@@ -6,10 +6,15 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from tests.conftest import Tenant
+from tests.integration.test_associations import LB, openacm_client
+from tests.integration.test_private_certificates import make_root_ca
 from tests.support.server import OpenAcmServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -100,3 +105,63 @@ def test_request_list_detail_tag_delete(
     expect(page.get_by_text("No certificates.")).to_be_visible()
     shot(page, tmp_path, "deleted")
     assert sqlite_tenant.acm.list_certificates()["CertificateSummaryList"] == []
+
+
+def _pem_blocks(text: str, label: str) -> list[bytes]:
+    begin, end = f"-----BEGIN {label}-----", f"-----END {label}-----"
+    blocks = []
+    for part in text.split(begin)[1:]:
+        blocks.append(f"{begin}{part.split(end, 1)[0]}{end}\n".encode())
+    return blocks
+
+
+def test_private_certificate_issue_export_and_in_use_refusal(
+    sqlite_tenant: Tenant, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    expect = playwright_sync.expect
+    ca_arn, _ = make_root_ca(sqlite_tenant)
+    page.goto(f"{sqlite_tenant.server.endpoint}/console/sign-in")
+    page.get_by_label("Access key ID").fill(sqlite_tenant.key[0])
+    page.get_by_label("Secret access key").fill(sqlite_tenant.key[1])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+    page.get_by_role("link", name="Private CAs").click()
+    expect(page.get_by_role("row").filter(has_text="ROOT")).to_contain_text("ACTIVE")
+    page.get_by_role("row").filter(has_text="ROOT").get_by_role("link").click()
+    expect(page.get_by_text(ca_arn)).to_be_visible()
+    shot(page, tmp_path, "private-ca")
+
+    page.goto(f"{sqlite_tenant.server.endpoint}/console/certificates/request")
+    page.get_by_role("radio", name="Private").check()
+    page.get_by_label("Domain names").fill("svc.internal.example")
+    page.get_by_label("Certificate authority (private)").select_option(ca_arn)
+    page.get_by_role("button", name="Request").click()
+    expect(page.get_by_role("status")).to_contain_text("Requested certificate")
+    for _ in range(100):  # issued by the background work, in well under a few seconds
+        if page.get_by_text("The certificate was issued at").count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(page.get_by_text("The certificate was issued at")).to_be_visible()
+    expect(page.get_by_text(ca_arn)).to_be_visible()
+    shot(page, tmp_path, "private-issued")
+
+    page.get_by_label("Passphrase for the private key").fill("correct horse")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Export").click()
+    downloaded = Path(download_info.value.path()).read_text()
+    (key_pem,) = _pem_blocks(downloaded, "ENCRYPTED PRIVATE KEY")
+    key = serialization.load_pem_private_key(key_pem, password=b"correct horse")
+    leaf = x509.load_pem_x509_certificate(_pem_blocks(downloaded, "CERTIFICATE")[0])
+    assert leaf.public_key().public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+
+    arn = page.url.split("arn=", 1)[1]
+    oacm = openacm_client(sqlite_tenant.server, sqlite_tenant.key)
+    oacm.associate_certificate(CertificateArn=unquote(arn), ResourceArn=LB)
+    page.reload()
+    page.get_by_label("I want to delete this certificate").check()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("alert")).to_contain_text("ResourceInUseException")
+    expect(page.get_by_role("alert")).to_contain_text("remove it from the resources")
+    shot(page, tmp_path, "in-use-refusal")
+    assert sqlite_tenant.acm.describe_certificate(CertificateArn=unquote(arn))["Certificate"]
