@@ -15,7 +15,16 @@ from tests.support.server import OpenAcmServer
 
 def test_signed_out_browser_gets_the_sign_in_page(sqlite_server: OpenAcmServer) -> None:
     visitor = ConsoleVisitor(sqlite_server)
-    for path in ("/console/", "/console/certificates", "/console/private-cas"):
+    assert visitor.get("/console").headers["location"] == "/console/"
+    for path in (
+        "/console/",
+        "/console/certificates",
+        "/console/certificates/detail?arn=x",
+        "/console/certificates/request",
+        "/console/certificates/validation.csv?arn=x",
+        "/console/private-cas",
+        "/console/private-cas/detail?arn=x",
+    ):
         answer = visitor.get(path)
         assert answer.status_code == 303
         assert answer.headers["location"] == "/console/sign-in"

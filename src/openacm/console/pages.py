@@ -211,12 +211,12 @@ def set_cookie(response: Response, name: str, value: str) -> None:
     response.set_cookie(name, value, httponly=True, secure=True, samesite="strict", path=PREFIX)
 
 
-def is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0].strip("[]") if not host.endswith("]") else host.strip("[]")
-    if name == "localhost":
+def is_loopback(hostname: str | None) -> bool:
+    """Whether browsers count the host as secure without HTTPS (and keep Secure cookies)."""
+    if hostname == "localhost":
         return True
     try:
-        return ipaddress.ip_address(name).is_loopback
+        return ipaddress.ip_address(hostname or "").is_loopback
     except ValueError:
         return False
 
@@ -273,6 +273,9 @@ def sign_in_routes(console: Console) -> list[Route]:
     async def home(request: Request, session: Session) -> Response:
         return redirect("/certificates")
 
+    async def to_home(_: Request) -> Response:
+        return redirect("/")
+
     async def stylesheet(_: Request) -> Response:
         response = Response(_STYLESHEET, media_type="text/css")
         response.headers["Cache-Control"] = "public, max-age=3600"
@@ -281,6 +284,7 @@ def sign_in_routes(console: Console) -> list[Route]:
 
     return [
         Route(f"{PREFIX}/", console.page(home), methods=["GET"]),
+        Route(PREFIX, to_home, methods=["GET"]),
         Route(f"{PREFIX}/sign-in", show, methods=["GET"]),
         Route(f"{PREFIX}/sign-in", submit, methods=["POST"]),
         Route(f"{PREFIX}/sign-out", console.page(sign_out), methods=["POST"]),
@@ -298,7 +302,7 @@ def _sign_in_page(
         csrf=nonce,
         dev=console.dev,
         default_region=DEFAULT_REGION,
-        insecure=request.url.scheme != "https" and not is_loopback(request.url.netloc),
+        insecure=request.url.scheme != "https" and not is_loopback(request.url.hostname),
     )
     return secured(HTMLResponse(html, status_code=status))
 
