@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from openacm.adapters.store import schema
 from tests.conftest import Tenant
+from tests.integration.test_private_certificates import make_root_ca
 from tests.support.console import ConsoleVisitor
 from tests.support.server import OpenAcmServer
 
@@ -157,3 +158,42 @@ def test_sign_out_ends_the_session(sqlite_tenant: Tenant) -> None:
     assert answer.status_code == 303
     visitor.cookies["openacm_console"] = session  # a copy of the old cookie is worthless
     assert visitor.get("/console/certificates").status_code == 303
+
+
+def test_private_ca_pages_and_lifecycle(sqlite_tenant: Tenant) -> None:
+    ca_arn, _ = make_root_ca(sqlite_tenant)
+    pca = sqlite_tenant.client("acm-pca")
+
+    def status() -> str:
+        described = pca.describe_certificate_authority(CertificateAuthorityArn=ca_arn)
+        return str(described["CertificateAuthority"]["Status"])
+
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    visitor.sign_in(sqlite_tenant.key)
+    listing = visitor.get("/console/private-cas")
+    assert ca_arn.rsplit("/", 1)[-1] in listing.text
+    detail_path = f"/console/private-cas/detail?arn={quote(ca_arn)}"
+
+    def change(action: str, **extra: str) -> str:
+        page = visitor.get(detail_path)
+        assert page.status_code == 200
+        answer = visitor.post(
+            "/console/private-cas/change",
+            {"csrf": visitor.csrf_of(page), "arn": ca_arn, "action": action, **extra},
+        )
+        assert answer.status_code == 303
+        return visitor.get(detail_path).text
+
+    # An active CA cannot be deleted: the API's refusal is shown, nothing changes.
+    refused = change("delete", days="7")
+    assert "InvalidStateException" in refused
+    assert status() == "ACTIVE"
+    assert "CA disabled." in change("DISABLED")
+    assert status() == "DISABLED"
+    assert "CA enabled." in change("ACTIVE")
+    assert status() == "ACTIVE"
+    change("DISABLED")
+    assert "CA scheduled for deletion." in change("delete", days="7")
+    assert status() == "DELETED"
+    assert "CA restored." in change("restore")
+    assert status() == "DISABLED"
