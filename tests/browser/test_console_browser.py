@@ -11,10 +11,14 @@ from urllib.parse import unquote
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.conftest import Tenant
 from tests.integration.test_associations import LB, openacm_client
 from tests.integration.test_private_certificates import make_root_ca
+from tests.support import pki
+from tests.support.acm_flow import describe, publish_records, unique_domain
+from tests.support.bind import BindServer
 from tests.support.server import OpenAcmServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -165,3 +169,72 @@ def test_private_certificate_issue_export_and_in_use_refusal(
     expect(page.get_by_role("alert")).to_contain_text("remove it from the resources")
     shot(page, tmp_path, "in-use-refusal")
     assert sqlite_tenant.acm.describe_certificate(CertificateArn=unquote(arn))["Certificate"]
+
+
+def test_import_a_pasted_certificate_then_tag_it(
+    sqlite_tenant: Tenant, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    expect = playwright_sync.expect
+    leaf = pki.issue("imported.example.com", sans=["imported.example.com"])
+    page.goto(f"{sqlite_tenant.server.endpoint}/console/sign-in")
+    page.get_by_label("Access key ID").fill(sqlite_tenant.key[0])
+    page.get_by_label("Secret access key").fill(sqlite_tenant.key[1])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_role("link", name="Import a certificate").click()
+    # A key that is not the certificate's is refused with the API's reason.
+    page.get_by_label("Certificate body").fill(leaf.cert_pem.decode())
+    other_key = pki.key_pem(ec.generate_private_key(ec.SECP256R1())).decode()
+    page.get_by_label("Certificate private key").fill(other_key)
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("alert")).to_contain_text("does not match")
+    shot(page, tmp_path, "import-refused")
+    page.get_by_label("Certificate body").fill(leaf.cert_pem.decode())
+    page.get_by_label("Certificate private key").fill(leaf.key_pem.decode())
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("status")).to_contain_text("Certificate imported.")
+    expect(page.get_by_role("heading", name="imported.example.com")).to_be_visible()
+    expect(page.get_by_text("IMPORTED", exact=True)).to_be_visible()
+    page.get_by_label("Key", exact=True).fill("team")
+    page.get_by_label("Value", exact=True).fill("platform")
+    page.get_by_role("button", name="Add tag").click()
+    expect(page.get_by_role("cell", name="platform")).to_be_visible()
+    shot(page, tmp_path, "imported")
+    (summary,) = sqlite_tenant.acm.list_certificates()["CertificateSummaryList"]
+    assert summary["Type"] == "IMPORTED"
+
+
+def test_public_dns_certificate_followed_to_issued_then_revoked(
+    pki_tenant: Tenant, bind_server: BindServer, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    expect = playwright_sync.expect
+    domain = unique_domain("console")
+    page.goto(f"{pki_tenant.server.endpoint}/console/sign-in")
+    page.get_by_label("Access key ID").fill(pki_tenant.key[0])
+    page.get_by_label("Secret access key").fill(pki_tenant.key[1])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_role("link", name="Request a certificate").click()
+    page.get_by_label("Domain names").fill(domain)
+    page.get_by_label("Allow export").check()
+    page.get_by_role("button", name="Request").click()
+    expect(page.get_by_role("link", name="Export to CSV")).to_be_visible()
+    arn = unquote(page.url.split("arn=", 1)[1])
+    # The record the page shows is the one to create.
+    record = describe(pki_tenant.acm, arn)["DomainValidationOptions"][0]["ResourceRecord"]
+    expect(page.get_by_role("cell", name=record["Name"])).to_be_visible()
+    publish_records(bind_server, describe(pki_tenant.acm, arn))
+    for _ in range(150):
+        if page.get_by_text("The certificate was issued at").count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(page.get_by_text("The certificate was issued at")).to_be_visible()
+    shot(page, tmp_path, "public-issued")
+
+    page.get_by_label("Revocation reason").select_option("KEY_COMPROMISE")
+    page.get_by_label("I want to revoke this certificate").check()
+    page.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("status")).to_contain_text("Certificate revoked.")
+    shot(page, tmp_path, "revoked")
+    described = describe(pki_tenant.acm, arn)
+    assert described["Status"] == "REVOKED"
+    assert described["RevocationReason"] == "KEY_COMPROMISE"

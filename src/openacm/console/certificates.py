@@ -13,6 +13,7 @@ from openacm.console.pages import (
     KEY_TYPES,
     PAGE_SIZES,
     PREFIX,
+    REVOCATION_REASONS,
     STATUSES,
     Console,
     b64,
@@ -47,6 +48,9 @@ def certificate_routes(console: Console) -> list[Route]:
         Route(f"{base}/tags", p(pages.add_tag), methods=["POST"]),
         Route(f"{base}/untag", p(pages.remove_tag), methods=["POST"]),
         Route(f"{base}/renew", p(pages.renew), methods=["POST"]),
+        Route(f"{base}/revoke", p(pages.revoke), methods=["POST"]),
+        Route(f"{base}/import", p(pages.import_form), methods=["GET"]),
+        Route(f"{base}/import", p(pages.import_), methods=["POST"]),
         Route(f"{base}/export", p(pages.export), methods=["POST"]),
         Route(f"{base}/delete", p(pages.delete), methods=["POST"]),
     ]
@@ -145,6 +149,7 @@ class CertificatePages:
             arn=arn,
             tags=tags.get("Tags", []),
             certificate_id=arn.rsplit("/", 1)[-1],
+            reasons=REVOCATION_REASONS,
         )
 
     async def validation_csv(self, request: Request, session: Session) -> Response:
@@ -194,6 +199,8 @@ class CertificatePages:
             params["CertificateAuthorityArn"] = form.get("authority", "")
         else:
             params["ValidationMethod"] = "EMAIL" if form.get("method") == "EMAIL" else "DNS"
+            if form.get("exportable") == "1":
+                params["Options"] = {"Export": "ENABLED"}
         try:
             answer = await self.console.call(
                 request, session, "acm", "RequestCertificate", **params
@@ -245,6 +252,43 @@ class CertificatePages:
     async def renew(self, request: Request, session: Session) -> Response:
         form, _ = await self._action(request, session, "RenewCertificate", "Renewal started.")
         return redirect("/certificates/detail", arn=form.get("arn", ""))
+
+    async def revoke(self, request: Request, session: Session) -> Response:
+        form, _ = await self._action(
+            request,
+            session,
+            "RevokeCertificate",
+            "Certificate revoked.",
+            RevocationReason=lambda f: f.get("reason", "UNSPECIFIED"),
+        )
+        return redirect("/certificates/detail", arn=form.get("arn", ""))
+
+    async def import_form(self, request: Request, session: Session) -> Response:
+        return self.console.render(
+            request, "import.html", session, arn=request.query_params.get("arn", "")
+        )
+
+    async def import_(self, request: Request, session: Session) -> Response:
+        """ImportCertificate from pasted PEM: a first import, or a re-import onto `arn`. The
+        import rules are the API's; a refusal comes back with its reason."""
+        form = await self.console.form_of(request, session)
+        params: dict[str, Any] = {
+            "Certificate": b64(form.get("certificate", "")),
+            "PrivateKey": b64(form.get("private_key", "")),
+        }
+        if form.get("chain", "").strip():
+            params["CertificateChain"] = b64(form["chain"])
+        if form.get("arn"):
+            params["CertificateArn"] = form["arn"]
+        try:
+            answer = await self.console.call(request, session, "acm", "ImportCertificate", **params)
+        except ConsoleApiError as exc:
+            session.flashes.append(("error", f"{exc.code}: {exc.message}"))
+            return redirect(
+                "/certificates/import", **({"arn": form["arn"]} if form.get("arn") else {})
+            )
+        session.flashes.append(("ok", "Certificate imported."))
+        return redirect("/certificates/detail", arn=answer["CertificateArn"])
 
     async def delete(self, request: Request, session: Session) -> Response:
         form, answer = await self._action(

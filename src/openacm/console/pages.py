@@ -64,6 +64,18 @@ KEY_TYPES = [
     "EC_secp521r1",
 ]
 PAGE_SIZES = [10, 25, 50, 100, 500]
+# The reasons RevokeCertificate accepts: ACM's enum without its misspelled SUPERCEDED alias and
+# the two it refuses (CERTIFICATE_HOLD, REMOVE_FROM_CRL; services/acm/revocation.py).
+REVOCATION_REASONS = [
+    "UNSPECIFIED",
+    "KEY_COMPROMISE",
+    "CA_COMPROMISE",
+    "AFFILIATION_CHANGED",
+    "SUPERSEDED",
+    "CESSATION_OF_OPERATION",
+    "PRIVILEGE_WITHDRAWN",
+    "A_A_COMPROMISE",
+]
 # The largest console form (a request's names) is a few KiB; anything larger is not ours.
 MAX_FORM_BYTES = 64 * 1024
 # Errors meaning the session's key no longer signs in: the session ends.
