@@ -197,3 +197,28 @@ def test_private_ca_pages_and_lifecycle(sqlite_tenant: Tenant) -> None:
     assert status() == "DELETED"
     assert "CA restored." in change("restore")
     assert status() == "DISABLED"
+
+
+def test_account_configuration_and_region_switch(sqlite_tenant: Tenant) -> None:
+    arn = sqlite_tenant.acm.request_certificate(
+        DomainName="region.example.com", ValidationMethod="DNS"
+    )["CertificateArn"]
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    assert visitor.sign_in(sqlite_tenant.key, region="nowhere-1").status_code == 400
+    visitor.sign_in(sqlite_tenant.key)
+    page = visitor.get("/console/account")
+    assert 'value="45"' in page.text  # ACM's default DaysBeforeExpiry
+    visitor.post("/console/account", {"csrf": visitor.csrf_of(page), "days": "30"})
+    configured = sqlite_tenant.acm.get_account_configuration()["ExpiryEvents"]
+    assert configured["DaysBeforeExpiry"] == 30
+    refused = visitor.post("/console/account", {"csrf": visitor.csrf_of(page), "days": "91"})
+    assert refused.status_code == 303
+    assert "ValidationException" in visitor.get("/console/account").text
+    assert arn.rsplit("/", 1)[-1] in visitor.get("/console/certificates").text
+
+    visitor.post("/console/account/region", {"csrf": visitor.csrf_of(page), "region": "mars-1"})
+    assert "mars-1 is not a region." in visitor.get("/console/account").text
+    visitor.post("/console/account/region", {"csrf": visitor.csrf_of(page), "region": "eu-west-1"})
+    listing = visitor.get("/console/certificates")
+    assert "eu-west-1" in listing.text
+    assert arn.rsplit("/", 1)[-1] not in listing.text  # that certificate is in us-east-1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from openacm.console.account import account_routes
 from openacm.console.api import ApiClient
 from openacm.console.authorities import authority_routes
 from openacm.console.certificates import certificate_routes
@@ -15,4 +16,9 @@ from openacm.console.sessions import SessionStore
 def console_routes(api: ASGIApp, *, dev: bool) -> list[Route]:
     """The console's routes, calling `api` (the AWS JSON endpoint) in-process."""
     console = Console(ApiClient(api), SessionStore(), dev=dev)
-    return [*sign_in_routes(console), *certificate_routes(console), *authority_routes(console)]
+    return [
+        *sign_in_routes(console),
+        *certificate_routes(console),
+        *authority_routes(console),
+        *account_routes(console),
+    ]

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from openacm.config import DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY
 from openacm.console.api import ApiClient, ConsoleApiError, Origin, Signer
 from openacm.console.sessions import SESSION_COOKIE, Session, SessionStore
+from openacm.protocol.partitions import partition_for_region
 
 PREFIX = "/console"
 SIGN_IN_COOKIE = "openacm_console_signin"
@@ -259,6 +260,9 @@ def sign_in_routes(console: Console) -> list[Route]:
             key_id = fields.get("access_key_id", "").strip()
             secret = fields.get("secret_access_key", "").strip()
         region = fields.get("region", "").strip() or DEFAULT_REGION
+        if partition_for_region(region) is None:
+            message = f"{region} is not a region."
+            return _sign_in_page(console, request, nonce, error=message, status=400)
         signer = Signer(key_id, secret, region)
         try:
             # The key proves itself with a signed call, through the API's own checks.
