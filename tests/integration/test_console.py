@@ -3,7 +3,8 @@ its actions are the API's (same errors, same audit)."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import time
+from urllib.parse import quote, unquote
 
 from sqlalchemy import select
 
@@ -222,3 +223,54 @@ def test_account_configuration_and_region_switch(sqlite_tenant: Tenant) -> None:
     listing = visitor.get("/console/certificates")
     assert "eu-west-1" in listing.text
     assert arn.rsplit("/", 1)[-1] not in listing.text  # that certificate is in us-east-1
+
+
+def test_create_a_root_and_a_subordinate_ca_and_install_their_certificates(
+    sqlite_tenant: Tenant,
+) -> None:
+    pca = sqlite_tenant.client("acm-pca")
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    visitor.sign_in(sqlite_tenant.key)
+
+    def create(kind: str, name: str) -> str:
+        page = visitor.get("/console/private-cas/create")
+        answer = visitor.post(
+            "/console/private-cas/create",
+            {
+                "csrf": visitor.csrf_of(page),
+                "type": kind,
+                "common_name": name,
+                "organization": "Console",
+                "key_algorithm": "EC_prime256v1",
+            },
+        )
+        assert answer.status_code == 303
+        return unquote(answer.headers["location"].split("arn=", 1)[1])
+
+    def install(arn: str, **extra: str) -> str:
+        deadline = time.monotonic() + 60
+        while status(arn) == "CREATING":  # the key is made in the background
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        page = visitor.get(f"/console/private-cas/detail?arn={quote(arn)}")
+        assert "Install CA certificate" in page.text
+        visitor.post(
+            "/console/private-cas/install",
+            {"csrf": visitor.csrf_of(page), "arn": arn, "years": "5", **extra},
+        )
+        return visitor.get(f"/console/private-cas/detail?arn={quote(arn)}").text
+
+    def status(arn: str) -> str:
+        described = pca.describe_certificate_authority(CertificateAuthorityArn=arn)
+        return str(described["CertificateAuthority"]["Status"])
+
+    root = create("ROOT", "Console root")
+    assert "CA certificate installed." in install(root)
+    assert status(root) == "ACTIVE"
+    sub = create("SUBORDINATE", "Console issuing")
+    page = install(sub, parent=root, years="2")
+    assert "CA certificate installed." in page, page[page.find("flash") :][:300]
+    assert status(sub) == "ACTIVE"
+    chain = pca.get_certificate_authority_certificate(CertificateAuthorityArn=sub)
+    root_pem = pca.get_certificate_authority_certificate(CertificateAuthorityArn=root)
+    assert chain["CertificateChain"].strip() == root_pem["Certificate"].strip()
