@@ -169,6 +169,14 @@ def test_private_certificate_issue_export_and_in_use_refusal(
     expect(page.get_by_role("alert")).to_contain_text("remove it from the resources")
     shot(page, tmp_path, "in-use-refusal")
     assert sqlite_tenant.acm.describe_certificate(CertificateArn=unquote(arn))["Certificate"]
+    # The refusal names the resource; disassociating it lets the delete through.
+    expect(page.get_by_role("cell", name=LB, exact=True)).to_be_visible()
+    page.get_by_role("button", name=f"Disassociate {LB}").click()
+    expect(page.get_by_role("status")).to_contain_text("Association removed.")
+    expect(page.get_by_text("No resource uses this certificate.")).to_be_visible()
+    page.get_by_label("I want to delete this certificate").check()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_contain_text("Certificate deleted.")
 
 
 def test_import_a_pasted_certificate_then_tag_it(

@@ -21,6 +21,8 @@ from starlette.types import ASGIApp, Message
 _TARGETS = {
     "acm": ("CertificateManager", "acm"),
     "acm-pca": ("ACMPrivateCA", "acm-pca"),
+    # openacm's own API (associations, validation records), signed as ACM.
+    "openacm": ("OpenAcm", "acm"),
 }
 CONSOLE_USER_AGENT = "openacm-console"
 

@@ -48,6 +48,7 @@ def certificate_routes(console: Console) -> list[Route]:
         Route(f"{base}/tags", p(pages.add_tag), methods=["POST"]),
         Route(f"{base}/untag", p(pages.remove_tag), methods=["POST"]),
         Route(f"{base}/renew", p(pages.renew), methods=["POST"]),
+        Route(f"{base}/disassociate", p(pages.disassociate), methods=["POST"]),
         Route(f"{base}/revoke", p(pages.revoke), methods=["POST"]),
         Route(f"{base}/import", p(pages.import_form), methods=["GET"]),
         Route(f"{base}/import", p(pages.import_), methods=["POST"]),
@@ -137,6 +138,9 @@ class CertificatePages:
             tags = await self.console.call(
                 request, session, "acm", "ListTagsForCertificate", CertificateArn=arn
             )
+            associations = await self.console.call(
+                request, session, "openacm", "ListCertificateAssociations", CertificateArn=arn
+            )
         except ConsoleApiError as exc:
             session.flashes.append(("error", f"{exc.code}: {exc.message}"))
             return redirect("/certificates")
@@ -150,6 +154,8 @@ class CertificatePages:
             tags=tags.get("Tags", []),
             certificate_id=arn.rsplit("/", 1)[-1],
             reasons=REVOCATION_REASONS,
+            associations=associations.get("Associations", []),
+            more_associations="NextToken" in associations,
         )
 
     async def validation_csv(self, request: Request, session: Session) -> Response:
@@ -252,6 +258,24 @@ class CertificatePages:
     async def renew(self, request: Request, session: Session) -> Response:
         form, _ = await self._action(request, session, "RenewCertificate", "Renewal started.")
         return redirect("/certificates/detail", arn=form.get("arn", ""))
+
+    async def disassociate(self, request: Request, session: Session) -> Response:
+        form = await self.console.form_of(request, session)
+        arn = form.get("arn", "")
+        try:
+            await self.console.call(
+                request,
+                session,
+                "openacm",
+                "DisassociateCertificate",
+                CertificateArn=arn,
+                ResourceArn=form.get("resource", ""),
+            )
+        except ConsoleApiError as exc:
+            session.flashes.append(("error", f"{exc.code}: {exc.message}"))
+        else:
+            session.flashes.append(("ok", "Association removed."))
+        return redirect("/certificates/detail", arn=arn)
 
     async def revoke(self, request: Request, session: Session) -> Response:
         form, _ = await self._action(
