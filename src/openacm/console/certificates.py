@@ -49,6 +49,7 @@ def certificate_routes(console: Console) -> list[Route]:
         Route(f"{base}/untag", p(pages.remove_tag), methods=["POST"]),
         Route(f"{base}/renew", p(pages.renew), methods=["POST"]),
         Route(f"{base}/disassociate", p(pages.disassociate), methods=["POST"]),
+        Route(f"{base}/records", p(pages.create_records), methods=["POST"]),
         Route(f"{base}/revoke", p(pages.revoke), methods=["POST"]),
         Route(f"{base}/import", p(pages.import_form), methods=["GET"]),
         Route(f"{base}/import", p(pages.import_), methods=["POST"]),
@@ -258,6 +259,27 @@ class CertificatePages:
     async def renew(self, request: Request, session: Session) -> Response:
         form, _ = await self._action(request, session, "RenewCertificate", "Renewal started.")
         return redirect("/certificates/detail", arn=form.get("arn", ""))
+
+    async def create_records(self, request: Request, session: Session) -> Response:
+        """openacm's CreateValidationRecords: write the pending names' CNAMEs into the zones
+        configured for the account (docs/dns-zones.md); one message per name."""
+        form = await self.console.form_of(request, session)
+        arn = form.get("arn", "")
+        try:
+            answer = await self.console.call(
+                request, session, "openacm", "CreateValidationRecords", CertificateArn=arn
+            )
+        except ConsoleApiError as exc:
+            session.flashes.append(("error", f"{exc.code}: {exc.message}"))
+            return redirect("/certificates/detail", arn=arn)
+        for record in answer.get("Records", []):
+            zone = f" in {record['Zone']}" if record.get("Zone") else ""
+            message = f": {record['Message']}" if record.get("Message") else ""
+            kind = "ok" if record["Status"] in ("CREATED", "ALREADY_PRESENT") else "error"
+            session.flashes.append(
+                (kind, f"{record['DomainName']}: {record['Status']}{zone}{message}")
+            )
+        return redirect("/certificates/detail", arn=arn)
 
     async def disassociate(self, request: Request, session: Session) -> Response:
         form = await self.console.form_of(request, session)
