@@ -23,7 +23,7 @@ from openacm.adapters.metrics import Metrics, metrics_directory
 from openacm.adapters.store.database import Database, StoreNotReady
 from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import Settings, ValidationSettings
-from openacm.console import console_routes
+from openacm.console import SessionStore, console_routes
 from openacm.domain.names import NamePolicy
 from openacm.protocol.approvals import approval_csrf_key, approval_routes
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
@@ -280,6 +280,10 @@ def create_app(settings: Settings) -> OpenAcmApp:
         *(dev_clock_routes(clock) if settings.dev else []),
         *approval_routes(ApprovalDesk(runtime.db), approval_csrf_key(validation_key)),
         # The console signs its calls and hands them to the API endpoint in-process.
-        *console_routes(endpoint, dev=settings.dev),
+        *console_routes(
+            endpoint,
+            SessionStore(settings.data_dir / "console-sessions", runtime.cipher),
+            dev=settings.dev,
+        ),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

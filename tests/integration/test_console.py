@@ -4,15 +4,17 @@ its actions are the API's (same errors, same audit)."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from urllib.parse import quote, unquote
 
+import httpx
 from sqlalchemy import select
 
 from openacm.adapters.store import schema
-from tests.conftest import Tenant
+from tests.conftest import Tenant, finish_server, start_server
 from tests.integration.test_private_certificates import make_root_ca
 from tests.support.console import ConsoleVisitor
-from tests.support.server import OpenAcmServer
+from tests.support.server import DEV_KEY, OpenAcmServer
 
 
 def test_signed_out_browser_gets_the_sign_in_page(sqlite_server: OpenAcmServer) -> None:
@@ -274,3 +276,18 @@ def test_create_a_root_and_a_subordinate_ca_and_install_their_certificates(
     chain = pca.get_certificate_authority_certificate(CertificateAuthorityArn=sub)
     root_pem = pca.get_certificate_authority_certificate(CertificateAuthorityArn=root)
     assert chain["CertificateChain"].strip() == root_pem["Certificate"].strip()
+
+
+def test_a_session_holds_across_the_workers_of_a_server(tmp_path: Path) -> None:
+    server = start_server(tmp_path, "sqlite", extra_args=["--workers", "2"])
+    try:
+        visitor = ConsoleVisitor(server)
+        assert visitor.sign_in(DEV_KEY).status_code == 303
+        # Connections land on either worker; every one knows the session.
+        for _ in range(20):
+            visitor.http.close()
+            visitor.http = httpx.Client(base_url=server.endpoint, timeout=30)
+            assert visitor.get("/console/certificates").status_code == 200
+        assert not list((server.data_dir / "console-sessions").glob(".*"))
+    finally:
+        finish_server(server)

@@ -12,10 +12,12 @@ from openacm.console.certificates import certificate_routes
 from openacm.console.pages import Console, sign_in_routes
 from openacm.console.sessions import SessionStore
 
+__all__ = ["SessionStore", "console_routes"]
 
-def console_routes(api: ASGIApp, *, dev: bool) -> list[Route]:
+
+def console_routes(api: ASGIApp, sessions: SessionStore, *, dev: bool) -> list[Route]:
     """The console's routes, calling `api` (the AWS JSON endpoint) in-process."""
-    console = Console(ApiClient(api), SessionStore(), dev=dev)
+    console = Console(ApiClient(api), sessions, dev=dev)
     return [
         *sign_in_routes(console),
         *certificate_routes(console),

@@ -165,7 +165,11 @@ class Console:
 
         async def endpoint(request: Request) -> Response:
             try:
-                return await handler(request, self.session_of(request))
+                session = self.session_of(request)
+                response = await handler(request, session)
+                if not session.ended:
+                    self.sessions.save(session)  # its flashes, its region
+                return response
             except SignedOut:
                 return secured(RedirectResponse(f"{PREFIX}/sign-in", status_code=303))
             except CsrfRefused:
@@ -282,6 +286,7 @@ def sign_in_routes(console: Console) -> list[Route]:
     async def sign_out(request: Request, session: Session) -> Response:
         await console.form_of(request, session)
         console.sessions.drop(session.id)
+        session.ended = True
         response = redirect("/sign-in")
         response.delete_cookie(SESSION_COOKIE, path=PREFIX, secure=True, httponly=True)
         return response
