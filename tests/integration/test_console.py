@@ -3,6 +3,7 @@ its actions are the API's (same errors, same audit)."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from openacm.adapters.store import schema
 from tests.conftest import Tenant, finish_server, start_server
 from tests.integration.test_private_certificates import make_root_ca
+from tests.support import pki
 from tests.support.console import ConsoleVisitor
 from tests.support.server import DEV_KEY, OpenAcmServer
 
@@ -291,3 +293,49 @@ def test_a_session_holds_across_the_workers_of_a_server(tmp_path: Path) -> None:
         assert not list((server.data_dir / "console-sessions").glob(".*"))
     finally:
         finish_server(server)
+
+
+def test_list_search_sort_filter_and_page(sqlite_tenant: Tenant) -> None:
+    acm = sqlite_tenant.acm
+    # Imported, so each has an X.509 body to sort on (SearchCertificates sorts by its CN).
+    for name in ("beta.example.com", "alpha.example.com", "gamma.example.net"):
+        acm.import_certificate(**pki.issue(name, sans=[name, f"www.{name}"]).import_args())
+    pending = acm.request_certificate(DomainName="delta.example.org", ValidationMethod="DNS")
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    visitor.sign_in(sqlite_tenant.key)
+
+    def shown(query: str) -> list[str]:
+        page = visitor.get(f"/console/certificates?{query}")
+        assert page.status_code == 200
+        return re.findall(r'detail\?arn=[^"]+">([^<]+)</a>', page.text)
+
+    # Newest first by default (ListCertificates).
+    assert shown("") == [
+        "delta.example.org",
+        "gamma.example.net",
+        "alpha.example.com",
+        "beta.example.com",
+    ]
+    # Sorted by name (SearchCertificates): the not yet issued one, without a CN, comes last.
+    assert shown("sort=COMMON_NAME&order=ASCENDING") == [
+        "alpha.example.com",
+        "beta.example.com",
+        "gamma.example.net",
+        "delta.example.org",
+    ]
+    # The search covers every name of every certificate, not just the page shown.
+    assert shown("search=www.gamma&size=10") == ["gamma.example.net"]
+    assert shown("search=example.com&sort=COMMON_NAME&order=DESCENDING") == [
+        "beta.example.com",
+        "alpha.example.com",
+    ]
+    assert shown("search=example.com&status=PENDING_VALIDATION") == []
+    assert shown("search=delta") == ["delta.example.org"]  # requested names count too
+    assert shown("status=PENDING_VALIDATION") == ["delta.example.org"]
+    assert (
+        pending["CertificateArn"].rsplit("/", 1)[-1]
+        in visitor.get("/console/certificates?status=PENDING_VALIDATION").text
+    )
+    # Pages of 10: the next-page link carries the filters along.
+    page = visitor.get("/console/certificates?size=10&search=example&sort=COMMON_NAME")
+    assert "Next page" not in page.text

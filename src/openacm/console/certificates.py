@@ -23,6 +23,17 @@ from openacm.console.pages import (
 )
 from openacm.console.sessions import Session
 
+# The orders the list can be sorted in (SearchCertificates' SortBy): value, label.
+SORT_COLUMNS = {
+    "CREATED_AT": "Requested",
+    "COMMON_NAME": "Domain name",
+    "NOT_AFTER": "Not after",
+    "STATUS": "Status",
+    "TYPE": "Type",
+    "IN_USE": "In use?",
+    "RENEWAL_ELIGIBILITY": "Renewal eligibility",
+}
+
 # The list's optional columns (inventory §1.3): query value, heading.
 OPTIONAL_COLUMNS = {
     "names": "Additional names",
@@ -68,36 +79,38 @@ class CertificatePages:
 
     async def listing(self, request: Request, session: Session) -> Response:
         q = request.query_params
-        status = q.get("status", "")
+        status = q.get("status", "") if q.get("status", "") in STATUSES else ""
         order = "ASCENDING" if q.get("order") == "ASCENDING" else "DESCENDING"
+        sort = q.get("sort", "") if q.get("sort", "") in SORT_COLUMNS else "CREATED_AT"
         size = _int_choice(q.get("size"), PAGE_SIZES, 25)
-        search = q.get("search", "").strip().lower()
+        search = q.get("search", "").strip()
         columns = [c for c in q.getlist("column") if c in OPTIONAL_COLUMNS]
-        params: dict[str, Any] = {
-            "Includes": {"keyTypes": KEY_TYPES},
-            "SortBy": "CREATED_AT",
-            "SortOrder": order,
-            "MaxItems": size,
-        }
-        if status in STATUSES:
-            params["CertificateStatuses"] = [status]
-        if q.get("next"):
-            params["NextToken"] = q["next"]
         error = None
         summaries: list[dict[str, Any]] = []
         next_token = None
         try:
-            answer = await self.console.call(request, session, "acm", "ListCertificates", **params)
-            summaries = answer.get("CertificateSummaryList", [])
-            next_token = answer.get("NextToken")
+            # ListCertificates is ACM's list; a name search or another sort order needs
+            # SearchCertificates, which covers every certificate of the region too.
+            if search or sort != "CREATED_AT":
+                summaries, next_token = await self._search(
+                    request, session, search, status, sort, order, size, q.get("next")
+                )
+            else:
+                summaries, next_token = await self._list(
+                    request, session, status, order, size, q.get("next")
+                )
         except ConsoleApiError as exc:
             error = exc.message
-        if search:
-            summaries = [s for s in summaries if _matches(s, search)]
         if "name_tag" in q.getlist("column"):
             columns.append("name_tag")
             await self._name_tags(request, session, summaries)
-        query = {"status": status, "order": order, "size": str(size), "search": search}
+        query = {
+            "status": status,
+            "order": order,
+            "sort": sort,
+            "size": str(size),
+            "search": search,
+        }
         return self.console.render(
             request,
             "certificates.html",
@@ -110,7 +123,78 @@ class CertificatePages:
             column_names={**OPTIONAL_COLUMNS, "name_tag": "Name tag"},
             statuses=STATUSES,
             page_sizes=PAGE_SIZES,
+            sort_columns=SORT_COLUMNS,
         )
+
+    async def _list(
+        self,
+        request: Request,
+        session: Session,
+        status: str,
+        order: str,
+        size: int,
+        token: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        params: dict[str, Any] = {
+            "Includes": {"keyTypes": KEY_TYPES},
+            "SortBy": "CREATED_AT",
+            "SortOrder": order,
+            "MaxItems": size,
+        }
+        if status:
+            params["CertificateStatuses"] = [status]
+        if token:
+            params["NextToken"] = token
+        answer = await self.console.call(request, session, "acm", "ListCertificates", **params)
+        return answer.get("CertificateSummaryList", []), answer.get("NextToken")
+
+    async def _search(
+        self,
+        request: Request,
+        session: Session,
+        search: str,
+        status: str,
+        sort: str,
+        order: str,
+        size: int,
+        token: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        filters: list[dict[str, Any]] = []
+        if search:
+            name = {"DnsName": {"ComparisonOperator": "CONTAINS", "Value": search}}
+            filters.append({"Filter": {"X509AttributeFilter": {"SubjectAlternativeName": name}}})
+        if status:
+            filters.append({"Filter": {"AcmCertificateMetadataFilter": {"Status": status}}})
+        params: dict[str, Any] = {"SortBy": sort, "SortOrder": order, "MaxResults": size}
+        if filters:
+            params["FilterStatement"] = filters[0] if len(filters) == 1 else {"And": filters}
+        if token:
+            params["NextToken"] = token
+        answer = await self.console.call(request, session, "acm", "SearchCertificates", **params)
+        summaries = [_summary_of(r) for r in answer.get("Results", [])]
+        for summary in summaries:
+            if not summary["DomainName"]:
+                await self._requested_names(request, session, summary)
+        return summaries, answer.get("NextToken")
+
+    async def _requested_names(
+        self, request: Request, session: Session, summary: dict[str, Any]
+    ) -> None:
+        """A search result carries the names of the certificate's X.509 body, which one not
+        yet issued does not have: its requested names come from DescribeCertificate."""
+        try:
+            described = await self.console.call(
+                request,
+                session,
+                "acm",
+                "DescribeCertificate",
+                CertificateArn=summary["CertificateArn"],
+            )
+        except ConsoleApiError:
+            return
+        certificate = described["Certificate"]
+        summary["DomainName"] = certificate.get("DomainName", "")
+        summary["SubjectAlternativeNameSummaries"] = certificate.get("SubjectAlternativeNames", [])
 
     async def _name_tags(
         self, request: Request, session: Session, summaries: list[dict[str, Any]]
@@ -373,9 +457,34 @@ class CertificatePages:
         return secured(response)
 
 
-def _matches(summary: dict[str, Any], search: str) -> bool:
-    names = [summary.get("DomainName", ""), *summary.get("SubjectAlternativeNameSummaries", [])]
-    return any(search in name.lower() for name in names)
+def _summary_of(result: dict[str, Any]) -> dict[str, Any]:
+    """A SearchCertificates result in ListCertificates' summary shape, for the same table."""
+    x509 = result.get("X509Attributes", {})
+    meta = result.get("CertificateMetadata", {}).get("AcmCertificateMetadata", {})
+    names = [n["DnsName"] for n in x509.get("SubjectAlternativeNames") or [] if "DnsName" in n]
+    common = (x509.get("Subject") or {}).get("CommonName")
+    return {
+        "CertificateArn": result["CertificateArn"],
+        "DomainName": common or (names[0] if names else ""),
+        "SubjectAlternativeNameSummaries": names,
+        "NotBefore": x509.get("NotBefore"),
+        "NotAfter": x509.get("NotAfter"),
+        **{
+            key: meta.get(key)
+            for key in (
+                "Type",
+                "Status",
+                "InUse",
+                "RenewalEligibility",
+                "RenewalStatus",
+                "CreatedAt",
+                "IssuedAt",
+                "ImportedAt",
+                "RevokedAt",
+            )
+            if meta.get(key) is not None
+        },
+    }
 
 
 def _explain(error: ConsoleApiError) -> str:
