@@ -60,6 +60,11 @@ def test_dev_mode_signs_in_with_one_click_and_out_again(
     playwright_sync.expect(page.get_by_role("heading", name="Certificates")).to_be_visible()
     playwright_sync.expect(page.get_by_text("test · us-east-1")).to_be_visible()
     shot(page, tmp_path, "signed-in")
+    page.get_by_role("link", name="Dashboard").click()
+    expect = playwright_sync.expect
+    expect(page.get_by_role("heading", name="Expiry dates over the next year")).to_be_visible()
+    expect(page.get_by_role("img", name="Expiry dates over the next year")).to_be_visible()
+    shot(page, tmp_path, "dashboard")
     page.get_by_role("button", name="Sign out").click()
     assert page.url.endswith("/console/sign-in")
     page.goto(f"{sqlite_server.endpoint}/console/certificates")

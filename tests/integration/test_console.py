@@ -3,6 +3,7 @@ its actions are the API's (same errors, same audit)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from pathlib import Path
@@ -339,3 +340,27 @@ def test_list_search_sort_filter_and_page(sqlite_tenant: Tenant) -> None:
     # Pages of 10: the next-page link carries the filters along.
     page = visitor.get("/console/certificates?size=10&search=example&sort=COMMON_NAME")
     assert "Next page" not in page.text
+
+
+def test_dashboard_for_an_empty_account_and_with_expiring_certificates(
+    sqlite_tenant: Tenant,
+) -> None:
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    visitor.sign_in(sqlite_tenant.key)
+    empty = visitor.get("/console/dashboard")
+    assert empty.status_code == 200
+    assert "No certificate expires that soon." in empty.text
+    assert "No renewal is waiting." in empty.text and "No failed validation." in empty.text
+    assert "0 certificates expire in the next twelve months" in empty.text
+
+    now = dt.datetime.now(dt.UTC)
+    for name, days in (("soon", 10), ("later", 100), ("much-later", 200), ("beyond", 500)):
+        leaf = pki.issue(f"{name}.example.com", not_after=now + dt.timedelta(days=days))
+        sqlite_tenant.acm.import_certificate(**leaf.import_args())
+    page = visitor.get("/console/dashboard").text
+    expiring = page[page.index("Expiring within 45 days") : page.index("renewals-h")]
+    assert "soon.example.com" in expiring and "later.example.com" not in expiring
+    assert "3 certificates expire in the next twelve months" in page
+    counts = [int(n) for n in re.findall(r"<tr><td>\w+ \d\d</td><td>(\d+)</td></tr>", page)]
+    assert len(counts) == 12 and sum(counts) == 3
+    assert counts[0] == 1 and counts[3] == 1 and counts[6] == 1

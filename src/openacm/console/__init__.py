@@ -9,6 +9,7 @@ from openacm.console.account import account_routes
 from openacm.console.api import ApiClient
 from openacm.console.authorities import authority_routes
 from openacm.console.certificates import certificate_routes
+from openacm.console.dashboard import dashboard_routes
 from openacm.console.pages import Console, sign_in_routes
 from openacm.console.sessions import SessionStore
 
@@ -23,4 +24,5 @@ def console_routes(api: ASGIApp, sessions: SessionStore, *, dev: bool) -> list[R
         *certificate_routes(console),
         *authority_routes(console),
         *account_routes(console),
+        *dashboard_routes(console),
     ]

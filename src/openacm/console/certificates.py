@@ -171,7 +171,7 @@ class CertificatePages:
         if token:
             params["NextToken"] = token
         answer = await self.console.call(request, session, "acm", "SearchCertificates", **params)
-        summaries = [_summary_of(r) for r in answer.get("Results", [])]
+        summaries = [summary_of(r) for r in answer.get("Results", [])]
         for summary in summaries:
             if not summary["DomainName"]:
                 await self._requested_names(request, session, summary)
@@ -457,7 +457,7 @@ class CertificatePages:
         return secured(response)
 
 
-def _summary_of(result: dict[str, Any]) -> dict[str, Any]:
+def summary_of(result: dict[str, Any]) -> dict[str, Any]:
     """A SearchCertificates result in ListCertificates' summary shape, for the same table."""
     x509 = result.get("X509Attributes", {})
     meta = result.get("CertificateMetadata", {}).get("AcmCertificateMetadata", {})
