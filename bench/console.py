@@ -25,12 +25,16 @@ from bench.progress import say
 from bench.servers import OPENACM, running
 
 TARGET_S = 0.300
-# The list pages timed: the default page, larger pages, a status filter, the optional columns.
+# The pages timed: the list's default page, larger pages, a status filter, a name search,
+# another sort, the optional columns; and the dashboard (which reads the year's expiries).
 LIST_PAGES = {
     "default (25)": "/console/certificates",
     "100 per page": "/console/certificates?size=100",
     "500 per page": "/console/certificates?size=500",
     "status ISSUED, oldest first": "/console/certificates?status=ISSUED&order=ASCENDING",
+    "name search": "/console/certificates?search=example",
+    "sorted by not after": "/console/certificates?sort=NOT_AFTER",
+    "dashboard (not a list page)": "/console/dashboard",
     "5 optional columns": (
         "/console/certificates?column=names&column=requested&column=not_before"
         "&column=not_after&column=renewal"
@@ -43,6 +47,7 @@ PAGES = [
     "/console/private-cas",
     "/console/private-cas/create",
     "/console/account",
+    "/console/dashboard",
 ]
 
 
@@ -99,8 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         arns = import_all(server, fixtures, options.import_threads)
         detail = f"/console/certificates/detail?arn={quote(arns[len(arns) // 2])}"
         failures += _check_pages(browser, [*PAGES, detail], f"{len(arns)} certificates")
-        rows = [_timed(browser, name, path, options.requests) for name, path in LIST_PAGES.items()]
-    print(f"\nconsole list page, {len(arns)} certificates, {options.requests} loads each")
+        rows = [
+            _timed(browser, name, path, _loads(name, options.requests))
+            for name, path in LIST_PAGES.items()
+        ]
+    print(f"\nconsole pages, {len(arns)} certificates, {options.requests} loads each")
     print(f"{'page':32} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
     for name, median, p95, longest in rows:
         print(f"{name:32} {median * 1000:10.1f} {p95 * 1000:8.1f} {longest * 1000:8.1f}")
@@ -109,6 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     target_ms = TARGET_S * 1000
     print(f"default page p95 {default_p95 * 1000:.0f} ms {verdict} the {target_ms:.0f} ms target")
     return 0 if default_p95 < TARGET_S and not failures else 1
+
+
+def _loads(name: str, requests: int) -> int:
+    """The dashboard reads up to 2,000 certificates a load: fewer loads of it."""
+    return max(3, requests // 8) if name.startswith("dashboard") else requests
 
 
 def _check_pages(browser: Browser, paths: list[str], label: str) -> int:
