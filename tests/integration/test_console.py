@@ -31,6 +31,10 @@ def test_signed_out_browser_gets_the_sign_in_page(sqlite_server: OpenAcmServer) 
         "/console/certificates/validation.csv?arn=x",
         "/console/private-cas",
         "/console/private-cas/detail?arn=x",
+        "/console/private-cas/create",
+        "/console/certificates/import",
+        "/console/account",
+        "/console/dashboard",
     ):
         answer = visitor.get(path)
         assert answer.status_code == 303
