@@ -4,7 +4,9 @@
 the second; flags without a sub-command go to the API benchmarks (`--help` lists them).
 `python -m bench crl` times CRL generation alone, `python -m bench pca` ACM-PCA's
 IssueCertificate against the raw signing limit (neither is part of the default run);
-`python -m bench renewal` the renewal sweep and renewal throughput (part of it).
+`python -m bench renewal` the renewal sweep and renewal throughput (part of it);
+`python -m bench console` the web console's pages and list latency with 10,000 certificates
+(not part of the default run).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench import cli, crl, issuance, pca, renewal
+from bench import cli, console, crl, issuance, pca, renewal
 
 API_FAILED = (2, 3, 130)  # a server failed, the machine is busy, or Ctrl-C: stop there
 
@@ -27,6 +29,8 @@ def main(argv: Sequence[str]) -> int:
         return renewal.main(argv[1:])
     if argv[:1] == ["pca"]:
         return pca.main(argv[1:])
+    if argv[:1] == ["console"]:
+        return console.main(argv[1:])
     if argv[:1] == ["api"]:
         return cli.main(argv[1:])
     status = cli.main(argv)

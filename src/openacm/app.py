@@ -23,6 +23,7 @@ from openacm.adapters.metrics import Metrics, metrics_directory
 from openacm.adapters.store.database import Database, StoreNotReady
 from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import Settings, ValidationSettings
+from openacm.console import SessionStore, console_routes
 from openacm.domain.names import NamePolicy
 from openacm.protocol.approvals import approval_csrf_key, approval_routes
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
@@ -89,7 +90,7 @@ class Runtime:
 class OpenAcmApp:
     """`POST /` (AWS JSON) and every `/service/...` path (Smithy RPC v2 CBOR, which answers
     other methods itself) go straight to the API endpoint; everything else (health, lifespan,
-    later the console) to the Starlette site."""
+    the console) to the Starlette site."""
 
     def __init__(self, api: JsonApiEndpoint, site: Starlette) -> None:
         self.api = api
@@ -288,5 +289,11 @@ def create_app(settings: Settings) -> OpenAcmApp:
         *metrics_routes(metrics, runtime.db, settings.issuance, clock),
         *(dev_clock_routes(clock) if settings.dev else []),
         *approval_routes(ApprovalDesk(runtime.db), approval_csrf_key(validation_key)),
+        # The console signs its calls and hands them to the API endpoint in-process.
+        *console_routes(
+            endpoint,
+            SessionStore(settings.data_dir / "console-sessions", runtime.cipher),
+            dev=settings.dev,
+        ),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

@@ -1,0 +1,28 @@
+"""The web console (docs/console.md)."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from openacm.console.account import account_routes
+from openacm.console.api import ApiClient
+from openacm.console.authorities import authority_routes
+from openacm.console.certificates import certificate_routes
+from openacm.console.dashboard import dashboard_routes
+from openacm.console.pages import Console, sign_in_routes
+from openacm.console.sessions import SessionStore
+
+__all__ = ["SessionStore", "console_routes"]
+
+
+def console_routes(api: ASGIApp, sessions: SessionStore, *, dev: bool) -> list[Route]:
+    """The console's routes, calling `api` (the AWS JSON endpoint) in-process."""
+    console = Console(ApiClient(api), sessions, dev=dev)
+    return [
+        *sign_in_routes(console),
+        *certificate_routes(console),
+        *authority_routes(console),
+        *account_routes(console),
+        *dashboard_routes(console),
+    ]

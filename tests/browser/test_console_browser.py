@@ -1,0 +1,253 @@
+"""The console in a real browser: Debian's chromium driven by Playwright against a real
+`openacm serve --dev`. Each step leaves a screenshot in the test's output directory."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.conftest import Tenant
+from tests.integration.test_associations import LB, openacm_client
+from tests.integration.test_private_certificates import make_root_ca
+from tests.support import pki
+from tests.support.acm_flow import describe, publish_records, unique_domain
+from tests.support.bind import BindServer
+from tests.support.server import OpenAcmServer
+
+CHROMIUM = "/usr/bin/chromium"
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason="Debian's chromium is not installed (.ci/run does)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[playwright_sync.Browser]:
+    with playwright_sync.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: playwright_sync.Browser) -> Iterator[playwright_sync.Page]:
+    context = browser.new_context(accept_downloads=True)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def shot(page: playwright_sync.Page, tmp_path: Path, name: str) -> None:
+    page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+
+
+def test_dev_mode_signs_in_with_one_click_and_out_again(
+    sqlite_server: OpenAcmServer, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    page.goto(f"{sqlite_server.endpoint}/console/certificates")
+    # Signed out: the browser lands on the sign-in page.
+    assert page.url.endswith("/console/sign-in")
+    shot(page, tmp_path, "sign-in")
+    page.get_by_role("button", name="Sign in as the dev key").click()
+    playwright_sync.expect(page.get_by_role("heading", name="Certificates")).to_be_visible()
+    playwright_sync.expect(page.get_by_text("test · us-east-1")).to_be_visible()
+    shot(page, tmp_path, "signed-in")
+    page.get_by_role("link", name="Dashboard").click()
+    expect = playwright_sync.expect
+    expect(page.get_by_role("heading", name="Expiry dates over the next year")).to_be_visible()
+    expect(page.get_by_role("img", name="Expiry dates over the next year")).to_be_visible()
+    shot(page, tmp_path, "dashboard")
+    page.get_by_role("button", name="Sign out").click()
+    assert page.url.endswith("/console/sign-in")
+    page.goto(f"{sqlite_server.endpoint}/console/certificates")
+    assert page.url.endswith("/console/sign-in")
+
+
+def test_request_list_detail_tag_delete(
+    sqlite_tenant: Tenant, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    expect = playwright_sync.expect
+    page.goto(f"{sqlite_tenant.server.endpoint}/console/")
+    page.get_by_label("Access key ID").fill(sqlite_tenant.key[0])
+    page.get_by_label("Secret access key").fill(sqlite_tenant.key[1])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.get_by_role("heading", name="Certificates")).to_be_visible()
+
+    page.get_by_role("link", name="Request a certificate").click()
+    page.get_by_label("Domain names").fill("browser.example.com\nwww.browser.example.com")
+    page.get_by_label("DNS").check()
+    shot(page, tmp_path, "request")
+    page.get_by_role("button", name="Request").click()
+    expect(page.get_by_role("status")).to_contain_text("Requested certificate")
+    expect(page.get_by_role("heading", name="browser.example.com")).to_be_visible()
+    expect(page.get_by_role("link", name="Export to CSV")).to_be_visible()
+    shot(page, tmp_path, "detail")
+
+    page.get_by_role("link", name="Certificates", exact=True).first.click()
+    row = page.get_by_role("row").filter(has_text="browser.example.com")
+    expect(row).to_contain_text("AMAZON_ISSUED")
+    expect(row).to_contain_text("PENDING_VALIDATION")
+    shot(page, tmp_path, "list")
+    row.get_by_role("link", name="browser.example.com").click()
+
+    page.get_by_label("Key", exact=True).fill("Name")
+    page.get_by_label("Value", exact=True).fill("from-the-browser")
+    page.get_by_role("button", name="Add tag").click()
+    expect(page.get_by_role("status")).to_contain_text("Tag saved.")
+    expect(page.get_by_role("cell", name="from-the-browser")).to_be_visible()
+    shot(page, tmp_path, "tagged")
+    (summary,) = sqlite_tenant.acm.list_certificates()["CertificateSummaryList"]
+    tags = sqlite_tenant.acm.list_tags_for_certificate(CertificateArn=summary["CertificateArn"])
+    assert tags["Tags"] == [{"Key": "Name", "Value": "from-the-browser"}]
+
+    page.get_by_label("I want to delete this certificate").check()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_contain_text("Certificate deleted.")
+    expect(page.get_by_text("No certificates.")).to_be_visible()
+    shot(page, tmp_path, "deleted")
+    assert sqlite_tenant.acm.list_certificates()["CertificateSummaryList"] == []
+
+
+def _pem_blocks(text: str, label: str) -> list[bytes]:
+    begin, end = f"-----BEGIN {label}-----", f"-----END {label}-----"
+    blocks = []
+    for part in text.split(begin)[1:]:
+        blocks.append(f"{begin}{part.split(end, 1)[0]}{end}\n".encode())
+    return blocks
+
+
+def test_private_certificate_issue_export_and_in_use_refusal(
+    sqlite_tenant: Tenant, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    expect = playwright_sync.expect
+    ca_arn, _ = make_root_ca(sqlite_tenant)
+    page.goto(f"{sqlite_tenant.server.endpoint}/console/sign-in")
+    page.get_by_label("Access key ID").fill(sqlite_tenant.key[0])
+    page.get_by_label("Secret access key").fill(sqlite_tenant.key[1])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+    page.get_by_role("link", name="Private CAs").click()
+    expect(page.get_by_role("row").filter(has_text="ROOT")).to_contain_text("ACTIVE")
+    page.get_by_role("row").filter(has_text="ROOT").get_by_role("link").click()
+    expect(page.get_by_text(ca_arn)).to_be_visible()
+    shot(page, tmp_path, "private-ca")
+
+    page.goto(f"{sqlite_tenant.server.endpoint}/console/certificates/request")
+    page.get_by_role("radio", name="Private").check()
+    page.get_by_label("Domain names").fill("svc.internal.example")
+    page.get_by_label("Certificate authority (private)").select_option(ca_arn)
+    page.get_by_role("button", name="Request").click()
+    expect(page.get_by_role("status")).to_contain_text("Requested certificate")
+    for _ in range(100):  # issued by the background work, in well under a few seconds
+        if page.get_by_text("The certificate was issued at").count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(page.get_by_text("The certificate was issued at")).to_be_visible()
+    expect(page.get_by_text(ca_arn)).to_be_visible()
+    shot(page, tmp_path, "private-issued")
+
+    page.get_by_label("Passphrase for the private key").fill("correct horse")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Export").click()
+    downloaded = Path(download_info.value.path()).read_text()
+    (key_pem,) = _pem_blocks(downloaded, "ENCRYPTED PRIVATE KEY")
+    key = serialization.load_pem_private_key(key_pem, password=b"correct horse")
+    leaf = x509.load_pem_x509_certificate(_pem_blocks(downloaded, "CERTIFICATE")[0])
+    assert leaf.public_key().public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
+
+    arn = page.url.split("arn=", 1)[1]
+    oacm = openacm_client(sqlite_tenant.server, sqlite_tenant.key)
+    oacm.associate_certificate(CertificateArn=unquote(arn), ResourceArn=LB)
+    page.reload()
+    page.get_by_label("I want to delete this certificate").check()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("alert")).to_contain_text("ResourceInUseException")
+    expect(page.get_by_role("alert")).to_contain_text("remove it from the resources")
+    shot(page, tmp_path, "in-use-refusal")
+    assert sqlite_tenant.acm.describe_certificate(CertificateArn=unquote(arn))["Certificate"]
+    # The refusal names the resource; disassociating it lets the delete through.
+    expect(page.get_by_role("cell", name=LB, exact=True)).to_be_visible()
+    page.get_by_role("button", name=f"Disassociate {LB}").click()
+    expect(page.get_by_role("status")).to_contain_text("Association removed.")
+    expect(page.get_by_text("No resource uses this certificate.")).to_be_visible()
+    page.get_by_label("I want to delete this certificate").check()
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_contain_text("Certificate deleted.")
+
+
+def test_import_a_pasted_certificate_then_tag_it(
+    sqlite_tenant: Tenant, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    expect = playwright_sync.expect
+    leaf = pki.issue("imported.example.com", sans=["imported.example.com"])
+    page.goto(f"{sqlite_tenant.server.endpoint}/console/sign-in")
+    page.get_by_label("Access key ID").fill(sqlite_tenant.key[0])
+    page.get_by_label("Secret access key").fill(sqlite_tenant.key[1])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_role("link", name="Import a certificate").click()
+    # A key that is not the certificate's is refused with the API's reason.
+    page.get_by_label("Certificate body").fill(leaf.cert_pem.decode())
+    other_key = pki.key_pem(ec.generate_private_key(ec.SECP256R1())).decode()
+    page.get_by_label("Certificate private key").fill(other_key)
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("alert")).to_contain_text("does not match")
+    shot(page, tmp_path, "import-refused")
+    page.get_by_label("Certificate body").fill(leaf.cert_pem.decode())
+    page.get_by_label("Certificate private key").fill(leaf.key_pem.decode())
+    page.get_by_role("button", name="Import").click()
+    expect(page.get_by_role("status")).to_contain_text("Certificate imported.")
+    expect(page.get_by_role("heading", name="imported.example.com")).to_be_visible()
+    expect(page.get_by_text("IMPORTED", exact=True)).to_be_visible()
+    page.get_by_label("Key", exact=True).fill("team")
+    page.get_by_label("Value", exact=True).fill("platform")
+    page.get_by_role("button", name="Add tag").click()
+    expect(page.get_by_role("cell", name="platform")).to_be_visible()
+    shot(page, tmp_path, "imported")
+    (summary,) = sqlite_tenant.acm.list_certificates()["CertificateSummaryList"]
+    assert summary["Type"] == "IMPORTED"
+
+
+def test_public_dns_certificate_followed_to_issued_then_revoked(
+    pki_tenant: Tenant, bind_server: BindServer, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    expect = playwright_sync.expect
+    domain = unique_domain("console")
+    page.goto(f"{pki_tenant.server.endpoint}/console/sign-in")
+    page.get_by_label("Access key ID").fill(pki_tenant.key[0])
+    page.get_by_label("Secret access key").fill(pki_tenant.key[1])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    page.get_by_role("link", name="Request a certificate").click()
+    page.get_by_label("Domain names").fill(domain)
+    page.get_by_label("Allow export").check()
+    page.get_by_role("button", name="Request").click()
+    expect(page.get_by_role("link", name="Export to CSV")).to_be_visible()
+    arn = unquote(page.url.split("arn=", 1)[1])
+    # The record the page shows is the one to create.
+    record = describe(pki_tenant.acm, arn)["DomainValidationOptions"][0]["ResourceRecord"]
+    expect(page.get_by_role("cell", name=record["Name"])).to_be_visible()
+    publish_records(bind_server, describe(pki_tenant.acm, arn))
+    for _ in range(150):
+        if page.get_by_text("The certificate was issued at").count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    expect(page.get_by_text("The certificate was issued at")).to_be_visible()
+    shot(page, tmp_path, "public-issued")
+
+    page.get_by_label("Revocation reason").select_option("KEY_COMPROMISE")
+    page.get_by_label("I want to revoke this certificate").check()
+    page.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("status")).to_contain_text("Certificate revoked.")
+    shot(page, tmp_path, "revoked")
+    described = describe(pki_tenant.acm, arn)
+    assert described["Status"] == "REVOKED"
+    assert described["RevocationReason"] == "KEY_COMPROMISE"
