@@ -146,6 +146,16 @@ class IssuanceSettings:
 
 
 @dataclass(frozen=True)
+class AcmeSettings:
+    """ACME endpoints (`[acme]`, OPENACM_ACME_*; docs/acme-server.md)."""
+
+    # Base of the EndpointUrl handed to ACME clients (default: the API's own scheme://host:port).
+    public_url: str = ""
+    # ACME endpoints per account and region (CreateAcmeEndpoint: ServiceQuotaExceededException).
+    endpoints_per_region: int = 10
+
+
+@dataclass(frozen=True)
 class RenewalSettings:
     """Managed renewal (`[renewal]`, OPENACM_RENEWAL_*; docs/renewal.md)."""
 
@@ -388,6 +398,7 @@ class Settings:
     email: EmailSettings = field(default_factory=EmailSettings)
     dns_zones: tuple[DnsZone, ...] = ()
     events: EventSettings = field(default_factory=EventSettings)
+    acme: AcmeSettings = field(default_factory=AcmeSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -441,4 +452,5 @@ def sections_from(
         "email": load_section(EmailSettings, _table(config, "email"), source, "EMAIL"),
         "dns_zones": dns_zones_from(config),
         "events": events_from(config, source),
+        "acme": load_section(AcmeSettings, _table(config, "acme"), source, "ACME"),
     }

@@ -543,3 +543,26 @@ email_approvals = Table(
     Column("replaced_at", Float),
     Index("ix_email_approvals_certificate", "certificate_arn", "domain_name"),
 )
+
+# -- ACME endpoints (issue 9) ------------------------------------------------------------------
+
+# One ACME server of an account and region (CreateAcmeEndpoint). The CertificateAuthority union
+# and the CertificateTags are kept as JSON: they are only ever read whole with the endpoint.
+# Tags on the endpoint itself live in `tags` under its ARN, like a certificate's.
+acme_endpoints = Table(
+    "acme_endpoints",
+    metadata,
+    Column("arn", String(200), primary_key=True),
+    Column("endpoint_id", String(64), nullable=False, unique=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("failure_reason", Text),
+    Column("authorization_behavior", String(32), nullable=False),
+    Column("contact", String(16), nullable=False),
+    Column("certificate_authority_json", Text, nullable=False),
+    Column("certificate_tags_json", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_acme_endpoints_account_id_region_created_at", "account_id", "region", "created_at"),
+)

@@ -19,6 +19,7 @@ from openacm.services.acm.requests import RequestOperations
 from openacm.services.acm.revocation import RevocationOperations
 from openacm.services.acm.tagging import TagOperations
 from openacm.services.acm.validation_move import OptionOperations
+from openacm.services.acme.endpoints import AcmeEndpointOperations
 from openacm.services.context import CallContext
 from openacm.services.pki.builtin_ca import BuiltinCa
 
@@ -52,6 +53,7 @@ class AcmService:
         renewal = RenewalOperations(db, certificates)
         email = EmailOperations(db, certificates, names, settings.validation)
         options = OptionOperations(db, certificates, settings.validation, validation_key)
+        acme = AcmeEndpointOperations(db, settings, certificates.tag_limits)
         self.handlers: dict[str, Handler] = {
             "RequestCertificate": requests.request_certificate,
             "ListCertificateDomainValidations": requests.list_certificate_domain_validations,
@@ -74,6 +76,11 @@ class AcmService:
             "PutAccountConfiguration": account.put_account_configuration,
             "ResendValidationEmail": email.resend_validation_email,
             "UpdateCertificateOptions": options.update_certificate_options,
+            "CreateAcmeEndpoint": acme.create_acme_endpoint,
+            "DescribeAcmeEndpoint": acme.describe_acme_endpoint,
+            "ListAcmeEndpoints": acme.list_acme_endpoints,
+            "UpdateAcmeEndpoint": acme.update_acme_endpoint,
+            "DeleteAcmeEndpoint": acme.delete_acme_endpoint,
         }
 
     def handler(self, operation: str) -> Handler:
