@@ -24,6 +24,7 @@ from openacm.adapters.store.database import Database, StoreNotReady
 from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import Settings, ValidationSettings
 from openacm.domain.names import NamePolicy
+from openacm.protocol.acme import acme_routes
 from openacm.protocol.approvals import approval_csrf_key, approval_routes
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
 from openacm.protocol.metrics_endpoint import metrics_routes, request_observer
@@ -35,6 +36,8 @@ from openacm.services.acm.private_issuance import AcmPrivateIssuer
 from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
+from openacm.services.acme.endpoints import api_base_url
+from openacm.services.acme.server import AcmeServer
 from openacm.services.background import BackgroundWork
 from openacm.services.clock import InstallationClock
 from openacm.services.events import EventDelivery, EventWork
@@ -243,6 +246,10 @@ def create_app(settings: Settings) -> OpenAcmApp:
         more_work=email_validation_work(runtime.db, settings, worker.dns),
     )
 
+    # ACME endpoints' servers (docs/acme-server.md): certificates from the builtin CA, dns-01
+    # looked up through the validation resolvers.
+    acme_server = AcmeServer(runtime.db, leaf_issuer, worker.dns, api_base_url(settings))
+
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -278,5 +285,6 @@ def create_app(settings: Settings) -> OpenAcmApp:
         *metrics_routes(metrics, runtime.db, settings.issuance, clock),
         *(dev_clock_routes(clock) if settings.dev else []),
         *approval_routes(ApprovalDesk(runtime.db), approval_csrf_key(validation_key)),
+        *acme_routes(acme_server, clock),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))
