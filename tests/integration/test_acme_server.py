@@ -20,7 +20,11 @@ from cryptography import x509
 from tests.conftest import Tenant
 from tests.support.bind import BindServer
 
-pytestmark = pytest.mark.skipif(shutil.which("lego") is None, reason="lego is not installed")
+needs_lego = pytest.mark.skipif(shutil.which("lego") is None, reason="lego is not installed")
+needs_certbot = pytest.mark.skipif(
+    shutil.which("certbot") is None or shutil.which("nsupdate") is None,
+    reason="certbot and nsupdate are not installed",
+)
 
 
 def endpoint_url(tenant: Tenant, algorithms: list[str], **extra: Any) -> tuple[str, str]:
@@ -64,6 +68,20 @@ def lego(
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
 
+def verified_leaf(tenant: Tenant, chain: Path, tmp_path: Path) -> x509.Certificate:
+    """The chain's leaf, once `openssl verify` accepts the chain under the builtin CA's root."""
+    roots = tmp_path / "roots.pem"
+    roots.write_text(httpx.get(f"{tenant.server.endpoint}/ca/roots.pem").text)
+    verified = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(roots), "-untrusted", str(chain), str(chain)],
+        capture_output=True,
+        text=True,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    return x509.load_pem_x509_certificates(chain.read_bytes())[0]
+
+
+@needs_lego
 def test_lego_obtains_a_certificate_listed_in_acm(
     pki_tenant: Tenant, bind_server: BindServer, tmp_path: Path
 ) -> None:
@@ -88,16 +106,7 @@ def test_lego_obtains_a_certificate_listed_in_acm(
     )
     assert done.returncode == 0, done.stdout + done.stderr + pki_tenant.server.log()[-3000:]
 
-    chain = tmp_path / "certificates" / f"{name}.crt"
-    roots = tmp_path / "roots.pem"
-    roots.write_text(httpx.get(f"{pki_tenant.server.endpoint}/ca/roots.pem").text)
-    verified = subprocess.run(
-        ["openssl", "verify", "-CAfile", str(roots), "-untrusted", str(chain), str(chain)],
-        capture_output=True,
-        text=True,
-    )
-    assert verified.returncode == 0, verified.stdout + verified.stderr
-    leaf = x509.load_pem_x509_certificates(chain.read_bytes())[0]
+    leaf = verified_leaf(pki_tenant, tmp_path / "certificates" / f"{name}.crt", tmp_path)
     sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert set(sans.get_values_for_type(x509.DNSName)) == {name, other}
 
@@ -118,6 +127,7 @@ def test_lego_obtains_a_certificate_listed_in_acm(
     assert tags == [{"Key": "via", "Value": "acme"}]
 
 
+@needs_lego
 def test_lego_with_a_key_the_endpoint_does_not_allow(
     pki_tenant: Tenant, bind_server: BindServer, tmp_path: Path
 ) -> None:
@@ -133,3 +143,52 @@ def test_lego_with_a_key_the_endpoint_does_not_allow(
         Includes={"keyTypes": ["RSA_2048", "EC_prime256v1"]}, CertificateKeyPairOrigins=["ACME"]
     )
     assert listed["CertificateSummaryList"] == []
+
+
+# certbot's manual auth hook: the dns-01 TXT record, by RFC 2136 update to the test BIND.
+CERTBOT_HOOK = """#!/bin/sh
+nsupdate -y "{algorithm}:{key}:{secret}" <<END
+server {address} {port}
+zone {zone}
+update add _acme-challenge.$CERTBOT_DOMAIN. 60 TXT "$CERTBOT_VALIDATION"
+send
+END
+"""
+
+
+@needs_certbot
+def test_certbot_obtains_a_certificate(
+    pki_tenant: Tenant, bind_server: BindServer, tmp_path: Path
+) -> None:
+    arn, directory = endpoint_url(pki_tenant, ["EC_prime256v1", "EC_secp384r1"], Contact="REQUIRED")
+    name = f"certbot-{uuid.uuid4().hex[:8]}.openacm-test.com"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(
+        CERTBOT_HOOK.format(
+            algorithm=bind_server.tsig_algorithm,
+            key=bind_server.tsig_key_name,
+            secret=bind_server.tsig_secret_b64,
+            address=bind_server.address,
+            port=bind_server.port,
+            zone="openacm-test.com",
+        )
+    )
+    hook.chmod(0o755)
+    command = ["certbot", "certonly", "--non-interactive", "--agree-tos"]
+    command += ["-m", "ops@openacm-test.com", "--server", directory]
+    for option in ("config", "work", "logs"):
+        command += [f"--{option}-dir", str(tmp_path / option)]
+    command += ["--manual", "--preferred-challenges", "dns", "--manual-auth-hook", str(hook)]
+    command += ["--key-type", "ecdsa", "--elliptic-curve", "secp384r1", "-d", name]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr + pki_tenant.server.log()[-3000:]
+
+    chain = tmp_path / "config" / "live" / name / "fullchain.pem"
+    leaf = verified_leaf(pki_tenant, chain, tmp_path)
+    assert leaf.subject.rfc4514_string() == f"CN={name}"
+    listed = pki_tenant.acm.list_certificates(
+        Includes={"keyTypes": ["EC_secp384r1"]}, CertificateKeyPairOrigins=["ACME"]
+    )["CertificateSummaryList"]
+    assert [summary["DomainName"] for summary in listed] == [name]
+    described = pki_tenant.acm.describe_certificate(CertificateArn=listed[0]["CertificateArn"])
+    assert described["Certificate"]["AcmeEndpointArn"] == arn
