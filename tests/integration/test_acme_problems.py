@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import httpx
+import pytest
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from openacm.domain.acme import b64url, dns01_txt_value
@@ -189,3 +192,49 @@ def test_dns01_and_the_csr_check(pki_tenant: Tenant, bind_server: BindServer) ->
     assert chain.text.count("BEGIN CERTIFICATE") == 3
     again = client.post(order["finalize"], {"csr": csr_der_b64(key, [good])})
     assert problem_type(again) == "orderNotReady"
+
+
+def test_acme_accounts_in_acm(sqlite_tenant: Tenant) -> None:
+    acm = sqlite_tenant.acm
+    url = directory_of(sqlite_tenant)
+    arn = acm.list_acme_endpoints()["AcmeEndpoints"][-1]["AcmeEndpointArn"]
+    clients = [AcmeTestClient(url) for _ in range(3)]
+    for client in clients:
+        assert client.new_account(contact=["mailto:ops@example.com"]).status_code == 201
+    urls = [client.kid for client in clients]
+
+    seen: list[str] = []
+    kwargs: dict[str, Any] = {"AcmeEndpointArn": arn, "MaxResults": 2}
+    while True:
+        page = acm.list_acme_accounts(**kwargs)
+        seen += [account["AccountUrl"] for account in page["AcmeAccounts"]]
+        if "NextToken" not in page:
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    assert seen == urls
+
+    described = acm.describe_acme_account(AcmeEndpointArn=arn, AccountUrl=urls[0])["AcmeAccount"]
+    assert described["Status"] == "VALID"
+    assert described["Contacts"] == ["mailto:ops@example.com"]
+    assert described["PublicKeyThumbprint"] == thumbprint(clients[0].key)
+
+    acm.revoke_acme_account(AcmeEndpointArn=arn, AccountUrl=urls[0])
+    described = acm.describe_acme_account(AcmeEndpointArn=arn, AccountUrl=urls[0])["AcmeAccount"]
+    assert described["Status"] == "REVOKED"
+    # The ACME server refuses the revoked account; the others go on.
+    assert problem_type(clients[0].new_order("a.example.com")) == "unauthorized"
+    assert clients[1].new_order("a.example.com").status_code == 201
+    with pytest.raises(ClientError) as raised:
+        acm.revoke_acme_account(AcmeEndpointArn=arn, AccountUrl=urls[0])
+    assert raised.value.response["Error"]["Code"] == "ConflictException"
+    with pytest.raises(ClientError) as raised:
+        acm.describe_acme_account(AcmeEndpointArn=arn, AccountUrl=url + "/nope")
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_account_deactivation(sqlite_tenant: Tenant) -> None:
+    client = AcmeTestClient(directory_of(sqlite_tenant))
+    client.new_account()
+    answer = client.post(client.kid or "", {"status": "deactivated"})
+    assert answer.json()["status"] == "deactivated"
+    assert problem_type(client.new_order("a.example.com")) == "unauthorized"

@@ -106,6 +106,20 @@ class AcmeStateStore:
         row = self.conn.execute(query).first()
         return None if row is None else _account(row)
 
+    def accounts_page(
+        self, endpoint_id: str, *, after: tuple[float, str] | None, limit: int
+    ) -> tuple[list[AcmeAccount], bool]:
+        """An endpoint's accounts, oldest first; `after` is where the previous page ended."""
+        c = acme_accounts.c
+        query = select(acme_accounts).where(c.endpoint_id == endpoint_id)
+        if after is not None:
+            created, account_id = after
+            query = query.where(
+                (c.created_at > created) | ((c.created_at == created) & (c.account_id > account_id))
+            )
+        rows = self.conn.execute(query.order_by(c.created_at, c.account_id).limit(limit + 1)).all()
+        return [_account(row) for row in rows[:limit]], len(rows) > limit
+
     def update_account(self, account_id: str, *, contact: list[str], status: str) -> None:
         self.conn.execute(
             update(acme_accounts)

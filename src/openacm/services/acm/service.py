@@ -19,6 +19,7 @@ from openacm.services.acm.requests import RequestOperations
 from openacm.services.acm.revocation import RevocationOperations
 from openacm.services.acm.tagging import TagOperations
 from openacm.services.acm.validation_move import OptionOperations
+from openacm.services.acme.accounts import AcmeAccountOperations
 from openacm.services.acme.endpoints import AcmeEndpointOperations
 from openacm.services.context import CallContext
 from openacm.services.pki.builtin_ca import BuiltinCa
@@ -54,6 +55,7 @@ class AcmService:
         email = EmailOperations(db, certificates, names, settings.validation)
         options = OptionOperations(db, certificates, settings.validation, validation_key)
         acme = AcmeEndpointOperations(db, settings, certificates.tag_limits)
+        acme_accounts = AcmeAccountOperations(db, acme)
         self.handlers: dict[str, Handler] = {
             "RequestCertificate": requests.request_certificate,
             "ListCertificateDomainValidations": requests.list_certificate_domain_validations,
@@ -81,6 +83,9 @@ class AcmService:
             "ListAcmeEndpoints": acme.list_acme_endpoints,
             "UpdateAcmeEndpoint": acme.update_acme_endpoint,
             "DeleteAcmeEndpoint": acme.delete_acme_endpoint,
+            "DescribeAcmeAccount": acme_accounts.describe_acme_account,
+            "ListAcmeAccounts": acme_accounts.list_acme_accounts,
+            "RevokeAcmeAccount": acme_accounts.revoke_acme_account,
         }
 
     def handler(self, operation: str) -> Handler:
