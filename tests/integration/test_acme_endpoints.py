@@ -172,3 +172,18 @@ def test_isolation_and_bad_arns(tenant: Tenant, server: Any) -> None:
     certificate_arn = arn.replace("acme-endpoint/", "certificate/")
     error = error_of(lambda: tenant.acm.describe_acme_endpoint(AcmeEndpointArn=certificate_arn))
     assert error["Code"] == "ValidationException"
+
+
+def test_generic_tag_operations_on_an_endpoint(tenant: Tenant) -> None:
+    acm = tenant.acm
+    arn = create(acm, Tags=[{"Key": "team", "Value": "web"}])
+    assert acm.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "web"}]
+    acm.tag_resource(ResourceArn=arn, Tags=[{"Key": "env", "Value": "prod"}])
+    acm.untag_resource(ResourceArn=arn, TagKeys=["team"])
+    assert acm.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "env", "Value": "prod"}]
+    # The certificate-only operations still refuse it.
+    error = error_of(lambda: acm.list_tags_for_certificate(CertificateArn=arn))
+    assert error["Code"] in ("InvalidArnException", "ValidationException")
+    acm.delete_acme_endpoint(AcmeEndpointArn=arn)
+    error = error_of(lambda: acm.list_tags_for_resource(ResourceArn=arn))
+    assert error["Code"] == "ResourceNotFoundException"

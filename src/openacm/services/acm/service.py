@@ -48,7 +48,6 @@ class AcmService:
             db, certificates, settings.quotas, settings.validation, names, validation_key
         )
         revocation = RevocationOperations(db, certificates, ca, settings.issuance)
-        tagging = TagOperations(certificates)
         account = AccountOperations(db)
         export = ExportOperations(db, cipher, certificates)
         renewal = RenewalOperations(db, certificates)
@@ -56,6 +55,7 @@ class AcmService:
         options = OptionOperations(db, certificates, settings.validation, validation_key)
         acme = AcmeEndpointOperations(db, settings, certificates.tag_limits)
         acme_accounts = AcmeAccountOperations(db, acme)
+        tagging = TagOperations(certificates, acme)
         self.handlers: dict[str, Handler] = {
             "RequestCertificate": requests.request_certificate,
             "ListCertificateDomainValidations": requests.list_certificate_domain_validations,
