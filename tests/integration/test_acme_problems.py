@@ -10,7 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from botocore.exceptions import ClientError
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from openacm.domain.acme import b64url, dns01_txt_value
 from openacm.protocol.acme import thumbprint
@@ -23,6 +25,8 @@ from tests.support.acme_client import (
     rsa_key,
 )
 from tests.support.bind import BindServer
+
+DER = Encoding.DER
 
 
 def directory_of(tenant: Tenant, contact: str = "NOT_REQUIRED") -> str:
@@ -192,6 +196,24 @@ def test_dns01_and_the_csr_check(pki_tenant: Tenant, bind_server: BindServer) ->
     assert chain.text.count("BEGIN CERTIFICATE") == 3
     again = client.post(order["finalize"], {"csr": csr_der_b64(key, [good])})
     assert problem_type(again) == "orderNotReady"
+
+    # revokeCert: only by the account that ordered it, with an accepted reason, once.
+    der = b64url(x509.load_pem_x509_certificates(chain.text.encode())[0].public_bytes(DER))
+    revoke_url = client.directory()["revokeCert"]
+    stranger = AcmeTestClient(client.directory_url)
+    stranger.new_account()
+    answer = stranger.post(revoke_url, {"certificate": der})
+    assert problem_type(answer) == "unauthorized"
+    answer = client.post(revoke_url, {"certificate": der, "reason": 6})
+    assert problem_type(answer) == "badRevocationReason"
+    assert client.post(revoke_url, {"certificate": der, "reason": 1}).status_code == 200
+    assert problem_type(client.post(revoke_url, {"certificate": der})) == "alreadyRevoked"
+    listed = pki_tenant.acm.list_certificates(
+        CertificateStatuses=["REVOKED"],
+        Includes={"keyTypes": ["EC_prime256v1"]},
+        CertificateKeyPairOrigins=["ACME"],
+    )["CertificateSummaryList"]
+    assert [summary["DomainName"] for summary in listed] == [good]
 
 
 def test_acme_accounts_in_acm(sqlite_tenant: Tenant) -> None:

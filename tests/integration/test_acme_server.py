@@ -126,6 +126,14 @@ def test_lego_obtains_a_certificate_listed_in_acm(
     tags = acm.list_tags_for_certificate(CertificateArn=listed[0]["CertificateArn"])["Tags"]
     assert tags == [{"Key": "via", "Value": "acme"}]
 
+    # lego revokes it with the account key; ACM and the CRL say so.
+    revoked = lego(bind_server, directory, tmp_path, "--email", "ops@openacm-test.com",
+                   "--domains", name, "revoke", "--reason", "4")  # fmt: skip
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    described = acm.describe_certificate(CertificateArn=listed[0]["CertificateArn"])["Certificate"]
+    assert described["Status"] == "REVOKED"
+    assert described["RevocationReason"] == "SUPERSEDED"
+
 
 @needs_lego
 def test_lego_with_a_key_the_endpoint_does_not_allow(

@@ -163,6 +163,7 @@ def acme_routes(server: AcmeServer, clock: InstallationClock) -> list[Route]:
         Route(f"{prefix}/chall/{{ident}}", wire.signed(wire.challenge), methods=["POST"]),
         Route(f"{prefix}/finalize/{{ident}}", wire.signed(wire.finalize), methods=["POST"]),
         Route(f"{prefix}/cert/{{ident}}", wire.signed(wire.certificate), methods=["POST"]),
+        Route(f"{prefix}/revoke-cert", wire.signed(wire.revoke), methods=["POST"]),
     ]
 
 
@@ -345,6 +346,14 @@ class _Wire:
         _: float,
     ) -> str:
         return self.server.certificate(endpoint, account, ident)
+
+    def revoke(
+        self, endpoint: AcmeEndpointRecord, account: Any, signed: SignedRequest, _: str, now: float
+    ) -> Answer:
+        # Only by the ordering account's key (kid); revocation by the certificate's own key
+        # (a jwk request, §7.6) is not built.
+        self.server.revoke(endpoint, account, _required(signed), now)
+        return Answer({})
 
 
 def _required(signed: SignedRequest) -> dict[str, Any]:

@@ -18,6 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import Connection
+
 from openacm.adapters.dns.resolver import DnsChecker, DnsLookupError
 from openacm.adapters.store.acme import AcmeEndpointStore
 from openacm.adapters.store.acme_server import (
@@ -28,6 +32,7 @@ from openacm.adapters.store.acme_server import (
 )
 from openacm.adapters.store.certificates import CertificateStore, TagStore
 from openacm.adapters.store.database import Database
+from openacm.adapters.store.issuance import AuthorityStore
 from openacm.domain.acme import (
     NONCE_LIFETIME_SECONDS,
     ORDER_LIFETIME_SECONDS,
@@ -43,8 +48,10 @@ from openacm.domain.acme import (
 from openacm.domain.acme_endpoints import ACTIVE, AcmeEndpointRecord
 from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord
+from openacm.services.acm.revocation import revoke_issued
 from openacm.services.events import emit_available
-from openacm.services.pki.leaf_issuer import IssuanceRefused, LeafIssuer
+from openacm.services.pki.builtin_ca import LoadedCa
+from openacm.services.pki.leaf_issuer import IssuanceRefused, LeafIssuer, serial_hex
 
 log = logging.getLogger("openacm.acme")
 DNS01 = "dns-01"
@@ -65,7 +72,6 @@ class Urls:
             "newAccount": self.of("new-account"),
             "newOrder": self.of("new-order"),
             "revokeCert": self.of("revoke-cert"),
-            "keyChange": self.of("key-change"),
             "meta": {"externalAccountRequired": False},
         }
 
@@ -424,6 +430,53 @@ class AcmeServer:
             raise AcmeProblem("malformed", "this order has no certificate", status=404)
         return stored.certificate_pem + (stored.chain_pem or "")
 
+    def revoke(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: AcmeAccount,
+        payload: Mapping[str, Any],
+        now: float,
+    ) -> None:
+        """revokeCert signed by the account that ordered the certificate (§7.6), through the
+        same revocation as RevokeCertificate: certificate, serial, CRL, OCSP."""
+        der = payload.get("certificate")
+        if not isinstance(der, str):
+            raise malformed("revokeCert needs a certificate")
+        reason = _revocation_reason(payload.get("reason", 0))
+        try:
+            certificate = x509.load_der_x509_certificate(b64url_decode(der))
+        except ValueError as exc:
+            raise malformed("the certificate is not DER") from exc
+        serial = serial_hex(certificate.serial_number)
+        with self.db.write() as conn:
+            record, issuing = self._issued(conn, serial, certificate)
+            if record.acme_endpoint_arn != endpoint.arn or record.acme_account_id != (
+                account.account_id
+            ):
+                raise AcmeProblem(
+                    "unauthorized", "this account did not order this certificate", status=403
+                )
+            if record.status == "REVOKED" or not revoke_issued(
+                conn, record, issuing, reason, self.issuer.issuance, now=now
+            ):
+                raise AcmeProblem("alreadyRevoked", "the certificate is already revoked")
+        issuing.ocsp.invalidate(certificate.serial_number)
+        log.info("acme certificate revoked", extra={"arn": record.arn, "reason": reason})
+
+    def _issued(
+        self, conn: Connection, serial: str, certificate: x509.Certificate
+    ) -> tuple[CertificateRecord, LoadedCa]:
+        """The ACM certificate a DER certificate is, found through its issuing CA's serials."""
+        pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+        for issuing in self.issuer.ca.by_id.values():
+            entry = AuthorityStore(conn).serial(issuing.ca_id, serial)
+            if entry is None:
+                continue
+            record = CertificateStore(conn).get(entry.certificate_arn, with_bodies=True)
+            if record is not None and record.certificate_pem == pem:
+                return record, issuing
+        raise AcmeProblem("malformed", "this server did not issue this certificate", status=404)
+
 
 def _acme_record(
     endpoint: AcmeEndpointRecord,
@@ -462,6 +515,26 @@ def _acme_record(
         acme_endpoint_arn=endpoint.arn,
         acme_account_id=account.account_id,
     )
+
+
+# RFC 5280 CRLReason codes (§7.6) and ACM's names for them. certificateHold (6) and
+# removeFromCRL (8) are refused, as RevokeCertificate refuses them: revocation is permanent.
+_REASONS = {
+    0: "UNSPECIFIED",
+    1: "KEY_COMPROMISE",
+    2: "CA_COMPROMISE",
+    3: "AFFILIATION_CHANGED",
+    4: "SUPERSEDED",
+    5: "CESSATION_OF_OPERATION",
+    9: "PRIVILEGE_WITHDRAWN",
+    10: "A_A_COMPROMISE",
+}
+
+
+def _revocation_reason(code: Any) -> str:
+    if isinstance(code, bool) or not isinstance(code, int) or code not in _REASONS:
+        raise AcmeProblem("badRevocationReason", f"reason {code!r} is not accepted")
+    return _REASONS[code]
 
 
 def _partition(arn: str) -> str:
