@@ -403,16 +403,24 @@ class AcmeServer:
             raise
         with self.db.write() as conn:
             outcome = self.issuer.commit(conn, signed, now=now, still_mine=True)
+            states = AcmeStateStore(conn)
             if outcome.issued:
                 emit_available(conn, signed.issued, "ISSUANCE", now)
-                AcmeStateStore(conn).set_order(
+                states.set_order(
                     order_id,
                     status="valid",
                     now=now,
                     expect="processing",
                     certificate_arn=record.arn,
                 )
-        log.info("acme certificate issued", extra={"arn": record.arn, "serial": outcome.serial})
+            else:
+                # The certificate row changed under us (deleted through the API meanwhile):
+                # the serial is abandoned, and the order must not stay processing for ever.
+                error = AcmeProblem("serverInternal", "the certificate could not be stored", 500)
+                states.set_order(
+                    order_id, status="invalid", now=now, expect="processing", error=error.document()
+                )
+        log.info("acme finalize", extra={"arn": record.arn, "issued": outcome.issued})
         return self.order(endpoint, account, order_id)
 
     def certificate(self, endpoint: AcmeEndpointRecord, account: AcmeAccount, order_id: str) -> str:
