@@ -323,7 +323,7 @@ class _Wire:
             answer = self.server.authorization(endpoint, account, ident)
             return Answer(answer.body["challenges"][0])
         answer = self.server.challenge(endpoint, account, ident, now)
-        up = f"{self.server.urls(endpoint).of('authz', ident)}"
+        up = self.server.urls(endpoint).of("authz", ident)
         return Answer(answer.body, 200, None, links=((up, "up"),))
 
     def finalize(
