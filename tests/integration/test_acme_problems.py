@@ -260,3 +260,23 @@ def test_account_deactivation(sqlite_tenant: Tenant) -> None:
     answer = client.post(client.kid or "", {"status": "deactivated"})
     assert answer.json()["status"] == "deactivated"
     assert problem_type(client.new_order("a.example.com")) == "unauthorized"
+
+
+def test_orders_expire(fresh_server: Any) -> None:
+    account_id, key = fresh_server.new_account()
+    tenant = Tenant(fresh_server, account_id, key, fresh_server.client(key=key))
+    client = AcmeTestClient(directory_of(tenant))
+    client.new_account()
+    answer = client.new_order("late.example.com")
+    order_url, order = answer.headers["Location"], answer.json()
+    # Eight days on the installation's (--dev) clock: past the seven-day order lifetime.
+    moved = httpx.post(f"{fresh_server.endpoint}/dev/clock", json={"advance_seconds": 8 * 86400})
+    assert moved.status_code == 200, moved.text
+    expired = client.post(order_url, None).json()
+    assert expired["status"] == "invalid"
+    authz = client.post(order["authorizations"][0], None).json()
+    assert authz["status"] == "expired"
+    challenge = client.post(authz["challenges"][0]["url"], {}).json()
+    assert challenge["status"] == "pending"  # not validated any more
+    csr = csr_der_b64(ec.generate_private_key(ec.SECP256R1()), ["late.example.com"])
+    assert problem_type(client.post(order["finalize"], {"csr": csr})) == "orderNotReady"

@@ -296,9 +296,9 @@ class _Wire:
         account: Any,
         signed: SignedRequest,
         ident: str,
-        _: float,
+        now: float,
     ) -> Answer:
-        return self.server.order(endpoint, account, ident)
+        return self.server.order(endpoint, account, ident, now)
 
     def authz(
         self,
@@ -306,9 +306,9 @@ class _Wire:
         account: Any,
         signed: SignedRequest,
         ident: str,
-        _: float,
+        now: float,
     ) -> Answer:
-        return self.server.authorization(endpoint, account, ident)
+        return self.server.authorization(endpoint, account, ident, now)
 
     def challenge(
         self,
@@ -320,7 +320,7 @@ class _Wire:
     ) -> Answer:
         # POST-as-GET reads the challenge; any JSON object ({} per §7.5.1) answers it.
         if signed.payload is None:
-            answer = self.server.authorization(endpoint, account, ident)
+            answer = self.server.authorization(endpoint, account, ident, now)
             return Answer(answer.body["challenges"][0])
         answer = self.server.challenge(endpoint, account, ident, now)
         up = self.server.urls(endpoint).of("authz", ident)

@@ -232,12 +232,14 @@ class AcmeServer:
             self._order_view(endpoint, order, authorizations), 201, urls.of("order", order.order_id)
         )
 
-    def order(self, endpoint: AcmeEndpointRecord, account: AcmeAccount, order_id: str) -> Answer:
+    def order(
+        self, endpoint: AcmeEndpointRecord, account: AcmeAccount, order_id: str, now: float
+    ) -> Answer:
         with self.db.read() as conn:
             store = AcmeStateStore(conn)
             order = _own(store.order(endpoint.endpoint_id, order_id), account, "order")
-            authorizations = store.authorizations(order.order_id)
-        return Answer(self._order_view(endpoint, order, authorizations))
+            authorizations = [_authz_at(a, now) for a in store.authorizations(order.order_id)]
+        return Answer(self._order_view(endpoint, _order_at(order, now), authorizations))
 
     def _order_view(
         self,
@@ -262,7 +264,7 @@ class AcmeServer:
     # -- authorizations and challenges ----------------------------------------------------
 
     def authorization(
-        self, endpoint: AcmeEndpointRecord, account: AcmeAccount, authz_id: str
+        self, endpoint: AcmeEndpointRecord, account: AcmeAccount, authz_id: str, now: float
     ) -> Answer:
         with self.db.read() as conn:
             authz = _own(
@@ -270,7 +272,7 @@ class AcmeServer:
                 account,
                 "authorization",
             )
-        return Answer(self._authz_view(endpoint, authz))
+        return Answer(self._authz_view(endpoint, _authz_at(authz, now)))
 
     def challenge(
         self, endpoint: AcmeEndpointRecord, account: AcmeAccount, authz_id: str, now: float
@@ -283,7 +285,8 @@ class AcmeServer:
                 account,
                 "challenge",
             )
-        if authz.challenge_status == "pending":
+        authz = _authz_at(authz, now)
+        if authz.status == "pending" and authz.challenge_status == "pending":
             authz = self._validate(authz, account, now)
         urls = self.urls(endpoint)
         return Answer(_challenge_view(urls, authz))
@@ -365,6 +368,7 @@ class AcmeServer:
             order = _own(
                 AcmeStateStore(conn).order(endpoint.endpoint_id, order_id), account, "order"
             )
+        order = _order_at(order, now)
         if order.status != "ready":
             raise AcmeProblem(
                 "orderNotReady", f"the order is {order.status}, not ready", status=403
@@ -421,7 +425,7 @@ class AcmeServer:
                     order_id, status="invalid", now=now, expect="processing", error=error.document()
                 )
         log.info("acme finalize", extra={"arn": record.arn, "issued": outcome.issued})
-        return self.order(endpoint, account, order_id)
+        return self.order(endpoint, account, order_id, now)
 
     def certificate(self, endpoint: AcmeEndpointRecord, account: AcmeAccount, order_id: str) -> str:
         """The PEM chain (§7.4.2): the certificate, its issuing CA, the root."""
@@ -543,6 +547,23 @@ def _revocation_reason(code: Any) -> str:
     if isinstance(code, bool) or not isinstance(code, int) or code not in _REASONS:
         raise AcmeProblem("badRevocationReason", f"reason {code!r} is not accepted")
     return _REASONS[code]
+
+
+def _order_at(order: AcmeOrder, now: float) -> AcmeOrder:
+    """The order as it stands at `now`: one not finalized before it expired is invalid
+    (§7.1.6); stored rows are left as they are, the status is derived on every read."""
+    if order.status in ("pending", "ready") and now >= order.expires_at:
+        error = AcmeProblem("malformed", "the order expired before it was finalized")
+        return replace(order, status="invalid", error=error.document())
+    return order
+
+
+def _authz_at(authz: AcmeAuthorization, now: float) -> AcmeAuthorization:
+    """A pending authorization past its expiry is expired (§7.1.6) and can no longer be
+    validated."""
+    if authz.status == "pending" and now >= authz.expires_at:
+        return replace(authz, status="expired")
+    return authz
 
 
 def _partition(arn: str) -> str:
