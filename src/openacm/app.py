@@ -25,6 +25,7 @@ from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import Settings, ValidationSettings
 from openacm.console import SessionStore, console_routes
 from openacm.domain.names import NamePolicy
+from openacm.protocol.acme import acme_routes
 from openacm.protocol.approvals import approval_csrf_key, approval_routes
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
 from openacm.protocol.metrics_endpoint import metrics_routes, request_observer
@@ -36,6 +37,8 @@ from openacm.services.acm.private_issuance import AcmPrivateIssuer
 from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
+from openacm.services.acme.endpoints import api_base_url
+from openacm.services.acme.server import AcmeServer
 from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.background import BackgroundWork
 from openacm.services.clock import InstallationClock
@@ -254,6 +257,10 @@ def create_app(settings: Settings) -> OpenAcmApp:
         more_work=email_validation_work(runtime.db, settings, worker.dns),
     )
 
+    # ACME endpoints' servers (docs/acme-server.md): certificates from the builtin CA, dns-01
+    # looked up through the validation resolvers.
+    acme_server = AcmeServer(runtime.db, leaf_issuer, worker.dns, api_base_url(settings))
+
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -295,5 +302,6 @@ def create_app(settings: Settings) -> OpenAcmApp:
             SessionStore(settings.data_dir / "console-sessions", runtime.cipher),
             dev=settings.dev,
         ),
+        *acme_routes(acme_server, clock),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

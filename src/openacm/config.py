@@ -146,6 +146,17 @@ class IssuanceSettings:
 
 
 @dataclass(frozen=True)
+class AcmeServerSettings:
+    """ACME endpoints, openacm's own ACME server (`[acme_server]`, OPENACM_ACME_SERVER_*;
+    docs/acme-server.md)."""
+
+    # Base of the EndpointUrl handed to ACME clients (default: the API's own scheme://host:port).
+    public_url: str = ""
+    # ACME endpoints per account and region (CreateAcmeEndpoint: ServiceQuotaExceededException).
+    endpoints_per_region: int = 10
+
+
+@dataclass(frozen=True)
 class RenewalSettings:
     """Managed renewal (`[renewal]`, OPENACM_RENEWAL_*; docs/renewal.md)."""
 
@@ -433,6 +444,7 @@ class Settings:
     dns_zones: tuple[DnsZone, ...] = ()
     events: EventSettings = field(default_factory=EventSettings)
     acme: AcmeSettings = field(default_factory=AcmeSettings)
+    acme_server: AcmeServerSettings = field(default_factory=AcmeServerSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -487,4 +499,7 @@ def sections_from(
         "dns_zones": dns_zones_from(config),
         "events": events_from(config, source),
         "acme": load_section(AcmeSettings, _table(config, "acme"), source, "ACME").check(),
+        "acme_server": load_section(
+            AcmeServerSettings, _table(config, "acme_server"), source, "ACME_SERVER"
+        ),
     }

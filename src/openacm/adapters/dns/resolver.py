@@ -28,6 +28,7 @@ import dns.rdatatype
 import dns.rrset
 from dns.rdtypes.ANY.CAA import CAA
 from dns.rdtypes.ANY.CNAME import CNAME
+from dns.rdtypes.ANY.TXT import TXT
 
 from openacm.domain.caa import CaaRecord
 
@@ -160,6 +161,23 @@ class DnsChecker:
             if any(target.is_subdomain(zone) for zone in final_zones):
                 return CnameChain(tuple(targets))
             current = target
+
+    def txt_values(self, name: str, *, max_links: int = MAX_CNAME_LINKS) -> tuple[str, ...]:
+        """The TXT strings at `name` (aliases followed, as ACME dns-01 delegation needs); each
+        record's character-strings joined, as RFC 8555 §8.4 reads them."""
+        current = _absolute(name)
+        for _ in range(max_links + 1):
+            answer = self._lookup(current, dns.rdatatype.TXT)
+            if answer.records is not None:
+                return tuple(
+                    b"".join(rdata.strings).decode("utf-8", "replace")
+                    for rdata in answer.records
+                    if isinstance(rdata, TXT)
+                )
+            if answer.cname_target is None:
+                return ()
+            current = answer.cname_target
+        raise DnsLookupError(f"TXT lookup for {name}: CNAME chain longer than {max_links} links")
 
     def caa_records(self, name: str) -> CaaAnswer:
         """The relevant CAA RRset: the first non-empty set on the climb from `name` (or from

@@ -568,3 +568,85 @@ acme_dns_answers = Table(
     Column("value", String(255), primary_key=True),
     Column("created_at", Float, nullable=False),
 )
+
+
+# -- ACME endpoints (issue 9) ------------------------------------------------------------------
+
+# One ACME server of an account and region (CreateAcmeEndpoint). The CertificateAuthority union
+# and the CertificateTags are kept as JSON: they are only ever read whole with the endpoint.
+# Tags on the endpoint itself live in `tags` under its ARN, like a certificate's.
+acme_endpoints = Table(
+    "acme_endpoints",
+    metadata,
+    Column("arn", String(200), primary_key=True),
+    Column("endpoint_id", String(64), nullable=False, unique=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("failure_reason", Text),
+    Column("authorization_behavior", String(32), nullable=False),
+    Column("contact", String(16), nullable=False),
+    Column("certificate_authority_json", Text, nullable=False),
+    Column("certificate_tags_json", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_acme_endpoints_account_id_region_created_at", "account_id", "region", "created_at"),
+)
+
+# The ACME server's state (RFC 8555). Nonces are in the store, not in a process's memory: any
+# process of the installation may get the request that uses one, and each is used once.
+acme_nonces = Table(
+    "acme_nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_acme_nonces_expires_at", "expires_at"),
+)
+
+# One ACME account per (endpoint, account key): newAccount with a known key finds it (§7.3.1).
+acme_client_accounts = Table(
+    "acme_client_accounts",
+    metadata,
+    Column("account_id", String(36), primary_key=True),
+    Column("endpoint_id", String(64), nullable=False),
+    Column("thumbprint", String(64), nullable=False),
+    Column("jwk_json", Text, nullable=False),
+    Column("contact_json", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("endpoint_id", "thumbprint"),
+)
+
+acme_orders = Table(
+    "acme_orders",
+    metadata,
+    Column("order_id", String(36), primary_key=True),
+    Column("endpoint_id", String(64), nullable=False),
+    Column("account_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("identifiers_json", Text, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("certificate_arn", String(2048)),
+    Column("error_json", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# One per (order, identifier), with its one challenge (the type the endpoint offers).
+acme_authorizations = Table(
+    "acme_authorizations",
+    metadata,
+    Column("authz_id", String(36), primary_key=True),
+    Column("order_id", String(36), nullable=False),
+    Column("endpoint_id", String(64), nullable=False),
+    Column("account_id", String(36), nullable=False),
+    Column("identifier", String(253), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("challenge_type", String(16), nullable=False),
+    Column("challenge_token", String(64), nullable=False),
+    Column("challenge_status", String(16), nullable=False),
+    Column("challenge_validated_at", Float),
+    Column("challenge_error_json", Text),
+    Index("ix_acme_authorizations_order_id", "order_id"),
+)

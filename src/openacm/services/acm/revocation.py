@@ -19,7 +19,7 @@ from openacm.domain.errors import ConflictError, InternalServerError, Validation
 from openacm.services.acm.certificates import CertificateOperations
 from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.context import CallContext
-from openacm.services.pki.builtin_ca import BuiltinCa
+from openacm.services.pki.builtin_ca import BuiltinCa, LoadedCa
 from openacm.services.pki.crls import regenerate_crl
 from openacm.services.pki.leaf_issuer import serial_hex
 
@@ -71,29 +71,11 @@ class RevocationOperations:
             issuing = self.ca.by_id.get(record.issuer_ca_id or "")
             if issuing is None:
                 raise ValidationError(f"Certificate {arn} was not signed by a CA of openacm.")
-            # Conditional on the row as it is when the update gets its lock: a revocation
-            # committed meanwhile by another process (read committed) makes this one a
-            # conflict instead of overwriting its time and reason.
-            revoked = conn.execute(
-                update(certificates)
-                .where(certificates.c.arn == arn, certificates.c.status != "REVOKED")
-                .values(
-                    status="REVOKED",
-                    revoked_at=ctx.now,
-                    revocation_reason=reason,
-                    row_version=certificates.c.row_version + 1,
-                )
-            )
-            if revoked.rowcount != 1:
+            if not revoke_issued(conn, record, issuing, reason, self.issuance, now=ctx.now):
                 # Revoked or deleted since it was read: answer as if it had been seen so.
                 self.certificates.load(conn, ctx, arn, "RevokeCertificate")
                 raise ConflictError(f"Certificate {arn} is already revoked.")
-            serial = serial_hex(int(record.serial.replace(":", ""), 16))
-            AuthorityStore(conn).revoke_serial(issuing.ca_id, serial, at=ctx.now, reason=reason)
-            regenerate_crl(
-                conn, issuing, now=ctx.now, validity_seconds=self.issuance.crl_validity_seconds
-            )
-        issuing.ocsp.invalidate(int(serial, 16))
+        issuing.ocsp.invalidate(int(record.serial.replace(":", ""), 16))
         return {"CertificateArn": arn}
 
     def _revoke_upstream(
@@ -125,3 +107,38 @@ class RevocationOperations:
                 raise InternalServerError(f"The ACME CA could not be reached: {failure}") from None
             raise ValidationError(f"The ACME CA refused the revocation: {failure}") from None
         return {"CertificateArn": record.arn}
+
+
+def revoke_issued(
+    conn: Connection,
+    record: CertificateRecord,
+    issuing: LoadedCa,
+    reason: str,
+    issuance: IssuanceSettings,
+    *,
+    now: float,
+) -> bool:
+    """Revoke an issued certificate of the builtin CA in the caller's transaction: the
+    certificate, its serial, and its CA's CRL re-signed. False when it was revoked (or
+    deleted) meanwhile. The caller invalidates the OCSP cache once the transaction commits.
+    RevokeCertificate and the ACME server's revokeCert both end here."""
+    assert record.serial is not None
+    # Conditional on the row as it is when the update gets its lock: a revocation committed
+    # meanwhile by another process (read committed) makes this one a conflict instead of
+    # overwriting its time and reason.
+    revoked = conn.execute(
+        update(certificates)
+        .where(certificates.c.arn == record.arn, certificates.c.status != "REVOKED")
+        .values(
+            status="REVOKED",
+            revoked_at=now,
+            revocation_reason=reason,
+            row_version=certificates.c.row_version + 1,
+        )
+    )
+    if revoked.rowcount != 1:
+        return False
+    serial = serial_hex(int(record.serial.replace(":", ""), 16))
+    AuthorityStore(conn).revoke_serial(issuing.ca_id, serial, at=now, reason=reason)
+    regenerate_crl(conn, issuing, now=now, validity_seconds=issuance.crl_validity_seconds)
+    return True

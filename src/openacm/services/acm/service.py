@@ -19,6 +19,8 @@ from openacm.services.acm.requests import RequestOperations
 from openacm.services.acm.revocation import RevocationOperations
 from openacm.services.acm.tagging import TagOperations
 from openacm.services.acm.validation_move import OptionOperations
+from openacm.services.acme.accounts import AcmeAccountOperations
+from openacm.services.acme.endpoints import AcmeEndpointOperations
 from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.context import CallContext
 from openacm.services.pki.builtin_ca import BuiltinCa
@@ -57,12 +59,14 @@ class AcmService:
             else None
         )  # fmt: skip
         revocation = RevocationOperations(db, certificates, ca, settings.issuance, upstream)
-        tagging = TagOperations(certificates)
         account = AccountOperations(db)
         export = ExportOperations(db, cipher, certificates)
         renewal = RenewalOperations(db, certificates)
         email = EmailOperations(db, certificates, names, settings.validation)
         options = OptionOperations(db, certificates, settings.validation, validation_key)
+        acme = AcmeEndpointOperations(db, settings, certificates.tag_limits)
+        acme_accounts = AcmeAccountOperations(db, acme)
+        tagging = TagOperations(certificates, acme)
         self.handlers: dict[str, Handler] = {
             "RequestCertificate": requests.request_certificate,
             "ListCertificateDomainValidations": requests.list_certificate_domain_validations,
@@ -85,6 +89,14 @@ class AcmService:
             "PutAccountConfiguration": account.put_account_configuration,
             "ResendValidationEmail": email.resend_validation_email,
             "UpdateCertificateOptions": options.update_certificate_options,
+            "CreateAcmeEndpoint": acme.create_acme_endpoint,
+            "DescribeAcmeEndpoint": acme.describe_acme_endpoint,
+            "ListAcmeEndpoints": acme.list_acme_endpoints,
+            "UpdateAcmeEndpoint": acme.update_acme_endpoint,
+            "DeleteAcmeEndpoint": acme.delete_acme_endpoint,
+            "DescribeAcmeAccount": acme_accounts.describe_acme_account,
+            "ListAcmeAccounts": acme_accounts.list_acme_accounts,
+            "RevokeAcmeAccount": acme_accounts.revoke_acme_account,
         }
 
     def handler(self, operation: str) -> Handler:

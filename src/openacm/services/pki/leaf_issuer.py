@@ -32,7 +32,13 @@ from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
 from openacm.config import IssuanceSettings
 from openacm.domain.certificates import CertificateRecord
-from openacm.domain.issuance import CaUrls, leaf_builder, new_serial_number, public_validity_window
+from openacm.domain.issuance import (
+    CaUrls,
+    LeafPublicKey,
+    leaf_builder,
+    new_serial_number,
+    public_validity_window,
+)
 from openacm.domain.x509facts import certificate_facts, facts_document
 from openacm.services.pki.builtin_ca import BuiltinCa, LoadedCa
 from openacm.services.pki.leaf_keys import LeafKeys, LeafPrivateKey, private_key_der
@@ -79,7 +85,7 @@ class PlannedLeaf:
     `plan` records before anything is signed."""
 
     record: CertificateRecord
-    key: LeafPrivateKey
+    key: LeafPrivateKey | None  # None: the subscriber keeps its key (ACME)
     issuing: LoadedCa
     builder: x509.CertificateBuilder
     serial: str
@@ -91,7 +97,7 @@ class PlannedLeaf:
 class SignedLeaf:
     planned: PlannedLeaf
     issued: CertificateRecord  # the record as it becomes when committed
-    sealed_key: bytes
+    sealed_key: bytes | None
 
 
 class IssuanceRefused(Exception):
@@ -158,6 +164,18 @@ class LeafIssuer:
     def prepare(self, record: CertificateRecord, key: LeafPrivateKey, *, now: float) -> PlannedLeaf:
         """Build the certificate for `record` and `key`; lint it when configured (raises
         IssuanceRefused). Nothing is written or signed by the CA yet."""
+        return self.prepare_for_public_key(record, key.public_key(), now=now, key=key)
+
+    def prepare_for_public_key(
+        self,
+        record: CertificateRecord,
+        public_key: LeafPublicKey,
+        *,
+        now: float,
+        key: LeafPrivateKey | None = None,
+    ) -> PlannedLeaf:
+        """`prepare` for a key openacm may not hold (an ACME client's, from its CSR): the
+        planned leaf then has no `key`, and `sign` stores none."""
         assert record.domain_name is not None
         issuing = self.ca.intermediate_for(record.key_algorithm)
         not_before, not_after = public_validity_window(
@@ -167,7 +185,7 @@ class LeafIssuer:
         builder = leaf_builder(
             common_name=record.domain_name,
             names=record.names,
-            public_key=key.public_key(),
+            public_key=public_key,
             issuer=issuing.certificate,
             serial_number=serial_number,
             not_before=not_before,
@@ -206,7 +224,11 @@ class LeafIssuer:
             with_certificate(leaf.record, certificate, self.ca.chain_pem(leaf.issuing), now=now),
             issuer_ca_id=leaf.issuing.ca_id,
         )
-        sealed_key = self.cipher.seal(private_key_der(leaf.key), leaf.record.arn)
+        sealed_key = (
+            None
+            if leaf.key is None
+            else self.cipher.seal(private_key_der(leaf.key), leaf.record.arn)
+        )
         return SignedLeaf(leaf, issued, sealed_key)
 
     def commit(

@@ -1,0 +1,382 @@
+"""The ACME wire (RFC 8555) at /acme/<endpoint-id>/...: JWS, nonces, problem documents.
+
+Every POST is a flattened JWS (§6.2). Before a handler of services/acme/server.py runs, the
+request is checked in this order: the JWS parses; its algorithm is one openacm verifies
+(RS256, ES256, ES384, through josepy: the signature code is josepy's, not ours); exactly one
+of `jwk` (newAccount) and `kid` (everything else) names the key; the `url` header is the
+URL the request was sent to; the signature verifies; and only then the nonce is spent, so a
+forged request cannot burn a client's nonces. Every answer, errors included, carries a fresh
+Replay-Nonce (§6.5) and the directory as its `index` link.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from josepy.errors import Error as JoseError
+from josepy.json_util import field
+from josepy.jwk import JWK
+from josepy.jws import JWS, Header, Signature
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from openacm.domain.acme_endpoints import AcmeEndpointRecord
+from openacm.domain.acme_server import AcmeProblem, b64url, b64url_decode, malformed
+from openacm.services.acme.server import AcmeServer, Answer
+from openacm.services.clock import InstallationClock
+
+log = logging.getLogger("openacm.acme")
+# What josepy verifies and ACME allows (§6.2: no "none", no MAC). EdDSA is not among them:
+# josepy has no Ed25519 key type, and openacm does not hand-write JWS verification.
+ALGORITHMS = ("RS256", "ES256", "ES384")
+MAX_BODY_BYTES = 64 * 1024
+PROBLEM_TYPE = "application/problem+json"
+
+
+class AcmeHeader(Header):
+    """The JOSE header with RFC 8555's `nonce` and `url` (§6.4, §6.5)."""
+
+    nonce: str | None = field("nonce", omitempty=True)
+    url: str | None = field("url", omitempty=True)
+
+
+class AcmeSignature(Signature):
+    __slots__ = Signature._orig_slots
+    header_cls = AcmeHeader
+    header: AcmeHeader = field(
+        "header", omitempty=True, default=AcmeHeader(), decoder=AcmeHeader.from_json
+    )
+
+
+class AcmeJws(JWS):
+    signature_cls = AcmeSignature
+    __slots__ = JWS._orig_slots
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    """A verified POST: the payload (None for POST-as-GET) and who signed it."""
+
+    payload: dict[str, Any] | None
+    jwk: JWK
+    kid: str | None
+
+
+def thumbprint(jwk: JWK) -> str:
+    """RFC 7638 thumbprint (SHA-256), base64url: the account key's name in key authorizations."""
+    return b64url(jwk.thumbprint())
+
+
+def _protected_header(document: Mapping[str, Any]) -> dict[str, Any]:
+    if not {"protected", "payload", "signature"} <= set(document) or not all(
+        isinstance(document[k], str) for k in ("protected", "payload", "signature")
+    ):
+        raise malformed("the body must be a flattened JWS with protected, payload and signature")
+    try:
+        header = json.loads(b64url_decode(document["protected"]))
+    except ValueError as exc:
+        raise malformed("the protected header is not base64url JSON") from exc
+    if not isinstance(header, dict):
+        raise malformed("the protected header is not a JSON object")
+    return header
+
+
+def parse_signed(
+    body: bytes, url: str, key_of: Callable[[str], JWK], *, jwk_required: bool
+) -> tuple[SignedRequest, str]:
+    """The verified request and its nonce (not yet spent). `key_of(kid)` finds an account's
+    key (raising accountDoesNotExist); `jwk_required` is newAccount's rule (§7.3)."""
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise malformed("the body is not JSON") from exc
+    if not isinstance(document, dict):
+        raise malformed("the body is not a JSON object")
+    header = _protected_header(document)
+    algorithm = header.get("alg")
+    if algorithm not in ALGORITHMS:
+        raise AcmeProblem(
+            "badSignatureAlgorithm",
+            f"unsupported JWS algorithm {algorithm!r}",
+            extra={"algorithms": list(ALGORITHMS)},
+        )
+    if ("jwk" in header) == ("kid" in header):
+        raise malformed("the protected header needs exactly one of jwk and kid")
+    if jwk_required and "jwk" not in header:
+        raise malformed("newAccount must be signed with a jwk, not a kid")
+    if not jwk_required and "kid" not in header:
+        raise malformed("this request must be signed with the account's kid")
+    nonce = header.get("nonce")
+    if not isinstance(nonce, str) or not nonce:
+        raise AcmeProblem("badNonce", "the protected header has no nonce")
+    if header.get("url") != url:
+        raise AcmeProblem("unauthorized", f"the url header must be {url}", status=401)
+    try:
+        jws = AcmeJws.json_loads(body)
+        key = jws.signature.combined.jwk if "jwk" in header else key_of(str(header["kid"]))
+        assert key is not None
+        verified = jws.verify(key)
+    except AcmeProblem:
+        raise
+    except (JoseError, ValueError, TypeError, AssertionError) as exc:
+        raise malformed(f"the JWS does not verify: {type(exc).__name__}") from exc
+    if not verified:
+        raise malformed("the JWS signature does not verify")
+    return SignedRequest(_payload(jws.payload), key, header.get("kid")), nonce
+
+
+def _payload(raw: bytes) -> dict[str, Any] | None:
+    if raw == b"":
+        return None  # POST-as-GET (§6.3)
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise malformed("the payload is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise malformed("the payload is not a JSON object")
+    return payload
+
+
+# -- routes ------------------------------------------------------------------------------------
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def acme_routes(server: AcmeServer, clock: InstallationClock) -> list[Route]:
+    wire = _Wire(server, clock)
+    prefix = "/acme/{endpoint_id}"
+    return [
+        Route(f"{prefix}/directory", wire.directory, methods=["GET"]),
+        Route(f"{prefix}/new-nonce", wire.new_nonce, methods=["GET", "HEAD"]),
+        Route(f"{prefix}/new-account", wire.new_account, methods=["POST"]),
+        Route(f"{prefix}/new-order", wire.signed(wire.new_order), methods=["POST"]),
+        Route(f"{prefix}/acct/{{ident}}", wire.signed(wire.account), methods=["POST"]),
+        Route(f"{prefix}/order/{{ident}}", wire.signed(wire.order), methods=["POST"]),
+        Route(f"{prefix}/authz/{{ident}}", wire.signed(wire.authz), methods=["POST"]),
+        Route(f"{prefix}/chall/{{ident}}", wire.signed(wire.challenge), methods=["POST"]),
+        Route(f"{prefix}/finalize/{{ident}}", wire.signed(wire.finalize), methods=["POST"]),
+        Route(f"{prefix}/cert/{{ident}}", wire.signed(wire.certificate), methods=["POST"]),
+        Route(f"{prefix}/revoke-cert", wire.signed(wire.revoke), methods=["POST"]),
+    ]
+
+
+Work = Callable[[AcmeEndpointRecord, Any, SignedRequest, str, float], Answer | str]
+
+
+class _Wire:
+    def __init__(self, server: AcmeServer, clock: InstallationClock) -> None:
+        self.server = server
+        self.clock = clock
+
+    # -- the frame of every answer --------------------------------------------------------
+
+    def _finish(self, request: Request, response: Response) -> Response:
+        endpoint_id = request.path_params["endpoint_id"]
+        response.headers["Replay-Nonce"] = self.server.new_nonce(self.clock())
+        response.headers["Cache-Control"] = "no-store"
+        index = f"{self.server.base_url}/acme/{endpoint_id}/directory"
+        response.headers.append("Link", f'<{index}>;rel="index"')
+        return response
+
+    async def _answer(self, request: Request, work: Callable[[], Response]) -> Response:
+        try:
+            response = await run_in_threadpool(work)
+        except AcmeProblem as problem:
+            response = JSONResponse(
+                problem.document(), status_code=problem.status, media_type=PROBLEM_TYPE
+            )
+        return await run_in_threadpool(self._finish, request, response)
+
+    def _url(self, request: Request) -> str:
+        return f"{self.server.base_url}{request.url.path}"
+
+    # -- unsigned -------------------------------------------------------------------------
+
+    async def directory(self, request: Request) -> Response:
+        def work() -> Response:
+            endpoint = self.server.endpoint(request.path_params["endpoint_id"])
+            return JSONResponse(self.server.urls(endpoint).directory())
+
+        return await self._answer(request, work)
+
+    async def new_nonce(self, request: Request) -> Response:
+        def work() -> Response:
+            self.server.endpoint(request.path_params["endpoint_id"])
+            return Response(status_code=200 if request.method == "HEAD" else 204)
+
+        return await self._answer(request, work)
+
+    # -- signed ---------------------------------------------------------------------------
+
+    async def _body(self, request: Request) -> bytes:
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise AcmeProblem("malformed", "request body too large", status=413)
+        return body
+
+    async def new_account(self, request: Request) -> Response:
+        try:
+            body = await self._body(request)
+        except AcmeProblem as problem:
+            return await self._answer(request, _raiser(problem))
+
+        def work() -> Response:
+            now = self.clock()
+            endpoint = self.server.endpoint(request.path_params["endpoint_id"])
+            signed, nonce = parse_signed(body, self._url(request), _no_kid, jwk_required=True)
+            self.server.use_nonce(nonce, now)
+            if signed.payload is None:
+                raise malformed("newAccount needs a payload")
+            answer = self.server.new_account(
+                endpoint, signed.jwk.to_partial_json(), thumbprint(signed.jwk), signed.payload, now
+            )
+            return _render(answer)
+
+        return await self._answer(request, work)
+
+    def signed(self, handler: Work) -> Handler:
+        """A route whose JWS names an account by kid; `handler` gets the verified request."""
+
+        async def route(request: Request) -> Response:
+            try:
+                body = await self._body(request)
+            except AcmeProblem as problem:
+                return await self._answer(request, _raiser(problem))
+
+            def work() -> Response:
+                now = self.clock()
+                endpoint = self.server.endpoint(request.path_params["endpoint_id"])
+                accounts: dict[str, Any] = {}
+
+                def key_of(kid: str) -> JWK:
+                    accounts["account"] = self.server.account_of(endpoint, kid)
+                    key = JWK.from_json(accounts["account"].jwk)
+                    assert isinstance(key, JWK)
+                    return key
+
+                signed, nonce = parse_signed(body, self._url(request), key_of, jwk_required=False)
+                self.server.use_nonce(nonce, now)
+                ident = str(request.path_params.get("ident", ""))
+                result = handler(endpoint, accounts["account"], signed, ident, now)
+                if isinstance(result, str):
+                    return Response(result, media_type="application/pem-certificate-chain")
+                return _render(result)
+
+            return await self._answer(request, work)
+
+        return route
+
+    def new_order(
+        self, endpoint: AcmeEndpointRecord, account: Any, signed: SignedRequest, _: str, now: float
+    ) -> Answer:
+        return self.server.new_order(endpoint, account, _required(signed), now)
+
+    def account(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: Any,
+        signed: SignedRequest,
+        ident: str,
+        _: float,
+    ) -> Answer:
+        if ident != account.account_id:
+            raise AcmeProblem("unauthorized", "this is another account's URL", status=403)
+        return self.server.update_account(endpoint, account, signed.payload or {})
+
+    def order(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: Any,
+        signed: SignedRequest,
+        ident: str,
+        now: float,
+    ) -> Answer:
+        return self.server.order(endpoint, account, ident, now)
+
+    def authz(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: Any,
+        signed: SignedRequest,
+        ident: str,
+        now: float,
+    ) -> Answer:
+        return self.server.authorization(endpoint, account, ident, now)
+
+    def challenge(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: Any,
+        signed: SignedRequest,
+        ident: str,
+        now: float,
+    ) -> Answer:
+        # POST-as-GET reads the challenge; any JSON object ({} per §7.5.1) answers it.
+        if signed.payload is None:
+            answer = self.server.authorization(endpoint, account, ident, now)
+            return Answer(answer.body["challenges"][0])
+        answer = self.server.challenge(endpoint, account, ident, now)
+        up = self.server.urls(endpoint).of("authz", ident)
+        return Answer(answer.body, 200, None, links=((up, "up"),))
+
+    def finalize(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: Any,
+        signed: SignedRequest,
+        ident: str,
+        now: float,
+    ) -> Answer:
+        answer = self.server.finalize(endpoint, account, ident, _required(signed), now)
+        return Answer(answer.body, 200, self.server.urls(endpoint).of("order", ident))
+
+    def certificate(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: Any,
+        signed: SignedRequest,
+        ident: str,
+        _: float,
+    ) -> str:
+        return self.server.certificate(endpoint, account, ident)
+
+    def revoke(
+        self, endpoint: AcmeEndpointRecord, account: Any, signed: SignedRequest, _: str, now: float
+    ) -> Answer:
+        # Only by the ordering account's key (kid); revocation by the certificate's own key
+        # (a jwk request, §7.6) is not built.
+        self.server.revoke(endpoint, account, _required(signed), now)
+        return Answer({})
+
+
+def _required(signed: SignedRequest) -> dict[str, Any]:
+    if signed.payload is None:
+        raise malformed("this request needs a payload, not POST-as-GET")
+    return signed.payload
+
+
+def _no_kid(_: str) -> JWK:
+    raise malformed("newAccount must be signed with a jwk")
+
+
+def _raiser(problem: AcmeProblem) -> Callable[[], Response]:
+    def work() -> Response:
+        raise problem
+
+    return work
+
+
+def _render(answer: Answer) -> Response:
+    response = JSONResponse(answer.body, status_code=answer.status)
+    if answer.location:
+        response.headers["Location"] = answer.location
+    for url, relation in answer.links:
+        response.headers.append("Link", f'<{url}>;rel="{relation}"')
+    return response

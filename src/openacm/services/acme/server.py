@@ -1,0 +1,618 @@
+"""The ACME server (RFC 8555) of an ACM ACME endpoint: accounts, orders, authorizations,
+dns-01 challenges, finalize and certificate download.
+
+The protocol layer (protocol/acme.py) has verified the JWS and its nonce and URL before any
+of these run; they get the endpoint, the account (or the new account's key) and the payload,
+and return resource documents or raise `AcmeProblem`. Certificates are signed by the builtin
+CA through `LeafIssuer`, stored as ACM certificates with key pair origin ACME (the key stays
+with the client: nothing to export), and announced like any other issuance.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import Connection
+
+from openacm.adapters.dns.resolver import DnsChecker, DnsLookupError
+from openacm.adapters.store.acme_endpoints import AcmeEndpointStore
+from openacm.adapters.store.acme_server import (
+    AcmeAccount,
+    AcmeAuthorization,
+    AcmeOrder,
+    AcmeStateStore,
+)
+from openacm.adapters.store.certificates import CertificateStore, TagStore
+from openacm.adapters.store.database import Database
+from openacm.adapters.store.issuance import AuthorityStore
+from openacm.domain.acme_endpoints import ACTIVE, AcmeEndpointRecord
+from openacm.domain.acme_server import (
+    NONCE_LIFETIME_SECONDS,
+    ORDER_LIFETIME_SECONDS,
+    AcmeProblem,
+    b64url,
+    b64url_decode,
+    check_csr,
+    dns01_record_name,
+    dns01_txt_value,
+    malformed,
+    order_identifiers,
+)
+from openacm.domain.arn import certificate_arn
+from openacm.domain.certificates import CertificateRecord
+from openacm.services.acm.revocation import revoke_issued
+from openacm.services.events import emit_available
+from openacm.services.pki.builtin_ca import LoadedCa
+from openacm.services.pki.leaf_issuer import IssuanceRefused, LeafIssuer, serial_hex
+
+log = logging.getLogger("openacm.acme")
+DNS01 = "dns-01"
+
+
+@dataclass(frozen=True)
+class Urls:
+    """The URLs of one endpoint's resources, as its directory gives them out."""
+
+    base: str  # http(s)://host:port/acme/<endpoint-id>
+
+    def of(self, kind: str, ident: str = "") -> str:
+        return f"{self.base}/{kind}/{ident}" if ident else f"{self.base}/{kind}"
+
+    def directory(self) -> dict[str, Any]:
+        return {
+            "newNonce": self.of("new-nonce"),
+            "newAccount": self.of("new-account"),
+            "newOrder": self.of("new-order"),
+            "revokeCert": self.of("revoke-cert"),
+            "meta": {"externalAccountRequired": False},
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A resource document and how to answer with it."""
+
+    body: dict[str, Any]
+    status: int = 200
+    location: str | None = None
+    links: tuple[tuple[str, str], ...] = ()  # (url, rel) Link headers
+
+
+class AcmeServer:
+    def __init__(self, db: Database, issuer: LeafIssuer, dns: DnsChecker, base_url: str) -> None:
+        self.db = db
+        self.issuer = issuer
+        self.dns = dns
+        self.base_url = base_url.rstrip("/")
+
+    def urls(self, endpoint: AcmeEndpointRecord) -> Urls:
+        return Urls(f"{self.base_url}/acme/{endpoint.endpoint_id}")
+
+    # -- endpoints and nonces -------------------------------------------------------------
+
+    def endpoint(self, endpoint_id: str) -> AcmeEndpointRecord:
+        with self.db.read() as conn:
+            record = AcmeEndpointStore(conn).by_id(endpoint_id)
+        if record is None or record.status != ACTIVE:
+            raise AcmeProblem("malformed", "no such ACME endpoint", status=404)
+        return record
+
+    def new_nonce(self, now: float) -> str:
+        nonce = b64url(secrets.token_bytes(16))
+        with self.db.write() as conn:
+            store = AcmeStateStore(conn)
+            store.forget_expired_nonces(now)
+            store.add_nonce(nonce, now + NONCE_LIFETIME_SECONDS)
+        return nonce
+
+    def use_nonce(self, nonce: str, now: float) -> None:
+        with self.db.write() as conn:
+            if not AcmeStateStore(conn).use_nonce(nonce, now):
+                raise AcmeProblem("badNonce", "the nonce is unknown, used or expired")
+
+    def account_of(self, endpoint: AcmeEndpointRecord, kid: str) -> AcmeAccount:
+        """The account a `kid` names (its account URL), valid (§6.2, §7.3.6)."""
+        prefix = self.urls(endpoint).of("acct") + "/"
+        account = None
+        if kid.startswith(prefix):
+            with self.db.read() as conn:
+                account = AcmeStateStore(conn).account(endpoint.endpoint_id, kid[len(prefix) :])
+        if account is None:
+            raise AcmeProblem("accountDoesNotExist", "no account has this URL", status=400)
+        if account.status != "valid":
+            raise AcmeProblem("unauthorized", f"the account is {account.status}", status=403)
+        return account
+
+    # -- accounts -------------------------------------------------------------------------
+
+    def new_account(
+        self,
+        endpoint: AcmeEndpointRecord,
+        jwk: dict[str, Any],
+        thumbprint: str,
+        payload: Mapping[str, Any],
+        now: float,
+    ) -> Answer:
+        urls = self.urls(endpoint)
+        with self.db.write() as conn:
+            store = AcmeStateStore(conn)
+            existing = store.account_by_key(endpoint.endpoint_id, thumbprint)
+            if existing is not None:  # §7.3.1: the key's account, 200 and its URL
+                return Answer(_account_view(existing), 200, urls.of("acct", existing.account_id))
+            if payload.get("onlyReturnExisting"):
+                raise AcmeProblem("accountDoesNotExist", "no account has this key")
+            contact = _contact(payload, required=endpoint.contact == "REQUIRED")
+            account = AcmeAccount(
+                account_id=str(uuid.uuid4()),
+                endpoint_id=endpoint.endpoint_id,
+                thumbprint=thumbprint,
+                jwk=jwk,
+                contact=contact,
+                status="valid",
+                created_at=now,
+            )
+            store.add_account(account)
+        log.info("acme account created", extra={"endpoint": endpoint.arn})
+        return Answer(_account_view(account), 201, urls.of("acct", account.account_id))
+
+    def update_account(
+        self, endpoint: AcmeEndpointRecord, account: AcmeAccount, payload: Mapping[str, Any]
+    ) -> Answer:
+        """POST to the account URL: POST-as-GET, a contact change, or deactivation (§7.3.2,
+        §7.3.6)."""
+        contact, status = account.contact, account.status
+        if "contact" in payload:
+            contact = _contact(payload, required=endpoint.contact == "REQUIRED")
+        if payload.get("status") == "deactivated":
+            status = "deactivated"
+        elif "status" in payload:
+            raise malformed("an account's status can only be changed to deactivated")
+        if (contact, status) != (account.contact, account.status):
+            with self.db.write() as conn:
+                AcmeStateStore(conn).update_account(
+                    account.account_id, contact=contact, status=status
+                )
+        changed = replace(account, contact=contact, status=status)
+        return Answer(
+            _account_view(changed), 200, self.urls(endpoint).of("acct", account.account_id)
+        )
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def new_order(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: AcmeAccount,
+        payload: Mapping[str, Any],
+        now: float,
+    ) -> Answer:
+        if "notBefore" in payload or "notAfter" in payload:
+            raise malformed("this server does not accept notBefore or notAfter in orders")
+        identifiers = order_identifiers(payload)
+        order = AcmeOrder(
+            order_id=str(uuid.uuid4()),
+            endpoint_id=endpoint.endpoint_id,
+            account_id=account.account_id,
+            status="pending",
+            identifiers=list(identifiers),
+            expires_at=now + ORDER_LIFETIME_SECONDS,
+            certificate_arn=None,
+            error=None,
+            created_at=now,
+        )
+        authorizations = [
+            AcmeAuthorization(
+                authz_id=str(uuid.uuid4()),
+                order_id=order.order_id,
+                endpoint_id=endpoint.endpoint_id,
+                account_id=account.account_id,
+                identifier=name,
+                status="pending",
+                expires_at=order.expires_at,
+                challenge_type=DNS01,
+                challenge_token=b64url(secrets.token_bytes(32)),
+                challenge_status="pending",
+                challenge_validated_at=None,
+                challenge_error=None,
+            )
+            for name in identifiers
+        ]
+        with self.db.write() as conn:
+            AcmeStateStore(conn).add_order(order, authorizations)
+        urls = self.urls(endpoint)
+        return Answer(
+            self._order_view(endpoint, order, authorizations), 201, urls.of("order", order.order_id)
+        )
+
+    def order(
+        self, endpoint: AcmeEndpointRecord, account: AcmeAccount, order_id: str, now: float
+    ) -> Answer:
+        with self.db.read() as conn:
+            store = AcmeStateStore(conn)
+            order = _own(store.order(endpoint.endpoint_id, order_id), account, "order")
+            authorizations = [_authz_at(a, now) for a in store.authorizations(order.order_id)]
+        return Answer(self._order_view(endpoint, _order_at(order, now), authorizations))
+
+    def _order_view(
+        self,
+        endpoint: AcmeEndpointRecord,
+        order: AcmeOrder,
+        authorizations: list[AcmeAuthorization],
+    ) -> dict[str, Any]:
+        urls = self.urls(endpoint)
+        view: dict[str, Any] = {
+            "status": order.status,
+            "expires": _time(order.expires_at),
+            "identifiers": [{"type": "dns", "value": name} for name in order.identifiers],
+            "authorizations": [urls.of("authz", a.authz_id) for a in authorizations],
+            "finalize": urls.of("finalize", order.order_id),
+        }
+        if order.certificate_arn:
+            view["certificate"] = urls.of("cert", order.order_id)
+        if order.error:
+            view["error"] = order.error
+        return view
+
+    # -- authorizations and challenges ----------------------------------------------------
+
+    def authorization(
+        self, endpoint: AcmeEndpointRecord, account: AcmeAccount, authz_id: str, now: float
+    ) -> Answer:
+        with self.db.read() as conn:
+            authz = _own(
+                AcmeStateStore(conn).authorization(endpoint.endpoint_id, authz_id),
+                account,
+                "authorization",
+            )
+        return Answer(self._authz_view(endpoint, _authz_at(authz, now)))
+
+    def challenge(
+        self, endpoint: AcmeEndpointRecord, account: AcmeAccount, authz_id: str, now: float
+    ) -> Answer:
+        """The client says its dns-01 record is in place (§7.5.1): the TXT record is looked
+        up now, against the installation's validation resolvers, before the answer."""
+        with self.db.read() as conn:
+            authz = _own(
+                AcmeStateStore(conn).authorization(endpoint.endpoint_id, authz_id),
+                account,
+                "challenge",
+            )
+        authz = _authz_at(authz, now)
+        if authz.status == "pending" and authz.challenge_status == "pending":
+            authz = self._validate(authz, account, now)
+        urls = self.urls(endpoint)
+        return Answer(_challenge_view(urls, authz))
+
+    def _validate(
+        self, authz: AcmeAuthorization, account: AcmeAccount, now: float
+    ) -> AcmeAuthorization:
+        expected = dns01_txt_value(authz.challenge_token, account.thumbprint)
+        record_name = dns01_record_name(authz.identifier)
+        try:
+            found = self.dns.txt_values(record_name)
+            problem = (
+                None
+                if expected in found
+                else AcmeProblem(
+                    "incorrectResponse",
+                    f"no TXT record at {record_name} holds the expected value (found {len(found)})",
+                    status=403,
+                )
+            )
+        except DnsLookupError as exc:
+            problem = AcmeProblem("dns", f"TXT lookup of {record_name} failed: {exc}")
+        if problem is None:
+            done = replace(
+                authz, status="valid", challenge_status="valid", challenge_validated_at=now
+            )
+        else:
+            done = replace(
+                authz,
+                status="invalid",
+                challenge_status="invalid",
+                challenge_error=problem.document(),
+            )
+        with self.db.write() as conn:
+            store = AcmeStateStore(conn)
+            store.replace_authorization(done)
+            self._settle_order(store, authz.order_id, now)
+        log.info(
+            "acme challenge",
+            extra={"identifier": authz.identifier, "status": done.status},
+        )
+        return done
+
+    def _settle_order(self, store: AcmeStateStore, order_id: str, now: float) -> None:
+        """A pending order becomes ready when every authorization is valid, invalid when one
+        is invalid (§7.1.6)."""
+        statuses = {a.status for a in store.authorizations(order_id)}
+        if "invalid" in statuses:
+            error = {
+                "type": "urn:ietf:params:acme:error:unauthorized",
+                "detail": "an authorization failed",
+            }
+            store.set_order(order_id, status="invalid", now=now, expect="pending", error=error)
+        elif statuses == {"valid"}:
+            store.set_order(order_id, status="ready", now=now, expect="pending")
+
+    def _authz_view(self, endpoint: AcmeEndpointRecord, authz: AcmeAuthorization) -> dict[str, Any]:
+        view: dict[str, Any] = {
+            "identifier": {"type": "dns", "value": authz.identifier.removeprefix("*.")},
+            "status": authz.status,
+            "expires": _time(authz.expires_at),
+            "challenges": [_challenge_view(self.urls(endpoint), authz)],
+        }
+        if authz.identifier.startswith("*."):
+            view["wildcard"] = True
+        return view
+
+    # -- finalize and certificates --------------------------------------------------------
+
+    def finalize(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: AcmeAccount,
+        order_id: str,
+        payload: Mapping[str, Any],
+        now: float,
+    ) -> Answer:
+        with self.db.read() as conn:
+            order = _own(
+                AcmeStateStore(conn).order(endpoint.endpoint_id, order_id), account, "order"
+            )
+        order = _order_at(order, now)
+        if order.status != "ready":
+            raise AcmeProblem(
+                "orderNotReady", f"the order is {order.status}, not ready", status=403
+            )
+        csr_text = payload.get("csr")
+        if not isinstance(csr_text, str):
+            raise malformed("finalize needs a csr")
+        csr = check_csr(b64url_decode(csr_text), order.identifiers, endpoint.allowed_key_algorithms)
+        record = _acme_record(endpoint, account, order, csr.key_algorithm, csr.names, now)
+        try:
+            leaf = self.issuer.prepare_for_public_key(record, csr.public_key, now=now)
+        except IssuanceRefused as exc:
+            raise AcmeProblem(
+                "rejectedIdentifier", f"the CA refuses this certificate: {exc}"
+            ) from exc
+        with self.db.write() as conn:
+            store = AcmeStateStore(conn)
+            # Compare-and-set: of two finalize requests for one order, one issues.
+            if not store.set_order(order_id, status="processing", now=now, expect="ready"):
+                raise AcmeProblem("orderNotReady", "the order is already being finalized", 403)
+            CertificateStore(conn).insert(record, None)
+            TagStore(conn).put(record.arn, list(endpoint.certificate_tags))
+            self.issuer.plan(conn, leaf, now=now)
+        try:
+            signed = self.issuer.sign(leaf, now=now)
+        except Exception:
+            with self.db.write() as conn:
+                self.issuer.abandon(conn, leaf, now=now)
+                AcmeStateStore(conn).set_order(
+                    order_id,
+                    status="invalid",
+                    now=now,
+                    expect="processing",
+                    error=AcmeProblem("serverInternal", "signing failed", 500).document(),
+                )
+            raise
+        with self.db.write() as conn:
+            outcome = self.issuer.commit(conn, signed, now=now, still_mine=True)
+            states = AcmeStateStore(conn)
+            if outcome.issued:
+                emit_available(conn, signed.issued, "ISSUANCE", now)
+                states.set_order(
+                    order_id,
+                    status="valid",
+                    now=now,
+                    expect="processing",
+                    certificate_arn=record.arn,
+                )
+            else:
+                # The certificate row changed under us (deleted through the API meanwhile):
+                # the serial is abandoned, and the order must not stay processing for ever.
+                error = AcmeProblem("serverInternal", "the certificate could not be stored", 500)
+                states.set_order(
+                    order_id, status="invalid", now=now, expect="processing", error=error.document()
+                )
+        log.info("acme finalize", extra={"arn": record.arn, "issued": outcome.issued})
+        return self.order(endpoint, account, order_id, now)
+
+    def certificate(self, endpoint: AcmeEndpointRecord, account: AcmeAccount, order_id: str) -> str:
+        """The PEM chain (§7.4.2): the certificate, its issuing CA, the root."""
+        with self.db.read() as conn:
+            order = _own(
+                AcmeStateStore(conn).order(endpoint.endpoint_id, order_id), account, "order"
+            )
+            stored = (
+                CertificateStore(conn).get(order.certificate_arn, with_bodies=True)
+                if order.certificate_arn
+                else None
+            )
+        if stored is None or stored.certificate_pem is None:
+            raise AcmeProblem("malformed", "this order has no certificate", status=404)
+        return stored.certificate_pem + (stored.chain_pem or "")
+
+    def revoke(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: AcmeAccount,
+        payload: Mapping[str, Any],
+        now: float,
+    ) -> None:
+        """revokeCert signed by the account that ordered the certificate (§7.6), through the
+        same revocation as RevokeCertificate: certificate, serial, CRL, OCSP."""
+        der = payload.get("certificate")
+        if not isinstance(der, str):
+            raise malformed("revokeCert needs a certificate")
+        reason = _revocation_reason(payload.get("reason", 0))
+        try:
+            certificate = x509.load_der_x509_certificate(b64url_decode(der))
+        except ValueError as exc:
+            raise malformed("the certificate is not DER") from exc
+        serial = serial_hex(certificate.serial_number)
+        with self.db.write() as conn:
+            record, issuing = self._issued(conn, serial, certificate)
+            if record.acme_endpoint_arn != endpoint.arn or record.acme_account_id != (
+                account.account_id
+            ):
+                raise AcmeProblem(
+                    "unauthorized", "this account did not order this certificate", status=403
+                )
+            if record.status == "REVOKED" or not revoke_issued(
+                conn, record, issuing, reason, self.issuer.issuance, now=now
+            ):
+                raise AcmeProblem("alreadyRevoked", "the certificate is already revoked")
+        issuing.ocsp.invalidate(certificate.serial_number)
+        log.info("acme certificate revoked", extra={"arn": record.arn, "reason": reason})
+
+    def _issued(
+        self, conn: Connection, serial: str, certificate: x509.Certificate
+    ) -> tuple[CertificateRecord, LoadedCa]:
+        """The ACM certificate a DER certificate is, found through its issuing CA's serials."""
+        pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
+        for issuing in self.issuer.ca.by_id.values():
+            entry = AuthorityStore(conn).serial(issuing.ca_id, serial)
+            if entry is None:
+                continue
+            record = CertificateStore(conn).get(entry.certificate_arn, with_bodies=True)
+            if record is not None and record.certificate_pem == pem:
+                return record, issuing
+        raise AcmeProblem("malformed", "this server did not issue this certificate", status=404)
+
+
+def _acme_record(
+    endpoint: AcmeEndpointRecord,
+    account: AcmeAccount,
+    order: AcmeOrder,
+    key_algorithm: str,
+    names: tuple[str, ...],
+    now: float,
+) -> CertificateRecord:
+    certificate_id = str(uuid.uuid4())
+    # Order identifiers keep the client's order; the first is the common name.
+    ordered = tuple(name for name in order.identifiers if name in names)
+    return CertificateRecord(
+        arn=certificate_arn(
+            _partition(endpoint.arn), endpoint.region, endpoint.account_id, certificate_id
+        ),
+        certificate_id=certificate_id,
+        account_id=endpoint.account_id,
+        region=endpoint.region,
+        type="AMAZON_ISSUED",
+        status="PENDING_VALIDATION",
+        domain_name=ordered[0],
+        names=ordered,
+        key_algorithm=key_algorithm,
+        key_usages=(),
+        extended_key_usages=(),
+        serial=None,
+        not_before=None,
+        not_after=None,
+        created_at=now,
+        certificate_pem=None,
+        chain_pem=None,
+        facts={},
+        key_pair_origin="ACME",
+        validation_method="DNS",
+        acme_endpoint_arn=endpoint.arn,
+        acme_account_id=account.account_id,
+    )
+
+
+# RFC 5280 CRLReason codes (§7.6) and ACM's names for them. certificateHold (6) and
+# removeFromCRL (8) are refused, as RevokeCertificate refuses them: revocation is permanent.
+_REASONS = {
+    0: "UNSPECIFIED",
+    1: "KEY_COMPROMISE",
+    2: "CA_COMPROMISE",
+    3: "AFFILIATION_CHANGED",
+    4: "SUPERSEDED",
+    5: "CESSATION_OF_OPERATION",
+    9: "PRIVILEGE_WITHDRAWN",
+    10: "A_A_COMPROMISE",
+}
+
+
+def _revocation_reason(code: Any) -> str:
+    if isinstance(code, bool) or not isinstance(code, int) or code not in _REASONS:
+        raise AcmeProblem("badRevocationReason", f"reason {code!r} is not accepted")
+    return _REASONS[code]
+
+
+def _order_at(order: AcmeOrder, now: float) -> AcmeOrder:
+    """The order as it stands at `now`: one not finalized before it expired is invalid
+    (§7.1.6); stored rows are left as they are, the status is derived on every read."""
+    if order.status in ("pending", "ready") and now >= order.expires_at:
+        error = AcmeProblem("malformed", "the order expired before it was finalized")
+        return replace(order, status="invalid", error=error.document())
+    return order
+
+
+def _authz_at(authz: AcmeAuthorization, now: float) -> AcmeAuthorization:
+    """A pending authorization past its expiry is expired (§7.1.6) and can no longer be
+    validated."""
+    if authz.status == "pending" and now >= authz.expires_at:
+        return replace(authz, status="expired")
+    return authz
+
+
+def _partition(arn: str) -> str:
+    return arn.split(":", 2)[1]
+
+
+def _own(resource: Any, account: AcmeAccount, what: str) -> Any:
+    """A resource of the requesting account; another account's is as good as absent, but
+    says so (§7.5: unauthorized)."""
+    if resource is None:
+        raise AcmeProblem("malformed", f"no such {what}", status=404)
+    if resource.account_id != account.account_id:
+        raise AcmeProblem("unauthorized", f"this {what} belongs to another account", status=403)
+    return resource
+
+
+def _contact(payload: Mapping[str, Any], *, required: bool) -> list[str]:
+    contact = payload.get("contact") or []
+    if not isinstance(contact, list) or not all(isinstance(c, str) for c in contact):
+        raise malformed("contact must be a list of URLs")
+    for url in contact:
+        if not url.startswith("mailto:"):
+            raise AcmeProblem("unsupportedContact", f"only mailto: contacts are supported: {url}")
+        if "," in url or "@" not in url:
+            raise AcmeProblem("invalidContact", f"not one email address: {url}")
+    if required and not contact:
+        raise AcmeProblem("invalidContact", "this endpoint requires a contact address")
+    return list(contact)
+
+
+def _account_view(account: AcmeAccount) -> dict[str, Any]:
+    # No "orders" list: listing an account's orders (§7.1.2.1) is not built yet.
+    return {"status": account.status, "contact": account.contact}
+
+
+def _challenge_view(urls: Urls, authz: AcmeAuthorization) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "type": authz.challenge_type,
+        "url": urls.of("chall", authz.authz_id),
+        "status": authz.challenge_status,
+        "token": authz.challenge_token,
+    }
+    if authz.challenge_validated_at is not None:
+        view["validated"] = _time(authz.challenge_validated_at)
+    if authz.challenge_error:
+        view["error"] = authz.challenge_error
+    return view
+
+
+def _time(epoch: float) -> str:
+    """RFC 3339, as ACME's timestamps are."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
