@@ -7,11 +7,18 @@ Linux /proc only.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -83,3 +90,60 @@ def group_cpu_s(group: int) -> float:
 def _children_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+# -- raw limits: the cryptographic work alone, in fresh processes ---------------------------
+
+# (operations done, seconds taken, CPU seconds used) of one process.
+ProcessCount = tuple[int, float, float]
+# Builds, in the child process, the step to repeat (called with the step's index). Must be a
+# module-level function: `spawn` children import it by name.
+StepMaker = Callable[..., Callable[[int], object]]
+
+
+def run_in_processes(
+    make_step: StepMaker, args: tuple[Any, ...], processes: int, seconds: float
+) -> list[ProcessCount]:
+    """`make_step(*args)`'s step repeated for `seconds` in `processes` fresh Python processes
+    started together (a barrier), so that they share the machine as a server's workers do."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(processes)
+    results: Queue[ProcessCount] = context.Queue()
+    children = [
+        context.Process(
+            target=_timed_worker, args=(make_step, args, seconds, barrier, results), daemon=True
+        )
+        for _ in range(processes)
+    ]
+    for child in children:
+        child.start()
+    try:
+        return [results.get(timeout=seconds + 120) for _ in children]
+    finally:
+        for child in children:
+            child.join(timeout=10)
+            if child.is_alive():
+                child.kill()
+
+
+def _timed_worker(
+    make_step: StepMaker,
+    args: tuple[Any, ...],
+    seconds: float,
+    barrier: Barrier,
+    results: Queue[ProcessCount],
+) -> None:
+    step = make_step(*args)
+    step(0)  # first-call costs (imports, OpenSSL tables) are not the steady state
+    barrier.wait()
+    cpu_started = time.process_time()
+    started = time.perf_counter()
+    deadline = started + seconds
+    done = 0
+    while True:
+        step(done)
+        done += 1
+        now = time.perf_counter()
+        if now >= deadline:
+            break
+    results.put((done, now - started, time.process_time() - cpu_started))

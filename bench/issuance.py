@@ -19,7 +19,6 @@ import datetime as dt
 import http.client
 import itertools
 import json
-import multiprocessing
 import resource
 import signal
 import socket
@@ -32,7 +31,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,8 +52,6 @@ from bench.servers import (
 )
 
 if TYPE_CHECKING:
-    from multiprocessing.queues import Queue
-
     from tests.support.bind import BindServer
 
 EC = "EC_prime256v1"
@@ -153,24 +149,7 @@ def measure_raw(
     operation: str, processes: int, seconds: float, material: IssuerMaterial
 ) -> RawRate:
     """`operation` in `processes` fresh Python processes at once, for `seconds`."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(processes)
-    results: Queue[tuple[int, float, float]] = context.Queue()
-    children = [
-        context.Process(
-            target=_raw_worker, args=(operation, seconds, material, barrier, results), daemon=True
-        )
-        for _ in range(processes)
-    ]
-    for child in children:
-        child.start()
-    try:
-        counts = [results.get(timeout=seconds + 120) for _ in children]
-    finally:
-        for child in children:
-            child.join(timeout=10)
-            if child.is_alive():
-                child.kill()
+    counts = cpu.run_in_processes(_raw_operation, (operation, material), processes, seconds)
     return RawRate(
         operation,
         processes,
@@ -178,29 +157,6 @@ def measure_raw(
         sum(done for done, _elapsed, _cpu in counts),
         sum(cpu_s for _done, _elapsed, cpu_s in counts),
     )
-
-
-def _raw_worker(
-    operation: str,
-    seconds: float,
-    material: IssuerMaterial,
-    barrier: Barrier,
-    results: Queue[tuple[int, float, float]],
-) -> None:
-    step = _raw_operation(operation, material)
-    step(0)  # first-call costs (imports, OpenSSL tables) are not the steady state
-    barrier.wait()
-    cpu_started = time.process_time()
-    started = time.perf_counter()
-    deadline = started + seconds
-    done = 0
-    while True:
-        step(done)
-        done += 1
-        now = time.perf_counter()
-        if now >= deadline:
-            break
-    results.put((done, now - started, time.process_time() - cpu_started))
 
 
 def _raw_operation(operation: str, material: IssuerMaterial) -> Callable[[int], object]:

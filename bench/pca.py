@@ -17,26 +17,22 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import multiprocessing
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from botocore.config import Config
 
+from bench import cpu
 from bench.progress import say
 from bench.report import machine_facts
 from bench.servers import OPENACM, OPENACM_WORKERS, RunningServer, running
-
-if TYPE_CHECKING:
-    from multiprocessing.queues import Queue
 
 TARGET = 0.30  # the issue's target: IssueCertificate at 30 % of the raw limit or more
 TEMPLATE = "arn:aws:acm-pca:::template/{}/V1"
@@ -77,33 +73,17 @@ class RawRate:
 
 
 def measure_raw(processes: int, seconds: float, csrs: list[bytes]) -> RawRate:
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(processes)
-    results: Queue[tuple[int, float, float]] = context.Queue()
-    children = [
-        context.Process(target=_raw_worker, args=(seconds, csrs, barrier, results), daemon=True)
-        for _ in range(processes)
-    ]
-    for child in children:
-        child.start()
-    try:
-        counts = [results.get(timeout=seconds + 120) for _ in children]
-    finally:
-        for child in children:
-            child.join(timeout=10)
-            if child.is_alive():
-                child.kill()
+    counts = cpu.run_in_processes(_issue_step, (csrs,), processes, seconds)
     done = sum(count for count, _elapsed, _cpu in counts)
     return RawRate(
         processes,
         sum(count / elapsed for count, elapsed, _cpu in counts),
-        1000 * sum(cpu for _count, _elapsed, cpu in counts) / done,
+        1000 * sum(cpu_s for _count, _elapsed, cpu_s in counts) / done,
     )
 
 
-def _raw_worker(
-    seconds: float, csrs: list[bytes], barrier: Barrier, results: Queue[tuple[int, float, float]]
-) -> None:
+def _issue_step(csrs: list[bytes]) -> Callable[[int], object]:
+    """In the child process: a CA and the step that builds and signs one certificate."""
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
@@ -134,7 +114,7 @@ def _raw_worker(
     )
     window = ValidityWindow(now - dt.timedelta(hours=1), now + dt.timedelta(days=30))
 
-    def step(index: int) -> None:
+    def step(index: int) -> object:
         request = PrivateCertificateRequest(
             csr=csrs[index % len(csrs)],
             validity=window,
@@ -146,17 +126,9 @@ def _raw_worker(
             serial_number=random_serial_number(),
             revocation=RevocationUrls(),
         )
-        signer.sign_certificate(builder)
+        return signer.sign_certificate(builder)
 
-    step(0)  # first-call costs are not the steady state
-    barrier.wait()
-    cpu_started = time.process_time()
-    started = time.perf_counter()
-    done = 0
-    while time.perf_counter() - started < seconds:
-        step(done)
-        done += 1
-    results.put((done, time.perf_counter() - started, time.process_time() - cpu_started))
+    return step
 
 
 # -- the API run -----------------------------------------------------------------------------
