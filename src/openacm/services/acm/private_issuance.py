@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -29,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import Connection
 
-from openacm.adapters.ca.private_issuance import PrivateCertificateRequest, ca_validity_limits
+from openacm.adapters.ca.private_issuance import PrivateCertificateRequest
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
@@ -41,7 +40,6 @@ from openacm.domain.certificates import CertificateRecord
 from openacm.domain.pca_templates import template_arn
 from openacm.domain.pca_validity import (
     ACM_PRIVATE_CERTIFICATE_VALIDITY,
-    certificate_validity_window,
 )
 from openacm.domain.private_requests import (
     ACM_PERMISSION_ACTIONS,
@@ -52,7 +50,8 @@ from openacm.domain.private_requests import (
 )
 from openacm.services.acm.renewal_events import notify_refused, notify_renewed
 from openacm.services.events import emit_available
-from openacm.services.pca.issuance import PrivateCertificateIssuer
+from openacm.services.pca.authorities import policy_grants
+from openacm.services.pca.issuance import PrivateCertificateIssuer, validity_window
 from openacm.services.pki.leaf_issuer import LeafIssuer, with_certificate
 from openacm.services.pki.leaf_keys import LeafPrivateKey, private_key_der
 
@@ -168,10 +167,8 @@ class AcmPrivateIssuer:
         if ca_record.account_id == account_id:
             permission = store.permission(ca_record.arn, ACM_PRINCIPAL)
             return permission is not None and set(permission.actions) >= ACM_PERMISSION_ACTIONS
-        granted = {action.lower() for action in store.granted_actions(ca_record.arn, account_id)}
-        if granted & {"*", "acm-pca:*"}:
-            return True
-        return all(f"acm-pca:{action}".lower() in granted for action in SHARED_CA_ACTIONS)
+        granted = store.granted_actions(ca_record.arn, account_id)
+        return all(policy_grants(granted, action) for action in SHARED_CA_ACTIONS)
 
     def _sign(
         self,
@@ -183,20 +180,13 @@ class AcmPrivateIssuer:
         *,
         renewal: bool,
     ) -> str:
-        assert ca_record.certificate_pem is not None
-        ca_certificate = x509.load_pem_x509_certificate(ca_record.certificate_pem.encode())
-        window = certificate_validity_window(
-            ACM_PRIVATE_CERTIFICATE_VALIDITY,
-            None,
-            issued_at=datetime.fromtimestamp(now, UTC),
-            ca=ca_validity_limits(
-                ca_certificate, short_lived=ca_record.usage_mode == "SHORT_LIVED_CERTIFICATE"
-            ),
-        )
+        template = template_arn(END_ENTITY_TEMPLATE, _partition(ca_record.arn))
         request = PrivateCertificateRequest(
             csr=_csr_pem(record, key),
-            validity=window,
-            template_arn=template_arn(END_ENTITY_TEMPLATE, _partition(ca_record.arn)),
+            validity=validity_window(
+                ca_record, template, ACM_PRIVATE_CERTIFICATE_VALIDITY, None, now=now
+            ),
+            template_arn=template,
         )
         issued = self.pca_issuer.issue(
             conn, ca_record, request, signing_algorithm=ca_record.signing_algorithm, now=now

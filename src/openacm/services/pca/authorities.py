@@ -102,7 +102,7 @@ class CertificateAuthorities:
             raise InvalidArnError(f"String '{arn}' is not a valid ARN")
         store = PrivateCaStore(conn)
         if parsed.account_id != ctx.account_id and not (
-            shareable and _granted(store.granted_actions(arn, ctx.account_id), operation)
+            shareable and policy_grants(store.granted_actions(arn, ctx.account_id), operation)
         ):
             raise AccessDeniedError(
                 f"User: {ctx.principal_arn} is not authorized to perform: acm-pca:{operation} "
@@ -120,7 +120,8 @@ class CertificateAuthorities:
         return self.keys.signer(record)
 
 
-def _granted(actions: set[str], operation: str) -> bool:
+def policy_grants(actions: set[str], operation: str) -> bool:
+    """Whether a resource policy's granted `actions` allow `acm-pca:<operation>`."""
     wanted = f"acm-pca:{operation}".lower()
     return any(action in ("*", "acm-pca:*") or action.lower() == wanted for action in actions)
 
