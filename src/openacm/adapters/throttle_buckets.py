@@ -21,6 +21,8 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from openacm.domain.throttling import BucketState, RateLimit, take_token
 
@@ -101,10 +103,14 @@ class RedisBuckets:
 
     def __init__(self, url: str, prefix: str, *, timeout: float = 0.25) -> None:
         self.prefix = prefix
-        # Short timeouts: a request waits at most this long on Redis before FailoverBuckets
-        # answers from memory instead.
+        # Short timeouts and one immediate retry (for a pooled connection that went stale when
+        # Redis restarted), instead of redis-py's ten with backoff: a request waits at most
+        # about twice `timeout` on Redis before FailoverBuckets answers from memory instead.
         self.client = redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),
         )
         self._take = self.client.register_script(TAKE_SCRIPT)
 
