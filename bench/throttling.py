@@ -3,7 +3,8 @@
 Times `RequestThrottle.check`, the one call the endpoint makes per request (docs/throttling.md),
 in this process: an operation no limit names (the table look-up alone), in-memory buckets, and
 Redis buckets (one Lua script per call over a local TCP connection), for calls spread over 100
-accounts and admitted (the common case) and for calls refused (an empty bucket). Each figure is
+accounts and admitted (the common case) and for calls refused (an empty bucket); beside them,
+a Redis PING, the round trip any shared store costs. Each figure is
 the best of a few rounds: the machine is shared, and the best round is the least disturbed.
 Needs Redis at --redis-url (default the machine's, 127.0.0.1:6379) for the Redis rows.
 """
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if shared is None:
         print(f"redis      (not measured: no Redis at {options.redis_url})")
         return 1
+    ping = min(_pings(shared, options.calls) for _ in range(options.rounds))
+    print(f"{'redis':<10} {'PING (the round trip alone)':<28} {ping / options.calls * 1e6:>10.1f}")
     _forget(shared)
     return 0
 
@@ -78,6 +81,13 @@ def _forget(buckets: RedisBuckets) -> None:
     for key in buckets.client.scan_iter(match=buckets.prefix + "*"):
         buckets.client.delete(key)
     buckets.close()
+
+
+def _pings(buckets: RedisBuckets, calls: int) -> float:
+    started = time.perf_counter()
+    for _ in range(calls):
+        buckets.client.ping()
+    return time.perf_counter() - started
 
 
 def _contexts() -> list[CallContext]:
