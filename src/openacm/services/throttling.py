@@ -28,7 +28,7 @@ log = logging.getLogger("openacm.throttling")
 # legacy modes, botocore/data/_retry.json "throttling_exception") retry on this code.
 RATE_EXCEEDED: Final = "Rate exceeded"
 
-# Told of each throttled call (service, operation) and of each time the bucket store failed.
+# Told of each throttled call: service, operation (the metrics' counter).
 ThrottledObserver = Callable[[str, str], None]
 
 
