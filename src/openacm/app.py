@@ -51,6 +51,7 @@ from openacm.services.pki.leaf_issuer import LeafIssuer
 from openacm.services.pki.leaf_keys import LeafKeys
 from openacm.services.pki.secrets import DNS_VALIDATION_KEY, installation_secret
 from openacm.services.records import OpenAcmService
+from openacm.services.throttling import request_throttle
 
 
 @dataclass
@@ -214,7 +215,18 @@ def create_app(settings: Settings) -> OpenAcmApp:
     # Counters shared by this server's processes through DATA_DIR/metrics: docs/metrics.md.
     metrics = Metrics(metrics_directory(settings.data_dir))
     endpoint = JsonApiEndpoint(
-        [acm, pca, openacm_api], keys, audit, clock=clock, observe=request_observer(metrics)
+        [acm, pca, openacm_api],
+        keys,
+        audit,
+        clock=clock,
+        observe=request_observer(metrics),
+        # Per-account, per-operation rates (docs/throttling.md); None when none is limited.
+        throttle=request_throttle(
+            settings.rate_limits,
+            settings.throttling,
+            on_throttled=metrics.count_throttled,
+            on_store_failure=metrics.count_throttle_store_failure,
+        ),
     )
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
     leaf_issuer = LeafIssuer(runtime.db, runtime.cipher, ca, keys_pool, settings.issuance)

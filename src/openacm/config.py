@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from openacm.domain.throttling import RateTable, rate_table
+
 ENV_PREFIX = "OPENACM_"
 DEFAULT_DATA_DIR = Path(".openacm")
 DEV_ACCOUNT_ID = "000000000000"
@@ -417,6 +419,66 @@ def events_from(config: Mapping[str, object], env: Mapping[str, str]) -> EventSe
 
 
 @dataclass(frozen=True)
+class ThrottlingSettings:
+    """Where request-rate buckets live and the limits over the profile (`[throttling]`,
+    OPENACM_THROTTLING_*; docs/throttling.md). The profile itself is `serve --rate-limits`
+    (Settings.rate_limits), off by default (decision 8)."""
+
+    # Overrides over the profile, `service:Operation` to a limit: `[throttling.limits]`
+    # `"acm:ListCertificates" = 20` or `{rate = 20, burst = 40}`; in the environment
+    # OPENACM_THROTTLING_LIMITS="acm:ListCertificates=20/40,acm-pca:IssueCertificate=50".
+    limits: tuple[tuple[str, object], ...] = ()
+    # Where the buckets live: empty for this process's memory (one process), a redis:// URL
+    # for one Redis every process and node shares (the limit holds cluster-wide).
+    redis_url: str = ""
+    # Prefix of the bucket keys in Redis (installations sharing one Redis use distinct ones).
+    redis_key_prefix: str = "openacm:throttle:"
+    # How long a request waits on Redis at most before its bucket is taken from memory.
+    redis_timeout: float = 0.25
+    # After Redis failed to answer, how long this process uses its own memory before trying
+    # Redis again.
+    redis_retry_seconds: float = 5.0
+
+    def table(self, profile: str) -> RateTable:
+        return rate_table(profile, self.limits)
+
+
+def _env_limits(raw: str) -> tuple[tuple[str, object], ...]:
+    """OPENACM_THROTTLING_LIMITS: `service:Operation=RATE[/BURST]`, comma-separated."""
+    pairs = []
+    for item in (part.strip() for part in raw.split(",")):
+        if item:
+            key, equals, value = item.partition("=")
+            if not equals:
+                raise ValueError(f"OPENACM_THROTTLING_LIMITS: {item!r} is not KEY=RATE[/BURST]")
+            pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
+
+
+def throttling_from(config: Mapping[str, object], env: Mapping[str, str]) -> ThrottlingSettings:
+    """`[throttling]` with its `[throttling.limits]` table, or OPENACM_THROTTLING_LIMITS."""
+    table = dict(_table(config, "throttling"))
+    limits = table.pop("limits", {})
+    if not isinstance(limits, Mapping):
+        raise ValueError("throttling.limits in the config file must be a table")
+    settings = load_section(ThrottlingSettings, table, env, "THROTTLING")
+    pairs = tuple((str(key), value) for key, value in limits.items())
+    if f"{ENV_PREFIX}THROTTLING_LIMITS" in env:
+        pairs = _env_limits(env[f"{ENV_PREFIX}THROTTLING_LIMITS"])
+    return checked_throttling(dataclasses.replace(settings, limits=pairs))
+
+
+def checked_throttling(settings: ThrottlingSettings) -> ThrottlingSettings:
+    """Refuse at start a profile, a limit or a Redis URL that would only fail later."""
+    settings.table("off")
+    if settings.redis_url and not settings.redis_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise ValueError("[throttling] redis_url must be a redis://, rediss:// or unix:// URL")
+    return settings
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -436,6 +498,8 @@ class Settings:
     pki_port: int | None = None
     master_key_file: Path | None = None
     log_level: str = "info"
+    # The request-rate profile: "off" or "aws" (`serve --rate-limits`, docs/throttling.md).
+    rate_limits: str = "off"
     quotas: Quotas = field(default_factory=Quotas)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     issuance: IssuanceSettings = field(default_factory=IssuanceSettings)
@@ -445,6 +509,7 @@ class Settings:
     events: EventSettings = field(default_factory=EventSettings)
     acme: AcmeSettings = field(default_factory=AcmeSettings)
     acme_server: AcmeServerSettings = field(default_factory=AcmeServerSettings)
+    throttling: ThrottlingSettings = field(default_factory=ThrottlingSettings)
 
     @property
     def effective_database_url(self) -> str:
@@ -502,4 +567,5 @@ def sections_from(
         "acme_server": load_section(
             AcmeServerSettings, _table(config, "acme_server"), source, "ACME_SERVER"
         ),
+        "throttling": throttling_from(config, source),
     }

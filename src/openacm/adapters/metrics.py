@@ -109,10 +109,30 @@ class Metrics:
             ["issuer"],
             registry=None,
         )
+        # docs/throttling.md: calls refused with ThrottlingException, and the times the shared
+        # bucket store (Redis) failed and a process fell back to its own buckets.
+        self.throttled = Counter(
+            "openacm_throttled_requests",
+            "API calls refused with ThrottlingException, by service and operation.",
+            ["service", "operation"],
+            registry=None,
+        )
+        self.throttle_store_failures = Counter(
+            "openacm_throttle_store_failures",
+            "Times the shared rate-limit store (Redis) did not answer and a process used its "
+            "own in-memory buckets instead.",
+            registry=None,
+        )
 
     def observe_request(self, service: str, operation: str, outcome: str, seconds: float) -> None:
         self.requests.labels(service, operation, outcome).inc()
         self.latency.labels(service, operation).observe(seconds)
+
+    def count_throttled(self, service: str, operation: str) -> None:
+        self.throttled.labels(service, operation).inc()
+
+    def count_throttle_store_failure(self) -> None:
+        self.throttle_store_failures.inc()
 
     def count_processed(self, queue: str, outcome: str, count: int = 1) -> None:
         if count:

@@ -31,6 +31,7 @@ from openacm.config import (
     DEV_SECRET_ACCESS_KEY,
     Settings,
 )
+from openacm.domain.throttling import PROFILES
 
 CONTEXT = {"show_default": True, "max_content_width": 100}
 
@@ -149,6 +150,14 @@ def _check_server_hostnames(configured: tuple[str, ...], host: str) -> None:
     help="Worker processes sharing the port (each uses one core).",
 )
 @click.option(
+    "--rate-limits",
+    envvar="OPENACM_RATE_LIMITS",
+    type=click.Choice(sorted(PROFILES)),
+    default="off",
+    help="Throttle API calls per account, region and operation: 'aws' at AWS's published "
+    "rates (the seeds' for ACM), with [throttling.limits] over them (docs/throttling.md).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -168,6 +177,7 @@ def serve(
     pki_port: int | None,
     dns_listen: str | None,
     workers: int,
+    rate_limits: str,
     log_level: str,
 ) -> None:
     """Serve the APIs over HTTP(S)."""
@@ -199,7 +209,9 @@ def serve(
         tls_hostnames=tls_hostnames,
         pki_port=pki_port,
         log_level=log_level,
+        rate_limits=rate_limits,
     )
+    _warn_of_per_process_limits(settings, workers)
     sock = bind_socket(host, port)
     pki_sock = bind_socket(host, pki_port) if pki_port is not None else None
     # Migrate (and create the dev identity) once, before any worker starts; the configured
@@ -241,6 +253,18 @@ def serve(
         serve_on(settings, sock, pki_sock)
     else:
         sys.exit(run_workers(settings, sock, workers, pki_sock))
+
+
+def _warn_of_per_process_limits(settings: Settings, workers: int) -> None:
+    """In-memory buckets are each process's own: N workers let N times the rate through."""
+    limited = settings.throttling.table(settings.rate_limits)
+    if workers > 1 and limited and not settings.throttling.redis_url:
+        logging.getLogger("openacm").warning(
+            "rate limits hold per worker process with in-memory buckets: %d workers let up "
+            "to %d times the rates through; set [throttling] redis_url to share them",
+            workers,
+            workers,
+        )
 
 
 def _start_dns_listener(settings: Settings, listen: str) -> None:

@@ -53,6 +53,7 @@ from openacm.protocol.partitions import partition_for_region
 from openacm.protocol.sigv4 import IncomingRequest, SigV4Verifier
 from openacm.services.context import CallContext
 from openacm.services.identity import KeyDirectory
+from openacm.services.throttling import RequestThrottle
 
 log = logging.getLogger("openacm.api")
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -230,9 +231,11 @@ class JsonApiEndpoint:
         *,
         clock: Callable[[], float] = time.time,
         observe: RequestObserver | None = None,
+        throttle: RequestThrottle | None = None,
     ) -> None:
         self.apis = {api.model.target_prefix: api for api in apis}
         self.observe = observe
+        self.throttle = throttle
         # RPC v2 CBOR names the service by its Smithy shape name, which botocore writes from
         # the model's targetPrefix.
         self.cbor_apis = {
@@ -327,6 +330,8 @@ class JsonApiEndpoint:
         ctx = self._authenticate(request, body, api, call)
         operation = framing.operation(api, request, call.facts.event_name)
         call.operation = operation
+        if self.throttle is not None:  # docs/throttling.md: before any work on the input
+            self.throttle.check(ctx, api.model.service_name, operation.name)
         params = framing.parse(operation, request, body)
         call.params = params
         handler = api.service.handler(operation.name)
