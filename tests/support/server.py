@@ -26,9 +26,10 @@ REPO = Path(__file__).resolve().parents[2]
 OPENACM = [sys.executable, "-m", "openacm"]
 PG_ADMIN_URL = os.environ.get("OPENACM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 DEV_KEY = ("test", "test")
-# No retries: a test must see the first answer, and a 500 must not be hidden by a retry.
+# No retries: a test must see the first answer, and a 500 must not be hidden by a retry
+# (botocore's `max_attempts` counts retries, so one attempt in all is `total_max_attempts`).
 NO_RETRIES = Config(
-    retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=60
+    retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=60
 )
 
 
