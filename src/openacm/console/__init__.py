@@ -10,18 +10,24 @@ from openacm.console.api import ApiClient
 from openacm.console.authorities import authority_routes
 from openacm.console.certificates import certificate_routes
 from openacm.console.dashboard import dashboard_routes
+from openacm.console.direct import DirectServices
+from openacm.console.importing import import_routes
 from openacm.console.pages import Console, sign_in_routes
 from openacm.console.sessions import SessionStore
 
-__all__ = ["SessionStore", "console_routes"]
+__all__ = ["DirectServices", "SessionStore", "console_routes"]
 
 
-def console_routes(api: ASGIApp, sessions: SessionStore, *, dev: bool) -> list[Route]:
-    """The console's routes, calling `api` (the AWS JSON endpoint) in-process."""
-    console = Console(ApiClient(api), sessions, dev=dev)
+def console_routes(
+    api: ASGIApp, sessions: SessionStore, direct: DirectServices, *, dev: bool
+) -> list[Route]:
+    """The console's routes, calling `api` (the AWS JSON endpoint) in-process, and `direct`
+    for what no API operation does."""
+    console = Console(ApiClient(api), sessions, direct, dev=dev)
     return [
         *sign_in_routes(console),
         *certificate_routes(console),
+        *import_routes(console),
         *authority_routes(console),
         *account_routes(console),
         *dashboard_routes(console),

@@ -26,8 +26,10 @@ from starlette.routing import Route
 
 from openacm.config import DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY
 from openacm.console.api import ApiClient, ConsoleApiError, Origin, Signer
+from openacm.console.direct import DirectServices
 from openacm.console.sessions import SESSION_COOKIE, Session, SessionStore
 from openacm.protocol.partitions import partition_for_region
+from openacm.services.context import CallContext
 
 PREFIX = "/console"
 SIGN_IN_COOKIE = "openacm_console_signin"
@@ -79,6 +81,8 @@ REVOCATION_REASONS = [
 ]
 # The largest console form (a request's names) is a few KiB; anything larger is not ours.
 MAX_FORM_BYTES = 64 * 1024
+# A multipart form: the import page's three PEM files and its fields.
+MAX_UPLOAD_BYTES = 4 * MAX_FORM_BYTES
 # Errors meaning the session's key no longer signs in: the session ends.
 _SIGNED_OUT_CODES = {"UnrecognizedClientException", "InvalidSignatureException"}
 
@@ -104,9 +108,12 @@ class SignedOut(Exception):
 
 
 class Console:
-    def __init__(self, api: ApiClient, sessions: SessionStore, *, dev: bool) -> None:
+    def __init__(
+        self, api: ApiClient, sessions: SessionStore, direct: DirectServices, *, dev: bool
+    ) -> None:
         self.api = api
         self.sessions = sessions
+        self.direct = direct
         self.dev = dev
 
     # -- plumbing -------------------------------------------------------------------------
@@ -143,6 +150,15 @@ class Console:
                 self.sessions.drop(session.id)
                 raise SignedOut from error
             raise
+
+    def context(self, request: Request, session: Session) -> CallContext:
+        """The signed-in principal's call context, for the services the console calls
+        without an API operation (console/direct.py)."""
+        ctx = self.direct.context(session.signer, origin_of(request))
+        if ctx is None:
+            self.sessions.drop(session.id)
+            raise SignedOut
+        return ctx
 
     def session_of(self, request: Request) -> Session:
         session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
@@ -190,8 +206,10 @@ class CsrfRefused(Exception):
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """A posted urlencoded form, first value of each field. Parsed here (Starlette's parser
-    needs python-multipart); anything larger than any console form is refused as forged."""
+    """A posted form, first value of each field; anything larger than any console form is
+    refused as forged. An uploaded file (the import page's PEM files) is the field's text."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await _read_multipart(request)
     body = b""
     async for chunk in request.stream():
         body += chunk
@@ -199,6 +217,27 @@ async def read_form(request: Request) -> dict[str, str]:
             raise CsrfRefused
     text = body.decode("utf-8", errors="replace")
     return {key: values[0] for key, values in parse_qs(text, keep_blank_values=True).items()}
+
+
+async def _read_multipart(request: Request) -> dict[str, str]:
+    # Browsers send the length of a form: one without it, or larger than the largest upload
+    # (three PEM files and a few fields), is refused before a byte is parsed.
+    length = request.headers.get("content-length", "")
+    if not length.isdigit() or int(length) > MAX_UPLOAD_BYTES:
+        raise CsrfRefused
+    form = await request.form(max_files=4, max_fields=16, max_part_size=MAX_FORM_BYTES)
+    fields: dict[str, str] = {}
+    try:
+        for name, value in form.multi_items():
+            if name in fields:
+                continue
+            if isinstance(value, str):
+                fields[name] = value
+            else:  # an upload; an empty file input uploads nothing
+                fields[name] = (await value.read(MAX_FORM_BYTES)).decode("utf-8", "replace")
+    finally:
+        await form.close()
+    return fields
 
 
 def secured(response: Response) -> Response:
