@@ -3,10 +3,19 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from html import unescape
+from typing import Any
+
+import httpx
+from cryptography import x509
 
 from tests.conftest import Tenant
+from tests.integration.test_pca_issue import issue, leaf_csr
+from tests.integration.test_pca_sharing import policy_for
+from tests.integration.test_private_certificates import make_root_ca
 from tests.support import pki
 from tests.support.console import ConsoleVisitor
 
@@ -104,3 +113,88 @@ def test_detail_shows_events_and_edits_tags_in_place(sqlite_tenant: Tenant) -> N
     assert sqlite_tenant.acm.list_tags_for_certificate(CertificateArn=arn)["Tags"] == [
         {"Key": "owner", "Value": "api"}
     ]
+
+
+def test_private_ca_permissions_policy_revocation_and_audit_reports(
+    sqlite_tenant: Tenant,
+) -> None:
+    ca_arn, _ = make_root_ca(sqlite_tenant, permit_acm=False)
+    pca = sqlite_tenant.client("acm-pca")
+    visitor = signed_in(sqlite_tenant)
+    page = visitor.get("/console/private-cas/detail", params={"arn": ca_arn})
+    assert page.status_code == 200
+    assert "No permissions" in page.text and "Policy (JSON): none yet" in page.text
+    csrf = visitor.csrf_of(page)
+
+    def post(path: str, **fields: str) -> str:
+        answer = visitor.post(
+            f"/console/private-cas/{path}", {"csrf": csrf, "arn": ca_arn, **fields}
+        )
+        assert answer.status_code == 303, answer.text
+        shown = visitor.get("/console/private-cas/detail", params={"arn": ca_arn})
+        return unescape(shown.text)
+
+    # Permissions: granted to ACM for two actions, then removed.
+    shown = post(
+        "permissions",
+        principal="acm.amazonaws.com",
+        action_IssueCertificate="1",
+        action_GetCertificate="1",
+    )
+    assert "Permission granted." in shown
+    (permission,) = pca.list_permissions(CertificateAuthorityArn=ca_arn)["Permissions"]
+    assert sorted(permission["Actions"]) == ["GetCertificate", "IssueCertificate"]
+    assert "Permission removed." in post("permissions/delete", principal="acm.amazonaws.com")
+    assert pca.list_permissions(CertificateAuthorityArn=ca_arn)["Permissions"] == []
+    # The policy: a refusal is ACM-PCA's, a good one is saved, shown, then deleted.
+    assert "InvalidPolicyException" in post("policy", policy="not json")
+    policy = policy_for(ca_arn, "111122223333")
+    assert "Policy saved." in post("policy", policy=policy)
+    assert json.loads(pca.get_policy(ResourceArn=ca_arn)["Policy"]) == json.loads(policy)
+    assert "Policy deleted." in post("policy/delete")
+    # CRL and OCSP turned on.
+    shown = post("revocation", crl="1", crl_days="9", ocsp="1")
+    assert "Revocation configuration saved." in shown
+    revocation = pca.describe_certificate_authority(CertificateAuthorityArn=ca_arn)[
+        "CertificateAuthority"
+    ]["RevocationConfiguration"]
+    assert revocation["CrlConfiguration"]["Enabled"] is True
+    assert revocation["CrlConfiguration"]["ExpirationInDays"] == 9
+    assert revocation["OcspConfiguration"]["Enabled"] is True
+    # A certificate the CA issued, revoked by its serial.
+    cert_arn = issue(
+        pca,
+        ca_arn,
+        leaf_csr(),
+        "arn:aws:acm-pca:::template/EndEntityCertificate/V1",
+        {"Type": "DAYS", "Value": 10},
+        SigningAlgorithm="SHA256WITHRSA",
+    )
+    leaf = x509.load_pem_x509_certificate(wait_for_certificate(pca, ca_arn, cert_arn).encode())
+    serial = format(leaf.serial_number, "x")
+    assert "Certificate revoked." in post("revoke", serial=serial, reason="KEY_COMPROMISE")
+    assert "RequestAlreadyProcessedException" in post("revoke", serial=serial, reason="SUPERSEDED")
+    # An audit report, listed once created and downloadable from the link shown.
+    assert "Audit report requested" in post("audit-reports", bucket="reports", format="CSV")
+    deadline = time.monotonic() + 30
+    while True:
+        shown = visitor.get("/console/private-cas/detail", params={"arn": ca_arn}).text
+        link = re.search(r'<a href="(/audit-report/[^"]+\.csv)" download>', shown)
+        if link or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert link, shown
+    report = httpx.get(f"{sqlite_tenant.server.endpoint}{link.group(1)}")
+    assert report.status_code == 200
+    assert cert_arn in report.text and "KEY_COMPROMISE" in report.text
+
+
+def wait_for_certificate(pca: Any, ca_arn: str, cert_arn: str) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            got = pca.get_certificate(CertificateAuthorityArn=ca_arn, CertificateArn=cert_arn)
+            return str(got["Certificate"])
+        except pca.exceptions.RequestInProgressException:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)

@@ -10,14 +10,17 @@ stops working ends the session, and every read or change is confined to the key'
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from openacm.adapters.audit_log import search_events
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.events import EventOutbox
+from openacm.adapters.store.pca_operations import AuditReportStore
 from openacm.console.api import Origin, Signer
+from openacm.domain.arn import parse_arn
+from openacm.domain.errors import ApiError
 from openacm.protocol.partitions import partition_for_region
 from openacm.services.context import CallContext
 from openacm.services.identity import IdentityAdmin, KeyDirectory
@@ -49,10 +52,24 @@ class DirectServices:
             secure_transport=origin.scheme == "https",
         )
 
-    def certificate_events(self, ctx: CallContext, arn: str, limit: int) -> list[dict[str, Any]]:
+    def certificate_events(
+        self, ctx: CallContext, arn: str, limit: int
+    ) -> Sequence[dict[str, Any]]:
         """The events emitted about one certificate of the caller's account, newest first."""
         with self.db.read() as conn:
             return EventOutbox(conn).for_resource(ctx.account_id, arn, limit=limit)
+
+    def audit_report_ids(self, ctx: CallContext, ca_arn: str, limit: int) -> list[str]:
+        """The newest audit reports of a CA of the caller's account (others': none); each is
+        then described through the API."""
+        try:
+            owner = parse_arn(ca_arn).account_id
+        except ApiError:
+            return []
+        if owner != ctx.account_id:
+            return []
+        with self.db.read() as conn:
+            return AuditReportStore(conn).ids_for(ca_arn, limit)
 
     def audit_records(
         self, ctx: CallContext, filters: AuditFilters, limit: int

@@ -28,6 +28,7 @@ from openacm.config import DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY
 from openacm.console.api import ApiClient, ConsoleApiError, Origin, Signer
 from openacm.console.direct import DirectServices
 from openacm.console.sessions import SESSION_COOKIE, Session, SessionStore
+from openacm.protocol.model import ApiModel
 from openacm.protocol.partitions import partition_for_region
 from openacm.services.context import CallContext
 
@@ -365,6 +366,11 @@ def _sign_in_page(
         insecure=request.url.scheme != "https" and not is_loopback(request.url.hostname),
     )
     return secured(HTMLResponse(html, status_code=status))
+
+
+def model_enum(service: str, shape: str) -> list[str]:
+    """An enum of an API's model (botocore's), in the model's order."""
+    return list(ApiModel.load(service).service_model.shape_for(shape).enum)
 
 
 def b64(text: str) -> str:

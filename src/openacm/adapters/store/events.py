@@ -370,7 +370,7 @@ class EventOutbox:
 
     def for_resource(
         self, account_id: str, resource_arn: str, *, limit: int = 100
-    ) -> list[dict[str, Any]]:
+    ) -> Sequence[dict[str, Any]]:
         """The events about one resource of one account, newest first, as emitted (the
         console's certificate history). Pruning bounds how far back they go."""
         o = event_outbox.c
