@@ -8,6 +8,7 @@ import re
 import time
 from html import unescape
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from cryptography import x509
@@ -17,6 +18,7 @@ from tests.integration.test_pca_issue import issue, leaf_csr
 from tests.integration.test_pca_sharing import policy_for
 from tests.integration.test_private_certificates import make_root_ca
 from tests.support import pki
+from tests.support.acme_client import AcmeTestClient
 from tests.support.console import ConsoleVisitor
 
 IMPORT = "/console/certificates/import"
@@ -198,3 +200,58 @@ def wait_for_certificate(pca: Any, ca_arn: str, cert_arn: str) -> str:
         except pca.exceptions.RequestInProgressException:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+def test_acme_endpoint_create_update_account_revoke_delete(sqlite_tenant: Tenant) -> None:
+    visitor = signed_in(sqlite_tenant)
+    page = visitor.get("/console/acme-endpoints")
+    assert page.status_code == 200 and "No ACME endpoints." in page.text
+    csrf = visitor.csrf_of(visitor.get("/console/acme-endpoints/create"))
+    created = visitor.post(
+        "/console/acme-endpoints/create",
+        {
+            "csrf": csrf,
+            "contact": "NOT_REQUIRED",
+            "behavior": "PRE_APPROVED",
+            "algorithm_EC_prime256v1": "1",
+            "certificate_tags": "issued-by=acme\nbare",
+        },
+    )
+    assert created.status_code == 303, created.text
+    arn = unquote(created.headers["location"].split("arn=", 1)[1])
+    endpoint = sqlite_tenant.acm.describe_acme_endpoint(AcmeEndpointArn=arn)["AcmeEndpoint"]
+    assert endpoint["CertificateAuthority"]["PublicCertificateAuthority"][
+        "AllowedKeyAlgorithms"
+    ] == ["EC_prime256v1"]
+    assert endpoint["CertificateTags"] == [{"Key": "issued-by", "Value": "acme"}, {"Key": "bare"}]
+    assert endpoint["EndpointUrl"] in visitor.get("/console/acme-endpoints").text
+    updated = visitor.post(
+        "/console/acme-endpoints/update",
+        {
+            "csrf": csrf,
+            "arn": arn,
+            "contact": "NOT_REQUIRED",
+            "algorithm_EC_prime256v1": "1",
+            "algorithm_RSA_2048": "1",
+        },
+    )
+    assert updated.status_code == 303
+    endpoint = sqlite_tenant.acm.describe_acme_endpoint(AcmeEndpointArn=arn)["AcmeEndpoint"]
+    assert sorted(
+        endpoint["CertificateAuthority"]["PublicCertificateAuthority"]["AllowedKeyAlgorithms"]
+    ) == ["EC_prime256v1", "RSA_2048"]
+    # An ACME client registers; the console lists its account and revokes it.
+    registered = AcmeTestClient(endpoint["EndpointUrl"]).new_account(termsOfServiceAgreed=True)
+    account_url = registered.headers["location"]
+    detail = visitor.get("/console/acme-endpoints/detail", params={"arn": arn})
+    assert account_url in detail.text and "VALID" in detail.text
+    revoked = visitor.post(
+        "/console/acme-endpoints/revoke-account",
+        {"csrf": csrf, "arn": arn, "account_url": account_url},
+    )
+    assert revoked.status_code == 303
+    (account,) = sqlite_tenant.acm.list_acme_accounts(AcmeEndpointArn=arn)["AcmeAccounts"]
+    assert account["Status"] == "REVOKED"
+    deleted = visitor.post("/console/acme-endpoints/delete", {"csrf": csrf, "arn": arn})
+    assert deleted.headers["location"] == "/console/acme-endpoints"
+    assert sqlite_tenant.acm.list_acme_endpoints()["AcmeEndpoints"] == []

@@ -6,6 +6,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from openacm.console.account import account_routes
+from openacm.console.acme import acme_routes
 from openacm.console.api import ApiClient
 from openacm.console.authorities import authority_routes
 from openacm.console.certificates import certificate_routes
@@ -31,4 +32,5 @@ def console_routes(
         *authority_routes(console),
         *account_routes(console),
         *dashboard_routes(console),
+        *acme_routes(console),
     ]
