@@ -255,3 +255,59 @@ def test_acme_endpoint_create_update_account_revoke_delete(sqlite_tenant: Tenant
     deleted = visitor.post("/console/acme-endpoints/delete", {"csrf": csrf, "arn": arn})
     assert deleted.headers["location"] == "/console/acme-endpoints"
     assert sqlite_tenant.acm.list_acme_endpoints()["AcmeEndpoints"] == []
+
+
+def test_access_keys_show_the_secret_once_and_disable(sqlite_tenant: Tenant) -> None:
+    visitor = signed_in(sqlite_tenant)
+    page = visitor.get("/console/access-keys")
+    assert page.status_code == 200 and sqlite_tenant.key[0] in page.text
+    assert sqlite_tenant.key[1] not in page.text  # secrets are never listed
+    csrf = visitor.csrf_of(page)
+    created = visitor.post("/console/access-keys/create", {"csrf": csrf, "user_name": "deploy"})
+    assert created.status_code == 200
+    key_id = re.search(r"Access key ID</dt><dd class=\"mono\">(\w+)<", created.text)
+    secret = re.search(r"Secret access key</dt><dd class=\"mono\">([^<]+)<", created.text)
+    assert key_id and secret
+    new_key = (key_id.group(1), unescape(secret.group(1)))
+    # The key works through the API, and its secret is not shown again.
+    other = sqlite_tenant.server.client(key=new_key)
+    assert other.list_certificates()["CertificateSummaryList"] == []
+    again = visitor.get("/console/access-keys")
+    assert new_key[0] in again.text and new_key[1] not in again.text
+    disabled = visitor.post(
+        "/console/access-keys/status",
+        {"csrf": csrf, "access_key_id": new_key[0], "status": "Inactive"},
+    )
+    assert disabled.status_code == 303
+    assert "Inactive" in visitor.get("/console/access-keys").text
+    # Another account's key cannot be touched from this one.
+    _, foreign = sqlite_tenant.server.new_account()
+    refused = visitor.post(
+        "/console/access-keys/status",
+        {"csrf": csrf, "access_key_id": foreign[0], "status": "Inactive"},
+    )
+    assert refused.status_code == 303
+    assert "No access key" in visitor.get("/console/access-keys").text
+    assert sqlite_tenant.server.client(key=foreign).list_certificates() is not None
+
+
+def test_audit_log_page_filters_the_accounts_records(sqlite_tenant: Tenant) -> None:
+    leaf = pki.issue("audited.example.com", sans=["audited.example.com"])
+    arn = sqlite_tenant.acm.import_certificate(**leaf.import_args())["CertificateArn"]
+    sqlite_tenant.acm.list_certificates()
+    visitor = signed_in(sqlite_tenant)
+    page = visitor.get("/console/audit", params={"event_name": "ImportCertificate"})
+    assert page.status_code == 200
+    rows = page.text[page.text.index("<tbody>") :]
+    assert rows.count("<tr>") == 1 and "ImportCertificate" in rows and arn in unescape(rows)
+    by_resource = visitor.get("/console/audit", params={"resource_arn": arn, "limit": "100"})
+    assert "ImportCertificate" in by_resource.text
+    future = visitor.get("/console/audit", params={"since": "2999-01-01T00:00"})
+    assert "No records match." in future.text
+    bad = visitor.get("/console/audit", params={"since": "yesterday"})
+    assert bad.status_code == 200 and "Times are dates" in bad.text
+    # Another account's calls are not this account's log.
+    foreign_account, foreign = sqlite_tenant.server.new_account()
+    sqlite_tenant.server.client(key=foreign).list_certificates()
+    everything = visitor.get("/console/audit", params={"limit": "500"})
+    assert foreign[0] not in everything.text

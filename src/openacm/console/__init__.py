@@ -7,6 +7,7 @@ from starlette.types import ASGIApp
 
 from openacm.console.account import account_routes
 from openacm.console.acme import acme_routes
+from openacm.console.admin import admin_routes
 from openacm.console.api import ApiClient
 from openacm.console.authorities import authority_routes
 from openacm.console.certificates import certificate_routes
@@ -33,4 +34,5 @@ def console_routes(
         *account_routes(console),
         *dashboard_routes(console),
         *acme_routes(console),
+        *admin_routes(console),
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -52,7 +53,8 @@ async def authority_settings(
     shown["policy"] = None if policy is None else policy.get("Policy", "")
     ctx = console.context(request, session)
     reports = []
-    for report_id in console.direct.audit_report_ids(ctx, arn, REPORTS_SHOWN):
+    report_ids = await run_in_threadpool(console.direct.audit_report_ids, ctx, arn, REPORTS_SHOWN)
+    for report_id in report_ids:
         described = await read(
             "reports",
             "DescribeCertificateAuthorityAuditReport",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -233,10 +234,10 @@ class CertificatePages:
             return redirect("/certificates")
         certificate = described["Certificate"]
         ctx = self.console.context(request, session)
-        history = [
-            event_row(e)
-            for e in self.console.direct.certificate_events(ctx, arn, limit=EVENTS_SHOWN)
-        ]
+        emitted = await run_in_threadpool(
+            self.console.direct.certificate_events, ctx, arn, EVENTS_SHOWN
+        )
+        history = [event_row(e) for e in emitted]
         return self.console.render(
             request,
             "certificate.html",
