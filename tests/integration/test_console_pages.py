@@ -307,7 +307,7 @@ def test_audit_log_page_filters_the_accounts_records(sqlite_tenant: Tenant) -> N
     bad = visitor.get("/console/audit", params={"since": "yesterday"})
     assert bad.status_code == 200 and "Times are dates" in bad.text
     # Another account's calls are not this account's log.
-    foreign_account, foreign = sqlite_tenant.server.new_account()
-    sqlite_tenant.server.client(key=foreign).list_certificates()
+    _, foreign = sqlite_tenant.server.new_account()
+    sqlite_tenant.server.client(key=foreign).import_certificate(**leaf.import_args())
     everything = visitor.get("/console/audit", params={"limit": "500"})
     assert foreign[0] not in everything.text
