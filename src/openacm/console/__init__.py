@@ -16,6 +16,7 @@ from openacm.console.direct import DirectServices
 from openacm.console.importing import import_routes
 from openacm.console.pages import Console, sign_in_routes
 from openacm.console.sessions import SessionStore
+from openacm.console.throttle import SignInThrottle
 
 __all__ = ["DirectServices", "SessionStore", "console_routes"]
 
@@ -25,7 +26,9 @@ def console_routes(
 ) -> list[Route]:
     """The console's routes, calling `api` (the AWS JSON endpoint) in-process, and `direct`
     for what no API operation does."""
-    console = Console(ApiClient(api), sessions, direct, dev=dev)
+    # Failed sign-ins are counted beside the sessions, shared by every worker the same way.
+    throttle = SignInThrottle(sessions.directory.parent / "console-sign-in")
+    console = Console(ApiClient(api), sessions, direct, throttle, dev=dev)
     return [
         *sign_in_routes(console),
         *certificate_routes(console),

@@ -12,7 +12,9 @@ import base64
 import csv
 import io
 import ipaddress
+import math
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -28,6 +30,7 @@ from openacm.config import DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY
 from openacm.console.api import ApiClient, ConsoleApiError, Origin, Signer
 from openacm.console.direct import DirectServices
 from openacm.console.sessions import SESSION_COOKIE, Session, SessionStore
+from openacm.console.throttle import SignInThrottle
 from openacm.protocol.model import ApiModel
 from openacm.protocol.partitions import partition_for_region
 from openacm.services.context import CallContext
@@ -110,11 +113,18 @@ class SignedOut(Exception):
 
 class Console:
     def __init__(
-        self, api: ApiClient, sessions: SessionStore, direct: DirectServices, *, dev: bool
+        self,
+        api: ApiClient,
+        sessions: SessionStore,
+        direct: DirectServices,
+        throttle: SignInThrottle,
+        *,
+        dev: bool,
     ) -> None:
         self.api = api
         self.sessions = sessions
         self.direct = direct
+        self.throttle = throttle
         self.dev = dev
 
     # -- plumbing -------------------------------------------------------------------------
@@ -307,11 +317,23 @@ def sign_in_routes(console: Console) -> list[Route]:
         if partition_for_region(region) is None:
             message = f"{region} is not a region."
             return _sign_in_page(console, request, nonce, error=message, status=400)
+        origin = origin_of(request)
+        until = console.throttle.refused_until(origin.client_ip, key_id)
+        if until is not None:
+            message = (
+                "Too many failed sign-ins from this address or with this access key. "
+                f"Try again after {_when(until)}."
+            )
+            refused = _sign_in_page(console, request, nonce, error=message, status=429)
+            refused.headers["Retry-After"] = str(max(1, math.ceil(until - time.time())))
+            return refused
         signer = Signer(key_id, secret, region)
         try:
             # The key proves itself with a signed call, through the API's own checks.
-            await console.api.call("acm", "GetAccountConfiguration", {}, signer, origin_of(request))
+            await console.api.call("acm", "GetAccountConfiguration", {}, signer, origin)
         except ConsoleApiError as error:
+            if error.code in _SIGNED_OUT_CODES:
+                console.throttle.failed(origin.client_ip, key_id)
             message = (
                 "The access key ID or secret access key is wrong, or the key is inactive."
                 if error.code in _SIGNED_OUT_CODES
