@@ -300,7 +300,9 @@ def create_app(settings: Settings) -> OpenAcmApp:
         *console_routes(
             endpoint,
             SessionStore(settings.data_dir / "console-sessions", runtime.cipher),
-            DirectServices(runtime.db, IdentityAdmin(runtime.db, runtime.cipher), keys, clock),
+            DirectServices(
+                runtime.db, IdentityAdmin(runtime.db, runtime.cipher), keys, clock, audit
+            ),
             dev=settings.dev,
         ),
         *acme_routes(acme_server, clock),

@@ -280,6 +280,11 @@ def test_access_keys_show_the_secret_once_and_disable(sqlite_tenant: Tenant) -> 
     )
     assert disabled.status_code == 303
     assert "Inactive" in visitor.get("/console/access-keys").text
+    # Both changes are in the account's audit trail, as IAM's events, without the secret.
+    trail = unescape(visitor.get("/console/audit", params={"event_name": "CreateAccessKey"}).text)
+    assert new_key[0] in trail and "iam.amazonaws.com" in trail and new_key[1] not in trail
+    trail = unescape(visitor.get("/console/audit", params={"event_name": "UpdateAccessKey"}).text)
+    assert '"status": "Inactive"' in trail and "openacm-console" in trail
     # Another account's key cannot be touched from this one.
     _, foreign = sqlite_tenant.server.new_account()
     refused = visitor.post(

@@ -27,7 +27,7 @@ def admin_routes(console: Console) -> list[Route]:
         request: Request, session: Session, created: tuple[str, str, str] | None = None
     ) -> Response:
         ctx = console.context(request, session)
-        keys = await run_in_threadpool(direct.identity.list_access_keys, ctx.account_id)
+        keys = await run_in_threadpool(direct.access_keys, ctx)
         return console.render(
             request,
             "access_keys.html",
@@ -48,9 +48,7 @@ def admin_routes(console: Console) -> list[Route]:
         ctx = console.context(request, session)
         user_name = form.get("user_name", "").strip() or ctx.user_name
         try:
-            key, secret = await run_in_threadpool(
-                lambda: direct.identity.create_access_key(ctx.account_id, user_name=user_name)
-            )
+            key, secret = await run_in_threadpool(direct.create_access_key, ctx, user_name)
         except IdentityError as exc:
             session.flashes.append(("error", f"The key was not created: {exc}."))
             return redirect("/access-keys")
@@ -61,11 +59,9 @@ def admin_routes(console: Console) -> list[Route]:
         ctx = console.context(request, session)
         key_id = form.get("access_key_id", "")
         status = ACTIVE if form.get("status") == ACTIVE else INACTIVE
-        keys = await run_in_threadpool(direct.identity.list_access_keys, ctx.account_id)
-        if key_id not in {k.access_key_id for k in keys}:  # another account's, or none
+        if not await run_in_threadpool(direct.set_access_key_status, ctx, key_id, status):
             session.flashes.append(("error", f"No access key {key_id} in this account."))
             return redirect("/access-keys")
-        await run_in_threadpool(direct.identity.set_access_key_status, key_id, status)
         done = "enabled" if status == ACTIVE else "disabled"
         session.flashes.append(("ok", f"Access key {key_id} {done}."))
         return redirect("/access-keys")

@@ -14,16 +14,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from openacm.adapters.audit_log import search_events
+from openacm.adapters.audit_log import AuditEntry, AuditLog, search_events
+from openacm.adapters.store.accounts import AccessKey
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.events import EventOutbox
 from openacm.adapters.store.pca_operations import AuditReportStore
-from openacm.console.api import Origin, Signer
+from openacm.console.api import CONSOLE_USER_AGENT, Origin, Signer
 from openacm.domain.arn import parse_arn
 from openacm.domain.errors import ApiError
+from openacm.protocol.audit_record import CallerIdentity, RequestFacts, cloudtrail_record
 from openacm.protocol.partitions import partition_for_region
 from openacm.services.context import CallContext
 from openacm.services.identity import IdentityAdmin, KeyDirectory
+
+# The trail's name for the access key changes the console makes: IAM's event names.
+IAM_SOURCE = "iam.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class DirectServices:
     identity: IdentityAdmin
     keys: KeyDirectory
     clock: Callable[[], float]
+    audit: AuditLog
 
     def context(self, signer: Signer, origin: Origin) -> CallContext | None:
         """The call context of the session's key, as the endpoint would build it for a
@@ -51,6 +57,47 @@ class DirectServices:
             now=self.clock(),
             secure_transport=origin.scheme == "https",
         )
+
+    def access_keys(self, ctx: CallContext) -> list[AccessKey]:
+        return self.identity.list_access_keys(ctx.account_id)
+
+    def create_access_key(self, ctx: CallContext, user_name: str) -> tuple[AccessKey, str]:
+        """A new key of the caller's account, recorded in the audit trail as IAM's
+        CreateAccessKey (without its secret); IdentityError when it cannot be made."""
+        key, secret = self.identity.create_access_key(ctx.account_id, user_name=user_name)
+        view = {"AccessKeyId": key.access_key_id, "Status": key.status, "UserName": user_name}
+        self._audit(ctx, "CreateAccessKey", {"UserName": user_name}, {"AccessKey": view})
+        return key, secret
+
+    def set_access_key_status(self, ctx: CallContext, access_key_id: str, status: str) -> bool:
+        """Enable or disable a key of the caller's account (False for any other key),
+        recorded as IAM's UpdateAccessKey."""
+        if access_key_id not in {k.access_key_id for k in self.access_keys(ctx)}:
+            return False
+        self.identity.set_access_key_status(access_key_id, status)
+        self._audit(ctx, "UpdateAccessKey", {"AccessKeyId": access_key_id, "Status": status}, None)
+        return True
+
+    def _audit(
+        self,
+        ctx: CallContext,
+        event_name: str,
+        params: dict[str, Any],
+        result: dict[str, Any] | None,
+    ) -> None:
+        facts = RequestFacts(
+            request_id=ctx.request_id,
+            event_source=IAM_SOURCE,
+            event_name=event_name,
+            region=ctx.region,
+            source_ip=ctx.source_ip,
+            user_agent=f"{CONSOLE_USER_AGENT} ({ctx.user_agent[:200]})",
+            event_time=ctx.now,
+            tls=ctx.secure_transport,
+        )
+        caller = CallerIdentity(ctx.account_id, ctx.access_key_id, ctx.user_name, ctx.partition)
+        record = cloudtrail_record(facts, caller, None, params, result, None)
+        self.audit.record(AuditEntry(record, ctx.now, None), durable=True)
 
     def certificate_events(
         self, ctx: CallContext, arn: str, limit: int
