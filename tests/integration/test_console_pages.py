@@ -89,14 +89,12 @@ def test_import_checks_the_rules_before_importing_uploaded_files(sqlite_tenant: 
     assert forged.status_code == 403
 
 
-def test_detail_shows_events_and_edits_tags_in_place(sqlite_tenant: Tenant) -> None:
+def test_detail_shows_events_and_edits_tags_in_place(tenant: Tenant) -> None:
     leaf = pki.issue("events.example.com", sans=["events.example.com"])
-    arn = sqlite_tenant.acm.import_certificate(**leaf.import_args())["CertificateArn"]
-    sqlite_tenant.acm.import_certificate(**leaf.import_args(CertificateArn=arn))
-    sqlite_tenant.acm.add_tags_to_certificate(
-        CertificateArn=arn, Tags=[{"Key": "team", "Value": "web"}]
-    )
-    visitor = signed_in(sqlite_tenant)
+    arn = tenant.acm.import_certificate(**leaf.import_args())["CertificateArn"]
+    tenant.acm.import_certificate(**leaf.import_args(CertificateArn=arn))
+    tenant.acm.add_tags_to_certificate(CertificateArn=arn, Tags=[{"Key": "team", "Value": "web"}])
+    visitor = signed_in(tenant)
     page = visitor.get("/console/certificates/detail", params={"arn": arn})
     assert page.status_code == 200
     events = page.text[page.text.index('id="events-h"') :]
@@ -107,22 +105,22 @@ def test_detail_shows_events_and_edits_tags_in_place(sqlite_tenant: Tenant) -> N
     # The value edited in its row, then the key renamed: one tag throughout.
     edited = {"csrf": csrf, "arn": arn, "old_key": "team", "key": "team", "value": "api"}
     assert visitor.post("/console/certificates/tags", edited).status_code == 303
-    assert sqlite_tenant.acm.list_tags_for_certificate(CertificateArn=arn)["Tags"] == [
+    assert tenant.acm.list_tags_for_certificate(CertificateArn=arn)["Tags"] == [
         {"Key": "team", "Value": "api"}
     ]
     renamed = {**edited, "key": "owner"}
     assert visitor.post("/console/certificates/tags", renamed).status_code == 303
-    assert sqlite_tenant.acm.list_tags_for_certificate(CertificateArn=arn)["Tags"] == [
+    assert tenant.acm.list_tags_for_certificate(CertificateArn=arn)["Tags"] == [
         {"Key": "owner", "Value": "api"}
     ]
 
 
 def test_private_ca_permissions_policy_revocation_and_audit_reports(
-    sqlite_tenant: Tenant,
+    tenant: Tenant,
 ) -> None:
-    ca_arn, _ = make_root_ca(sqlite_tenant, permit_acm=False)
-    pca = sqlite_tenant.client("acm-pca")
-    visitor = signed_in(sqlite_tenant)
+    ca_arn, _ = make_root_ca(tenant, permit_acm=False)
+    pca = tenant.client("acm-pca")
+    visitor = signed_in(tenant)
     page = visitor.get("/console/private-cas/detail", params={"arn": ca_arn})
     assert page.status_code == 200
     assert "No permissions" in page.text and "Policy (JSON): none yet" in page.text
@@ -186,7 +184,7 @@ def test_private_ca_permissions_policy_revocation_and_audit_reports(
             break
         time.sleep(0.2)
     assert link, shown
-    report = httpx.get(f"{sqlite_tenant.server.endpoint}{link.group(1)}")
+    report = httpx.get(f"{tenant.server.endpoint}{link.group(1)}")
     assert report.status_code == 200
     assert cert_arn in report.text and "KEY_COMPROMISE" in report.text
 
@@ -296,11 +294,11 @@ def test_access_keys_show_the_secret_once_and_disable(sqlite_tenant: Tenant) -> 
     assert sqlite_tenant.server.client(key=foreign).list_certificates() is not None
 
 
-def test_audit_log_page_filters_the_accounts_records(sqlite_tenant: Tenant) -> None:
+def test_audit_log_page_filters_the_accounts_records(tenant: Tenant) -> None:
     leaf = pki.issue("audited.example.com", sans=["audited.example.com"])
-    arn = sqlite_tenant.acm.import_certificate(**leaf.import_args())["CertificateArn"]
-    sqlite_tenant.acm.list_certificates()
-    visitor = signed_in(sqlite_tenant)
+    arn = tenant.acm.import_certificate(**leaf.import_args())["CertificateArn"]
+    tenant.acm.list_certificates()
+    visitor = signed_in(tenant)
     page = visitor.get("/console/audit", params={"event_name": "ImportCertificate"})
     assert page.status_code == 200
     rows = page.text[page.text.index("<tbody>") :]
@@ -312,7 +310,7 @@ def test_audit_log_page_filters_the_accounts_records(sqlite_tenant: Tenant) -> N
     bad = visitor.get("/console/audit", params={"since": "yesterday"})
     assert bad.status_code == 200 and "Times are dates" in bad.text
     # Another account's calls are not this account's log.
-    _, foreign = sqlite_tenant.server.new_account()
-    sqlite_tenant.server.client(key=foreign).import_certificate(**leaf.import_args())
+    _, foreign = tenant.server.new_account()
+    tenant.server.client(key=foreign).import_certificate(**leaf.import_args())
     everything = visitor.get("/console/audit", params={"limit": "500"})
     assert foreign[0] not in everything.text

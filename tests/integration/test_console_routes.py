@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from openacm.adapters.store.schema import access_keys
 from openacm.console import console_routes
+from openacm.console.pages import CSP
 from openacm.console.sessions import SessionStore
 from openacm.console.throttle import PER_ADDRESS, PER_KEY
 from tests.conftest import Tenant, finish_server, start_server
@@ -68,13 +69,16 @@ def test_the_route_list_has_the_new_pages() -> None:
         assert path in POSTS
 
 
-def test_every_page_answers_an_empty_account(sqlite_tenant: Tenant) -> None:
-    visitor = ConsoleVisitor(sqlite_tenant.server)
-    assert visitor.sign_in(sqlite_tenant.key).status_code == 303
+def test_every_page_answers_an_empty_account(tenant: Tenant) -> None:
+    """On SQLite and PostgreSQL: every store query the pages make, on both."""
+    visitor = ConsoleVisitor(tenant.server)
+    assert visitor.sign_in(tenant.key).status_code == 303
     for path in GETS:
         for params in ({}, NO_SUCH):
             answer = visitor.get(path, params=params)
             assert answer.status_code in (200, 303), (path, params, answer.text[-500:])
+            assert answer.headers["content-security-policy"] == CSP, path
+            assert "<script" not in answer.text and "style=" not in answer.text, path
             if answer.status_code == 303:  # a detail page without its subject: back to a list
                 assert answer.headers["location"] != "/console/sign-in", path
     # Still signed in after visiting everything.
