@@ -4,6 +4,7 @@ update, delete) and, on an endpoint's page, the ACME accounts registered with it
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -92,21 +93,28 @@ def acme_routes(console: Console) -> list[Route]:
             **_choices(),
         )
 
-    def action(operation: str, done: str, params_of: Any, *, gone: bool = False) -> Any:
-        async def handler(request: Request, session: Session) -> Response:
-            form = await console.form_of(request, session)
-            arn = form.get("arn", "")
-            try:
-                await acme(operation, request, session, AcmeEndpointArn=arn, **params_of(form))
-            except ConsoleApiError as exc:
-                session.flashes.append(("error", f"{exc.code}: {exc.message}"))
-                return redirect("/acme-endpoints/detail", arn=arn)
-            session.flashes.append(("ok", done))
-            return (
-                redirect("/acme-endpoints") if gone else redirect("/acme-endpoints/detail", arn=arn)
-            )
+    def action(
+        operation: str,
+        done: str,
+        params_of: Callable[[dict[str, str]], dict[str, Any]],
+        *,
+        gone: bool = False,
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A form about the endpoint `arn`: one ACM call, back to the endpoint's page (to the
+        list once it is `gone`)."""
 
-        return handler
+        def back(form: dict[str, str], succeeded: bool) -> Response:
+            if gone and succeeded:
+                return redirect("/acme-endpoints")
+            return redirect("/acme-endpoints/detail", arn=form.get("arn", ""))
+
+        return console.form_action(
+            "acm",
+            operation,
+            lambda f: {"AcmeEndpointArn": f.get("arn", ""), **params_of(f)},
+            done,
+            back,
+        )
 
     p = console.page
     base = f"{PREFIX}/acme-endpoints"
@@ -117,22 +125,20 @@ def acme_routes(console: Console) -> list[Route]:
         Route(f"{base}/detail", p(detail), methods=["GET"]),
         Route(
             f"{base}/update",
-            p(action("UpdateAcmeEndpoint", "ACME endpoint updated.", _settings)),
+            action("UpdateAcmeEndpoint", "ACME endpoint updated.", _settings),
             methods=["POST"],
         ),
         Route(
             f"{base}/delete",
-            p(action("DeleteAcmeEndpoint", "ACME endpoint deleted.", lambda f: {}, gone=True)),
+            action("DeleteAcmeEndpoint", "ACME endpoint deleted.", lambda f: {}, gone=True),
             methods=["POST"],
         ),
         Route(
             f"{base}/revoke-account",
-            p(
-                action(
-                    "RevokeAcmeAccount",
-                    "ACME account revoked.",
-                    lambda f: {"AccountUrl": f.get("account_url", "")},
-                )
+            action(
+                "RevokeAcmeAccount",
+                "ACME account revoked.",
+                lambda f: {"AccountUrl": f.get("account_url", "")},
             ),
             methods=["POST"],
         ),

@@ -6,7 +6,7 @@ DescribeCertificateAuthorityAuditReport and the report's download). All ACM-PCA 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -76,26 +76,16 @@ async def authority_settings(
 def authority_setting_routes(console: Console) -> list[Route]:
     def action(
         done: str, operation: str, params: Callable[[dict[str, str]], dict[str, Any]]
-    ) -> Callable[[Request, Session], Any]:
-        """A form posted about the CA `arn`: one ACM-PCA call, its outcome flashed, back to
-        the CA's page."""
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A form posted about the CA `arn`: one ACM-PCA call, back to the CA's page."""
+        return console.form_action(
+            PCA,
+            operation,
+            params,
+            done,
+            lambda f, _: redirect("/private-cas/detail", arn=f.get("arn", "")),
+        )
 
-        async def handler(request: Request, session: Session) -> Response:
-            form = await console.form_of(request, session)
-            arn = form.get("arn", "")
-            try:
-                await console.call(request, session, PCA, operation, **params(form))
-            except ConsoleApiError as exc:
-                session.flashes.append(("error", f"{exc.code}: {exc.message}"))
-            except ValueError as exc:  # the form itself is unusable
-                session.flashes.append(("error", str(exc)))
-            else:
-                session.flashes.append(("ok", done))
-            return redirect("/private-cas/detail", arn=arn)
-
-        return handler
-
-    p = console.page
     base = f"{PREFIX}/private-cas"
     routes = {
         "permissions": action("Permission granted.", "CreatePermission", _permission),
@@ -132,9 +122,7 @@ def authority_setting_routes(console: Console) -> list[Route]:
             },
         ),
     }
-    return [
-        Route(f"{base}/{path}", p(handler), methods=["POST"]) for path, handler in routes.items()
-    ]
+    return [Route(f"{base}/{path}", handler, methods=["POST"]) for path, handler in routes.items()]
 
 
 def _permission(form: dict[str, str]) -> dict[str, Any]:

@@ -171,6 +171,33 @@ class Console:
             raise SignedOut
         return ctx
 
+    def form_action(
+        self,
+        service: str,
+        operation: str,
+        params_of: Callable[[dict[str, str]], dict[str, Any]],
+        done: str,
+        back: Callable[[dict[str, str], bool], Response],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A signed-in form that is one API call: the call's parameters read from the form
+        (ValueError when the form cannot make them), its outcome flashed, then `back(form,
+        succeeded)`, the page to show next."""
+
+        async def handler(request: Request, session: Session) -> Response:
+            form = await self.form_of(request, session)
+            try:
+                await self.call(request, session, service, operation, **params_of(form))
+            except ConsoleApiError as exc:
+                session.flashes.append(("error", f"{exc.code}: {exc.message}"))
+                return back(form, False)
+            except ValueError as exc:  # the form itself is unusable
+                session.flashes.append(("error", str(exc)))
+                return back(form, False)
+            session.flashes.append(("ok", done))
+            return back(form, True)
+
+        return self.page(handler)
+
     def session_of(self, request: Request) -> Session:
         session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
         if session is None:
