@@ -314,3 +314,22 @@ def test_audit_log_page_filters_the_accounts_records(tenant: Tenant) -> None:
     tenant.server.client(key=foreign).import_certificate(**leaf.import_args())
     everything = visitor.get("/console/audit", params={"limit": "500"})
     assert foreign[0] not in everything.text
+
+
+def test_import_refuses_oversized_or_malformed_uploads(sqlite_tenant: Tenant) -> None:
+    visitor = signed_in(sqlite_tenant)
+    csrf = visitor.csrf_of(visitor.get(IMPORT))
+    too_big = visitor.upload(
+        IMPORT, {"csrf": csrf, "step": "check"}, {"chain_file": ("c.pem", b"x" * 300_000)}
+    )
+    assert too_big.status_code == 403
+    many = {f"field{i}": "x" for i in range(20)}
+    empty_file = {"chain_file": ("c.pem", b"")}
+    assert visitor.upload(IMPORT, {"csrf": csrf, **many}, empty_file).status_code == 403
+    broken = visitor.http.post(
+        IMPORT,
+        content=b"--b\r\nnot a part",
+        headers={**visitor._cookie_header(), "content-type": "multipart/form-data; boundary=b"},
+    )
+    assert broken.status_code in (400, 403)
+    assert "content-security-policy" in broken.headers

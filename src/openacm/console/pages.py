@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -263,7 +264,10 @@ async def _read_multipart(request: Request) -> dict[str, str]:
     length = request.headers.get("content-length", "")
     if not length.isdigit() or int(length) > MAX_UPLOAD_BYTES:
         raise CsrfRefused
-    form = await request.form(max_files=4, max_fields=16, max_part_size=MAX_FORM_BYTES)
+    try:
+        form = await request.form(max_files=4, max_fields=16, max_part_size=MAX_FORM_BYTES)
+    except HTTPException:  # malformed, or beyond the limits: not a form of ours
+        raise CsrfRefused from None
     fields: dict[str, str] = {}
     try:
         for name, value in form.multi_items():
@@ -271,8 +275,8 @@ async def _read_multipart(request: Request) -> dict[str, str]:
                 continue
             if isinstance(value, str):
                 fields[name] = value
-            else:  # an upload; an empty file input uploads nothing
-                fields[name] = (await value.read(MAX_FORM_BYTES)).decode("utf-8", "replace")
+            else:  # an upload (whole: the body is capped); an empty file input uploads nothing
+                fields[name] = (await value.read(MAX_UPLOAD_BYTES)).decode("utf-8", "replace")
     finally:
         await form.close()
     return fields
