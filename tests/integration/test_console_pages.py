@@ -15,6 +15,7 @@ from cryptography import x509
 
 from tests.conftest import Tenant
 from tests.integration.test_pca_issue import issue, leaf_csr
+from tests.integration.test_pca_lifecycle import OfflineRoot, create_ca, pem, status_of
 from tests.integration.test_pca_sharing import policy_for
 from tests.integration.test_private_certificates import make_root_ca
 from tests.support import pki
@@ -333,3 +334,30 @@ def test_import_refuses_oversized_or_malformed_uploads(sqlite_tenant: Tenant) ->
     )
     assert broken.status_code in (400, 403)
     assert "content-security-policy" in broken.headers
+
+
+def test_subordinate_ca_installed_with_a_certificate_signed_outside(sqlite_tenant: Tenant) -> None:
+    pca = sqlite_tenant.client("acm-pca")
+    arn = create_ca(pca, "SUBORDINATE", "RSA_2048", "SHA256WITHRSA")
+    deadline = time.monotonic() + 60
+    while status_of(pca, arn) == "CREATING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    visitor = signed_in(sqlite_tenant)
+    page = visitor.get("/console/private-cas/detail", params={"arn": arn})
+    assert "Download the CSR" in page.text
+    csrf = visitor.csrf_of(page)
+    downloaded = visitor.get("/console/private-cas/csr", params={"arn": arn})
+    assert downloaded.headers["content-disposition"].endswith('.csr"')
+    root = OfflineRoot()
+    signed = root.sign(x509.load_pem_x509_csr(downloaded.content), path_length=0)
+    # A certificate that does not chain to what is given is ACM-PCA's refusal, shown.
+    form = {"csrf": csrf, "arn": arn, "certificate": pem(signed).decode()}
+    assert visitor.post("/console/private-cas/install-external", form).status_code == 303
+    page = unescape(visitor.get("/console/private-cas/detail", params={"arn": arn}).text)
+    assert "flash error" in page and status_of(pca, arn) == "PENDING_CERTIFICATE"
+    form["chain"] = pem(root.certificate).decode()
+    assert visitor.post("/console/private-cas/install-external", form).status_code == 303
+    page = unescape(visitor.get("/console/private-cas/detail", params={"arn": arn}).text)
+    assert "CA certificate installed." in page
+    assert status_of(pca, arn) == "ACTIVE"

@@ -1,4 +1,5 @@
-"""A private CA's settings and operations on its detail page: permissions for ACM
+"""A private CA's settings and operations on its detail page: its certificate signed outside
+openacm (the CSR downloaded, the certificate and chain installed), permissions for ACM
 (Create/List/DeletePermission), the resource policy (Get/Put/DeletePolicy), the revocation
 configuration (CRL and OCSP, UpdateCertificateAuthority), revoking a certificate it issued
 (RevokeCertificate) and audit reports (CreateCertificateAuthorityAuditReport, then
@@ -15,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from openacm.console.api import ConsoleApiError
-from openacm.console.pages import PREFIX, Console, model_enum, redirect
+from openacm.console.pages import PREFIX, Console, b64, model_enum, redirect, secured
 from openacm.console.sessions import Session
 
 PCA = "acm-pca"
@@ -86,6 +87,21 @@ def authority_setting_routes(console: Console) -> list[Route]:
             lambda f, _: redirect("/private-cas/detail", arn=f.get("arn", "")),
         )
 
+    async def csr(request: Request, session: Session) -> Response:
+        """The CA's CSR as a file, to be signed by a CA outside openacm."""
+        arn = request.query_params.get("arn", "")
+        try:
+            answer = await console.call(
+                request, session, PCA, "GetCertificateAuthorityCsr", CertificateAuthorityArn=arn
+            )
+        except ConsoleApiError as exc:
+            session.flashes.append(("error", f"{exc.code}: {exc.message}"))
+            return redirect("/private-cas/detail", arn=arn)
+        response = Response(str(answer["Csr"]), media_type="application/pkcs10")
+        name = arn.rsplit("/", 1)[-1]
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}.csr"'
+        return secured(response)
+
     base = f"{PREFIX}/private-cas"
     routes = {
         "permissions": action("Permission granted.", "CreatePermission", _permission),
@@ -112,6 +128,9 @@ def authority_setting_routes(console: Console) -> list[Route]:
                 "RevocationReason": f.get("reason", ""),
             },
         ),
+        "install-external": action(
+            "CA certificate installed.", "ImportCertificateAuthorityCertificate", _external
+        ),
         "audit-reports": action(
             "Audit report requested: it is listed below once created.",
             "CreateCertificateAuthorityAuditReport",
@@ -122,7 +141,10 @@ def authority_setting_routes(console: Console) -> list[Route]:
             },
         ),
     }
-    return [Route(f"{base}/{path}", handler, methods=["POST"]) for path, handler in routes.items()]
+    return [
+        Route(f"{base}/csr", console.page(csr), methods=["GET"]),
+        *(Route(f"{base}/{path}", handler, methods=["POST"]) for path, handler in routes.items()),
+    ]
 
 
 def _permission(form: dict[str, str]) -> dict[str, Any]:
@@ -140,6 +162,17 @@ def _permission_to_delete(form: dict[str, str]) -> dict[str, Any]:
     params = {"CertificateAuthorityArn": form.get("arn", ""), "Principal": form.get("principal")}
     if form.get("source_account"):
         params["SourceAccount"] = form["source_account"]
+    return params
+
+
+def _external(form: dict[str, str]) -> dict[str, Any]:
+    """A CA certificate signed outside openacm, with the chain above it (a root's has none)."""
+    params = {
+        "CertificateAuthorityArn": form.get("arn", ""),
+        "Certificate": b64(form.get("certificate", "").strip() + "\n"),
+    }
+    if form.get("chain", "").strip():
+        params["CertificateChain"] = b64(form["chain"].strip() + "\n")
     return params
 
 
