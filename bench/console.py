@@ -26,7 +26,8 @@ from bench.servers import OPENACM, running
 
 TARGET_S = 0.300
 # The pages timed: the list's default page, larger pages, a status filter, a name search,
-# another sort, the optional columns; and the dashboard (which reads the year's expiries).
+# another sort, the optional columns; and the dashboard (which reads the year's expiries), the
+# audit log and one certificate's detail page (its events among the 10,000 imports').
 LIST_PAGES = {
     "default (25)": "/console/certificates",
     "100 per page": "/console/certificates?size=100",
@@ -35,6 +36,7 @@ LIST_PAGES = {
     "name search": "/console/certificates?search=example",
     "sorted by not after": "/console/certificates?sort=NOT_AFTER",
     "dashboard (not a list page)": "/console/dashboard",
+    "audit log, 50 newest (not a list page)": "/console/audit",
     "5 optional columns": (
         "/console/certificates?column=names&column=requested&column=not_before"
         "&column=not_after&column=renewal"
@@ -48,6 +50,10 @@ PAGES = [
     "/console/private-cas/create",
     "/console/account",
     "/console/dashboard",
+    "/console/acme-endpoints",
+    "/console/acme-endpoints/create",
+    "/console/access-keys",
+    "/console/audit",
 ]
 
 
@@ -104,14 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         arns = import_all(server, fixtures, options.import_threads)
         detail = f"/console/certificates/detail?arn={quote(arns[len(arns) // 2])}"
         failures += _check_pages(browser, [*PAGES, detail], f"{len(arns)} certificates")
+        timed = {**LIST_PAGES, "certificate detail (not a list page)": detail}
         rows = [
             _timed(browser, name, path, _loads(name, options.requests))
-            for name, path in LIST_PAGES.items()
+            for name, path in timed.items()
         ]
     print(f"\nconsole pages, {len(arns)} certificates, {options.requests} loads each")
-    print(f"{'page':32} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
+    print(f"{'page':40} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}")
     for name, median, p95, longest in rows:
-        print(f"{name:32} {median * 1000:10.1f} {p95 * 1000:8.1f} {longest * 1000:8.1f}")
+        print(f"{name:40} {median * 1000:10.1f} {p95 * 1000:8.1f} {longest * 1000:8.1f}")
     default_p95 = rows[0][2]
     verdict = "meets" if default_p95 < TARGET_S else "MISSES"
     target_ms = TARGET_S * 1000

@@ -23,7 +23,7 @@ from openacm.adapters.metrics import Metrics, metrics_directory
 from openacm.adapters.store.database import Database, StoreNotReady
 from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import Settings, ValidationSettings
-from openacm.console import SessionStore, console_routes
+from openacm.console import DirectServices, SessionStore, console_routes
 from openacm.domain.names import NamePolicy
 from openacm.protocol.acme import acme_routes
 from openacm.protocol.approvals import approval_csrf_key, approval_routes
@@ -312,6 +312,9 @@ def create_app(settings: Settings) -> OpenAcmApp:
         *console_routes(
             endpoint,
             SessionStore(settings.data_dir / "console-sessions", runtime.cipher),
+            DirectServices(
+                runtime.db, IdentityAdmin(runtime.db, runtime.cipher), keys, clock, audit
+            ),
             dev=settings.dev,
         ),
         *acme_routes(acme_server, clock),

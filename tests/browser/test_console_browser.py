@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.conftest import Tenant
 from tests.integration.test_associations import LB, openacm_client
+from tests.integration.test_pca_sharing import policy_for
 from tests.integration.test_private_certificates import make_root_ca
 from tests.support import pki
 from tests.support.acm_flow import describe, publish_records, unique_domain
@@ -184,36 +185,118 @@ def test_private_certificate_issue_export_and_in_use_refusal(
     expect(page.get_by_role("status")).to_contain_text("Certificate deleted.")
 
 
-def test_import_a_pasted_certificate_then_tag_it(
+def sign_in(page: playwright_sync.Page, tenant: Tenant) -> None:
+    page.goto(f"{tenant.server.endpoint}/console/sign-in")
+    page.get_by_label("Access key ID").fill(tenant.key[0])
+    page.get_by_label("Secret access key").fill(tenant.key[1])
+    page.get_by_role("button", name="Sign in", exact=True).click()
+
+
+def test_import_uploaded_files_checked_first_then_tags_edited_in_place(
     sqlite_tenant: Tenant, page: playwright_sync.Page, tmp_path: Path
 ) -> None:
     expect = playwright_sync.expect
     leaf = pki.issue("imported.example.com", sans=["imported.example.com"])
-    page.goto(f"{sqlite_tenant.server.endpoint}/console/sign-in")
-    page.get_by_label("Access key ID").fill(sqlite_tenant.key[0])
-    page.get_by_label("Secret access key").fill(sqlite_tenant.key[1])
-    page.get_by_role("button", name="Sign in", exact=True).click()
+    files = {
+        "cert.pem": leaf.cert_pem,
+        "key.pem": leaf.key_pem,
+        "other-key.pem": pki.key_pem(ec.generate_private_key(ec.SECP256R1())),
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    sign_in(page, sqlite_tenant)
     page.get_by_role("link", name="Import a certificate").click()
-    # A key that is not the certificate's is refused with the API's reason.
-    page.get_by_label("Certificate body").fill(leaf.cert_pem.decode())
-    other_key = pki.key_pem(ec.generate_private_key(ec.SECP256R1())).decode()
-    page.get_by_label("Certificate private key").fill(other_key)
-    page.get_by_role("button", name="Import").click()
+    # Files uploaded with a key that is not the certificate's: Check explains the refusal
+    # (ImportCertificate's own rule and words), and nothing is imported.
+    page.get_by_label("or upload the certificate file").set_input_files(tmp_path / "cert.pem")
+    page.get_by_label("or upload the key file").set_input_files(tmp_path / "other-key.pem")
+    page.get_by_role("button", name="Check").click()
     expect(page.get_by_role("alert")).to_contain_text("does not match")
-    shot(page, tmp_path, "import-refused")
-    page.get_by_label("Certificate body").fill(leaf.cert_pem.decode())
-    page.get_by_label("Certificate private key").fill(leaf.key_pem.decode())
+    shot(page, tmp_path, "import-check-refused")
+    assert sqlite_tenant.acm.list_certificates()["CertificateSummaryList"] == []
+    # The right key: Check shows what would be imported; the uploads are now in the fields.
+    page.get_by_label("Certificate private key").fill("")
+    page.get_by_label("or upload the key file").set_input_files(tmp_path / "key.pem")
+    page.get_by_role("button", name="Check").click()
+    expect(page.get_by_role("status")).to_contain_text("meet the import rules")
+    expect(page.get_by_label("Certificate body")).to_contain_text("BEGIN CERTIFICATE")
+    shot(page, tmp_path, "import-checked")
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_role("status")).to_contain_text("Certificate imported.")
     expect(page.get_by_role("heading", name="imported.example.com")).to_be_visible()
     expect(page.get_by_text("IMPORTED", exact=True)).to_be_visible()
+    event = page.get_by_role("row").filter(has_text="ACM Certificate Available")
+    expect(event).to_contain_text("IMPORT;")  # its event, in the certificate's history
     page.get_by_label("Key", exact=True).fill("team")
     page.get_by_label("Value", exact=True).fill("platform")
     page.get_by_role("button", name="Add tag").click()
-    expect(page.get_by_role("cell", name="platform")).to_be_visible()
-    shot(page, tmp_path, "imported")
+    # Edited in its row: the value, then the key.
+    page.get_by_label("Value of tag team").fill("payments")
+    page.get_by_role("button", name="Save tag team").click()
+    expect(page.get_by_role("status")).to_contain_text("Tag saved.")
+    page.get_by_label("Key of tag team").fill("owner")
+    page.get_by_role("button", name="Save tag team").click()
+    expect(page.get_by_label("Value of tag owner")).to_have_value("payments")
+    shot(page, tmp_path, "tag-edited")
     (summary,) = sqlite_tenant.acm.list_certificates()["CertificateSummaryList"]
-    assert summary["Type"] == "IMPORTED"
+    arn = summary["CertificateArn"]
+    tags = sqlite_tenant.acm.list_tags_for_certificate(CertificateArn=arn)["Tags"]
+    assert tags == [{"Key": "owner", "Value": "payments"}]
+    page.get_by_role("button", name="Remove tag owner").click()
+    expect(page.get_by_text("No tags.")).to_be_visible()
+
+
+def test_private_ca_permission_and_policy(
+    sqlite_tenant: Tenant, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    expect = playwright_sync.expect
+    ca_arn, _ = make_root_ca(sqlite_tenant, permit_acm=False)
+    sign_in(page, sqlite_tenant)
+    page.goto(f"{sqlite_tenant.server.endpoint}/console/private-cas/detail?arn={ca_arn}")
+    page.get_by_role("button", name="Grant permission").click()
+    expect(page.get_by_role("status")).to_contain_text("Permission granted.")
+    expect(page.get_by_role("row").filter(has_text="acm.amazonaws.com")).to_contain_text(
+        "IssueCertificate"
+    )
+    page.get_by_label("Policy (JSON)").fill(policy_for(ca_arn, "111122223333"))
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_role("status")).to_contain_text("Policy saved.")
+    expect(page.get_by_role("button", name="Delete policy")).to_be_visible()
+    shot(page, tmp_path, "ca-permission-policy")
+    pca = sqlite_tenant.client("acm-pca")
+    assert pca.list_permissions(CertificateAuthorityArn=ca_arn)["Permissions"]
+    assert "111122223333" in pca.get_policy(ResourceArn=ca_arn)["Policy"]
+
+
+def test_acme_endpoint_create_and_access_key_secret_shown_once(
+    sqlite_tenant: Tenant, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    expect = playwright_sync.expect
+    sign_in(page, sqlite_tenant)
+    page.get_by_role("link", name="ACME").click()
+    page.get_by_role("link", name="Create an ACME endpoint").click()
+    page.get_by_label("RSA_2048").check()
+    page.get_by_label("Tags put on every certificate").fill("issued-by=acme")
+    page.get_by_role("button", name="Create endpoint").click()
+    expect(page.get_by_role("status")).to_contain_text("ACME endpoint created.")
+    (endpoint,) = sqlite_tenant.acm.list_acme_endpoints()["AcmeEndpoints"]
+    expect(page.get_by_text(endpoint["EndpointUrl"])).to_be_visible()
+    expect(page.get_by_text("No ACME accounts registered yet.")).to_be_visible()
+    shot(page, tmp_path, "acme-endpoint")
+
+    page.get_by_role("link", name="Access keys").click()
+    page.get_by_label("User name").fill("deployer")
+    page.get_by_role("button", name="Create access key").click()
+    expect(page.get_by_role("status")).to_contain_text("shown only this once")
+    key_id = page.locator("dt:has-text('Access key ID') + dd").inner_text()
+    secret = page.locator("dt:has-text('Secret access key') + dd").inner_text()
+    shot(page, tmp_path, "access-key-created")
+    client = sqlite_tenant.server.client(key=(key_id, secret))
+    assert client.list_certificates()["CertificateSummaryList"] == []
+    # The list again: the key is there, its secret is not.
+    page.goto(f"{sqlite_tenant.server.endpoint}/console/access-keys")
+    expect(page.get_by_text(key_id)).to_be_visible()
+    assert secret not in page.content()
 
 
 def test_public_dns_certificate_followed_to_issued_then_revoked(

@@ -22,6 +22,14 @@ class ConsoleVisitor:
     def post(self, path: str, data: dict[str, str]) -> httpx.Response:
         return self._keep(self.http.post(path, data=data, headers=self._cookie_header()))
 
+    def upload(
+        self, path: str, data: dict[str, str], files: dict[str, tuple[str, bytes]]
+    ) -> httpx.Response:
+        """A multipart post (the import page's file upload)."""
+        return self._keep(
+            self.http.post(path, data=data, files=files, headers=self._cookie_header())
+        )
+
     def csrf_of(self, page: httpx.Response) -> str:
         match = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert match, page.text

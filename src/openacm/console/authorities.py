@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from openacm.console.api import ConsoleApiError
+from openacm.console.authority_settings import authority_setting_routes, authority_settings
 from openacm.console.pages import PREFIX, Console, b64, redirect
 from openacm.console.sessions import Session
 from openacm.protocol.partitions import partition_for_region
@@ -72,7 +73,10 @@ def authority_routes(console: Console) -> list[Route]:
                 for a in listed.get("CertificateAuthorities", [])
                 if a["Status"] == "ACTIVE" and a["Arn"] != arn
             ]
-        return console.render(request, "authority.html", session, ca=ca, tags=tags, parents=parents)
+        settings = await authority_settings(console, request, session, arn)
+        return console.render(
+            request, "authority.html", session, ca=ca, tags=tags, parents=parents, **settings
+        )
 
     async def change(request: Request, session: Session) -> Response:
         """Disable, enable, delete (pending deletion) or restore the form's CA."""
@@ -181,6 +185,7 @@ def authority_routes(console: Console) -> list[Route]:
         Route(f"{PREFIX}/private-cas", p(listing), methods=["GET"]),
         Route(f"{PREFIX}/private-cas/detail", p(detail), methods=["GET"]),
         Route(f"{PREFIX}/private-cas/change", p(change), methods=["POST"]),
+        *authority_setting_routes(console),
     ]
 
 

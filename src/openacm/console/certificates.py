@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,6 +23,7 @@ from openacm.console.pages import (
     secured,
 )
 from openacm.console.sessions import Session
+from openacm.domain import events
 
 # The orders the list can be sorted in (SearchCertificates' SortBy): value, label.
 SORT_COLUMNS = {
@@ -33,6 +35,9 @@ SORT_COLUMNS = {
     "IN_USE": "In use?",
     "RENEWAL_ELIGIBILITY": "Renewal eligibility",
 }
+
+# The newest events of a certificate its page shows.
+EVENTS_SHOWN = 50
 
 # The list's optional columns (inventory §1.3): query value, heading.
 OPTIONAL_COLUMNS = {
@@ -62,8 +67,6 @@ def certificate_routes(console: Console) -> list[Route]:
         Route(f"{base}/disassociate", p(pages.disassociate), methods=["POST"]),
         Route(f"{base}/records", p(pages.create_records), methods=["POST"]),
         Route(f"{base}/revoke", p(pages.revoke), methods=["POST"]),
-        Route(f"{base}/import", p(pages.import_form), methods=["GET"]),
-        Route(f"{base}/import", p(pages.import_), methods=["POST"]),
         Route(f"{base}/export", p(pages.export), methods=["POST"]),
         Route(f"{base}/delete", p(pages.delete), methods=["POST"]),
     ]
@@ -230,6 +233,11 @@ class CertificatePages:
             session.flashes.append(("error", f"{exc.code}: {exc.message}"))
             return redirect("/certificates")
         certificate = described["Certificate"]
+        ctx = self.console.context(request, session)
+        emitted = await run_in_threadpool(
+            self.console.direct.certificate_events, ctx, arn, EVENTS_SHOWN
+        )
+        history = [event_row(e) for e in emitted]
         return self.console.render(
             request,
             "certificate.html",
@@ -241,6 +249,9 @@ class CertificatePages:
             reasons=REVOCATION_REASONS,
             associations=associations.get("Associations", []),
             more_associations="NextToken" in associations,
+            events=history,
+            renewals=[e for e in history if e["renewal"]],
+            events_shown=EVENTS_SHOWN,
         )
 
     async def validation_csv(self, request: Request, session: Session) -> Response:
@@ -321,14 +332,30 @@ class CertificatePages:
         return form, answer
 
     async def add_tag(self, request: Request, session: Session) -> Response:
-        form, _ = await self._action(
+        """Add a tag, or edit one in place: a new value is AddTagsToCertificate's overwrite,
+        a new key adds the tag under it and then removes the old key."""
+        form, answer = await self._action(
             request,
             session,
             "AddTagsToCertificate",
             "Tag saved.",
             Tags=lambda f: [{"Key": f.get("key", ""), "Value": f.get("value", "")}],
         )
-        return redirect("/certificates/detail", arn=form.get("arn", ""))
+        arn = form.get("arn", "")
+        old_key = form.get("old_key", "")
+        if answer is not None and old_key and old_key != form.get("key", ""):
+            try:
+                await self.console.call(
+                    request,
+                    session,
+                    "acm",
+                    "RemoveTagsFromCertificate",
+                    CertificateArn=arn,
+                    Tags=[{"Key": old_key}],
+                )
+            except ConsoleApiError as exc:
+                session.flashes.append(("error", f"{exc.code}: {exc.message}"))
+        return redirect("/certificates/detail", arn=arn)
 
     async def remove_tag(self, request: Request, session: Session) -> Response:
         form, _ = await self._action(
@@ -392,33 +419,6 @@ class CertificatePages:
             RevocationReason=lambda f: f.get("reason", "UNSPECIFIED"),
         )
         return redirect("/certificates/detail", arn=form.get("arn", ""))
-
-    async def import_form(self, request: Request, session: Session) -> Response:
-        return self.console.render(
-            request, "import.html", session, arn=request.query_params.get("arn", "")
-        )
-
-    async def import_(self, request: Request, session: Session) -> Response:
-        """ImportCertificate from pasted PEM: a first import, or a re-import onto `arn`. The
-        import rules are the API's; a refusal comes back with its reason."""
-        form = await self.console.form_of(request, session)
-        params: dict[str, Any] = {
-            "Certificate": b64(form.get("certificate", "")),
-            "PrivateKey": b64(form.get("private_key", "")),
-        }
-        if form.get("chain", "").strip():
-            params["CertificateChain"] = b64(form["chain"])
-        if form.get("arn"):
-            params["CertificateArn"] = form["arn"]
-        try:
-            answer = await self.console.call(request, session, "acm", "ImportCertificate", **params)
-        except ConsoleApiError as exc:
-            session.flashes.append(("error", f"{exc.code}: {exc.message}"))
-            return redirect(
-                "/certificates/import", **({"arn": form["arn"]} if form.get("arn") else {})
-            )
-        session.flashes.append(("ok", "Certificate imported."))
-        return redirect("/certificates/detail", arn=answer["CertificateArn"])
 
     async def delete(self, request: Request, session: Session) -> Response:
         form, answer = await self._action(
@@ -485,6 +485,30 @@ def summary_of(result: dict[str, Any]) -> dict[str, Any]:
             if meta.get(key) is not None
         },
     }
+
+
+def event_row(event: dict[str, Any]) -> dict[str, Any]:
+    """One emitted event as a history line: when, what, the detail that matters, and
+    whether it belongs to the renewal history."""
+    kind = str(event.get("detail-type", ""))
+    detail = event.get("detail") or {}
+    renewal = False
+    if kind == events.AVAILABLE:
+        summary = f"{detail.get('Action', '')}; expires {detail.get('CertificateExpirationDate')}"
+        renewal = detail.get("Action") == events.RENEWAL
+    elif kind == events.RENEWAL_ACTION_REQUIRED:
+        summary = (
+            f"{detail.get('RenewalStatusReason', '')}; {detail.get('DaysToExpiry')} days to expiry"
+        )
+        renewal = True
+    elif kind == events.HEALTH_EVENT:
+        texts = [d.get("latestDescription", "") for d in detail.get("eventDescription") or []]
+        summary = f"{detail.get('eventTypeCode', '')} ({detail.get('statusCode', '')}): "
+        summary += " ".join(texts)
+        renewal = True
+    else:  # approaching expiration, expired
+        summary = f"{detail.get('DaysToExpiry', '-')} days to expiry"
+    return {"time": event.get("time", ""), "type": kind, "summary": summary, "renewal": renewal}
 
 
 def _explain(error: ConsoleApiError) -> str:

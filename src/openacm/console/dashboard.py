@@ -39,9 +39,15 @@ def dashboard_routes(console: Console) -> list[Route]:
             panels["expiring"], panels["more_expiring"] = await _search(
                 console, request, session, _not_after(now, now + days * DAY), "NOT_AFTER", LISTED
             )
-            renewal = {"AcmCertificateMetadataFilter": {"RenewalStatus": "PENDING_VALIDATION"}}
+            # Renewals that need the user: waiting for validation, or failed.
+            waiting = {
+                "Or": [
+                    {"Filter": {"AcmCertificateMetadataFilter": {"RenewalStatus": status}}}
+                    for status in ("PENDING_VALIDATION", "FAILED")
+                ]
+            }
             panels["renewals"], panels["more_renewals"] = await _search(
-                console, request, session, {"Filter": renewal}, "NOT_AFTER", LISTED
+                console, request, session, waiting, "NOT_AFTER", LISTED
             )
             failed = await console.call(
                 request,

@@ -12,7 +12,9 @@ import base64
 import csv
 import io
 import ipaddress
+import math
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -20,14 +22,19 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from openacm.config import DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY
 from openacm.console.api import ApiClient, ConsoleApiError, Origin, Signer
+from openacm.console.direct import DirectServices
 from openacm.console.sessions import SESSION_COOKIE, Session, SessionStore
+from openacm.console.throttle import SignInThrottle
+from openacm.protocol.model import ApiModel
 from openacm.protocol.partitions import partition_for_region
+from openacm.services.context import CallContext
 
 PREFIX = "/console"
 SIGN_IN_COOKIE = "openacm_console_signin"
@@ -79,6 +86,8 @@ REVOCATION_REASONS = [
 ]
 # The largest console form (a request's names) is a few KiB; anything larger is not ours.
 MAX_FORM_BYTES = 64 * 1024
+# A multipart form: the import page's three PEM files and its fields.
+MAX_UPLOAD_BYTES = 4 * MAX_FORM_BYTES
 # Errors meaning the session's key no longer signs in: the session ends.
 _SIGNED_OUT_CODES = {"UnrecognizedClientException", "InvalidSignatureException"}
 
@@ -104,9 +113,19 @@ class SignedOut(Exception):
 
 
 class Console:
-    def __init__(self, api: ApiClient, sessions: SessionStore, *, dev: bool) -> None:
+    def __init__(
+        self,
+        api: ApiClient,
+        sessions: SessionStore,
+        direct: DirectServices,
+        throttle: SignInThrottle,
+        *,
+        dev: bool,
+    ) -> None:
         self.api = api
         self.sessions = sessions
+        self.direct = direct
+        self.throttle = throttle
         self.dev = dev
 
     # -- plumbing -------------------------------------------------------------------------
@@ -143,6 +162,42 @@ class Console:
                 self.sessions.drop(session.id)
                 raise SignedOut from error
             raise
+
+    def context(self, request: Request, session: Session) -> CallContext:
+        """The signed-in principal's call context, for the services the console calls
+        without an API operation (console/direct.py)."""
+        ctx = self.direct.context(session.signer, origin_of(request))
+        if ctx is None:
+            self.sessions.drop(session.id)
+            raise SignedOut
+        return ctx
+
+    def form_action(
+        self,
+        service: str,
+        operation: str,
+        params_of: Callable[[dict[str, str]], dict[str, Any]],
+        done: str,
+        back: Callable[[dict[str, str], bool], Response],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A signed-in form that is one API call: the call's parameters read from the form
+        (ValueError when the form cannot make them), its outcome flashed, then `back(form,
+        succeeded)`, the page to show next."""
+
+        async def handler(request: Request, session: Session) -> Response:
+            form = await self.form_of(request, session)
+            try:
+                await self.call(request, session, service, operation, **params_of(form))
+            except ConsoleApiError as exc:
+                session.flashes.append(("error", f"{exc.code}: {exc.message}"))
+                return back(form, False)
+            except ValueError as exc:  # the form itself is unusable
+                session.flashes.append(("error", str(exc)))
+                return back(form, False)
+            session.flashes.append(("ok", done))
+            return back(form, True)
+
+        return self.page(handler)
 
     def session_of(self, request: Request) -> Session:
         session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
@@ -190,8 +245,10 @@ class CsrfRefused(Exception):
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """A posted urlencoded form, first value of each field. Parsed here (Starlette's parser
-    needs python-multipart); anything larger than any console form is refused as forged."""
+    """A posted form, first value of each field; anything larger than any console form is
+    refused as forged. An uploaded file (the import page's PEM files) is the field's text."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await _read_multipart(request)
     body = b""
     async for chunk in request.stream():
         body += chunk
@@ -199,6 +256,30 @@ async def read_form(request: Request) -> dict[str, str]:
             raise CsrfRefused
     text = body.decode("utf-8", errors="replace")
     return {key: values[0] for key, values in parse_qs(text, keep_blank_values=True).items()}
+
+
+async def _read_multipart(request: Request) -> dict[str, str]:
+    # Browsers send the length of a form: one without it, or larger than the largest upload
+    # (three PEM files and a few fields), is refused before a byte is parsed.
+    length = request.headers.get("content-length", "")
+    if not length.isdigit() or int(length) > MAX_UPLOAD_BYTES:
+        raise CsrfRefused
+    try:
+        form = await request.form(max_files=4, max_fields=16, max_part_size=MAX_FORM_BYTES)
+    except HTTPException:  # malformed, or beyond the limits: not a form of ours
+        raise CsrfRefused from None
+    fields: dict[str, str] = {}
+    try:
+        for name, value in form.multi_items():
+            if name in fields:
+                continue
+            if isinstance(value, str):
+                fields[name] = value
+            else:  # an upload (whole: the body is capped); an empty file input uploads nothing
+                fields[name] = (await value.read(MAX_UPLOAD_BYTES)).decode("utf-8", "replace")
+    finally:
+        await form.close()
+    return fields
 
 
 def secured(response: Response) -> Response:
@@ -267,11 +348,23 @@ def sign_in_routes(console: Console) -> list[Route]:
         if partition_for_region(region) is None:
             message = f"{region} is not a region."
             return _sign_in_page(console, request, nonce, error=message, status=400)
+        origin = origin_of(request)
+        until = console.throttle.refused_until(origin.client_ip, key_id)
+        if until is not None:
+            message = (
+                "Too many failed sign-ins from this address or with this access key. "
+                f"Try again after {_when(until)}."
+            )
+            refused = _sign_in_page(console, request, nonce, error=message, status=429)
+            refused.headers["Retry-After"] = str(max(1, math.ceil(until - time.time())))
+            return refused
         signer = Signer(key_id, secret, region)
         try:
             # The key proves itself with a signed call, through the API's own checks.
-            await console.api.call("acm", "GetAccountConfiguration", {}, signer, origin_of(request))
+            await console.api.call("acm", "GetAccountConfiguration", {}, signer, origin)
         except ConsoleApiError as error:
+            if error.code in _SIGNED_OUT_CODES:
+                console.throttle.failed(origin.client_ip, key_id)
             message = (
                 "The access key ID or secret access key is wrong, or the key is inactive."
                 if error.code in _SIGNED_OUT_CODES
@@ -326,6 +419,11 @@ def _sign_in_page(
         insecure=request.url.scheme != "https" and not is_loopback(request.url.hostname),
     )
     return secured(HTMLResponse(html, status_code=status))
+
+
+def model_enum(service: str, shape: str) -> list[str]:
+    """An enum of an API's model (botocore's), in the model's order."""
+    return list(ApiModel.load(service).service_model.shape_for(shape).enum)
 
 
 def b64(text: str) -> str:

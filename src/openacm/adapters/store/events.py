@@ -368,6 +368,20 @@ class EventOutbox:
         ).scalar()
         return None if body is None else dict(orjson.loads(body))
 
+    def for_resource(
+        self, account_id: str, resource_arn: str, *, limit: int = 100
+    ) -> Sequence[dict[str, Any]]:
+        """The events about one resource of one account, newest first, as emitted (the
+        console's certificate history). Pruning bounds how far back they go."""
+        o = event_outbox.c
+        bodies = self.conn.execute(
+            select(o.body_json)
+            .where(o.account_id == account_id, o.resource_arn == resource_arn)
+            .order_by(o.created_at.desc(), o.event_id)
+            .limit(limit)
+        ).scalars()
+        return [dict(orjson.loads(body)) for body in bodies]
+
 
 def _new_delivery(event_id: str, sink: str, now: float) -> dict[str, Any]:
     return {

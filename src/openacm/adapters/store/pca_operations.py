@@ -198,6 +198,17 @@ class AuditReportStore:
         ).all()
         return [AuditReport(**dict(row._mapping)) for row in rows]
 
+    def ids_for(self, ca_arn: str, limit: int) -> list[str]:
+        """The CA's report ids, newest first (the console's list; ACM-PCA has no List)."""
+        t = private_ca_audit_reports.c
+        query = (
+            select(t.report_id)
+            .where(t.ca_arn == ca_arn)
+            .order_by(t.created_at.desc(), t.report_id)
+            .limit(limit)
+        )
+        return list(self.conn.execute(query).scalars())
+
     def set_status(self, report_id: str, status: str) -> None:
         t = private_ca_audit_reports.c
         self.conn.execute(

@@ -1,0 +1,147 @@
+"""What the console does that no API operation does: managing the signed-in account's access
+keys (services/identity.py), reading its audit log (adapters/audit_log.py) and the events of
+its certificates (adapters/store/events.py).
+
+These calls do not go through the API endpoint, so the principal they act for is resolved
+here, from the session's key, exactly as the endpoint resolves it (KeyDirectory): a key that
+stops working ends the session, and every read or change is confined to the key's account.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from openacm.adapters.audit_log import AuditEntry, AuditLog, search_events
+from openacm.adapters.store.accounts import AccessKey
+from openacm.adapters.store.database import Database
+from openacm.adapters.store.events import EventOutbox
+from openacm.adapters.store.pca_operations import AuditReportStore
+from openacm.console.api import CONSOLE_USER_AGENT, Origin, Signer
+from openacm.domain.arn import parse_arn
+from openacm.domain.errors import ApiError
+from openacm.protocol.audit_record import CallerIdentity, RequestFacts, cloudtrail_record
+from openacm.protocol.partitions import partition_for_region
+from openacm.services.context import CallContext
+from openacm.services.identity import IdentityAdmin, KeyDirectory
+
+# The trail's name for the access key changes the console makes: IAM's event names.
+IAM_SOURCE = "iam.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class DirectServices:
+    db: Database
+    identity: IdentityAdmin
+    keys: KeyDirectory
+    clock: Callable[[], float]
+    audit: AuditLog
+
+    def context(self, signer: Signer, origin: Origin) -> CallContext | None:
+        """The call context of the session's key, as the endpoint would build it for a
+        request it signed; None when the key no longer resolves (disabled or deleted)."""
+        principal = self.keys.principal(signer.access_key_id)
+        if principal is None:
+            return None
+        return CallContext(
+            account_id=principal.account_id,
+            region=signer.region,
+            partition=partition_for_region(signer.region) or "aws",
+            access_key_id=principal.access_key_id,
+            user_name=principal.user_name,
+            request_id=str(uuid.uuid4()),
+            source_ip=origin.client_ip,
+            user_agent=origin.user_agent,
+            now=self.clock(),
+            secure_transport=origin.scheme == "https",
+        )
+
+    def access_keys(self, ctx: CallContext) -> list[AccessKey]:
+        return self.identity.list_access_keys(ctx.account_id)
+
+    def create_access_key(self, ctx: CallContext, user_name: str) -> tuple[AccessKey, str]:
+        """A new key of the caller's account, recorded in the audit trail as IAM's
+        CreateAccessKey (without its secret); IdentityError when it cannot be made."""
+        key, secret = self.identity.create_access_key(ctx.account_id, user_name=user_name)
+        view = {"AccessKeyId": key.access_key_id, "Status": key.status, "UserName": user_name}
+        self._audit(ctx, "CreateAccessKey", {"UserName": user_name}, {"AccessKey": view})
+        return key, secret
+
+    def set_access_key_status(self, ctx: CallContext, access_key_id: str, status: str) -> bool:
+        """Enable or disable a key of the caller's account (False for any other key),
+        recorded as IAM's UpdateAccessKey."""
+        if access_key_id not in {k.access_key_id for k in self.access_keys(ctx)}:
+            return False
+        self.identity.set_access_key_status(access_key_id, status)
+        self._audit(ctx, "UpdateAccessKey", {"AccessKeyId": access_key_id, "Status": status}, None)
+        return True
+
+    def _audit(
+        self,
+        ctx: CallContext,
+        event_name: str,
+        params: dict[str, Any],
+        result: dict[str, Any] | None,
+    ) -> None:
+        facts = RequestFacts(
+            request_id=ctx.request_id,
+            event_source=IAM_SOURCE,
+            event_name=event_name,
+            region=ctx.region,
+            source_ip=ctx.source_ip,
+            user_agent=f"{CONSOLE_USER_AGENT} ({ctx.user_agent[:200]})",
+            event_time=ctx.now,
+            tls=ctx.secure_transport,
+        )
+        caller = CallerIdentity(ctx.account_id, ctx.access_key_id, ctx.user_name, ctx.partition)
+        record = cloudtrail_record(facts, caller, None, params, result, None)
+        self.audit.record(AuditEntry(record, ctx.now, None), durable=True)
+
+    def certificate_events(
+        self, ctx: CallContext, arn: str, limit: int
+    ) -> Sequence[dict[str, Any]]:
+        """The events emitted about one certificate of the caller's account, newest first."""
+        with self.db.read() as conn:
+            return EventOutbox(conn).for_resource(ctx.account_id, arn, limit=limit)
+
+    def audit_report_ids(self, ctx: CallContext, ca_arn: str, limit: int) -> list[str]:
+        """The newest audit reports of a CA of the caller's account (others': none); each is
+        then described through the API."""
+        try:
+            owner = parse_arn(ca_arn).account_id
+        except ApiError:
+            return []
+        if owner != ctx.account_id:
+            return []
+        with self.db.read() as conn:
+            return AuditReportStore(conn).ids_for(ca_arn, limit)
+
+    def audit_records(
+        self, ctx: CallContext, filters: AuditFilters, limit: int
+    ) -> list[dict[str, Any]]:
+        """The caller's account's audit records matching `filters`, newest first."""
+        return search_events(
+            self.db,
+            limit=limit,
+            account_id=ctx.account_id,
+            event_names=[filters.event_name] if filters.event_name else [],
+            access_key_id=filters.access_key_id or None,
+            error_code=filters.error_code or None,
+            resource_arn=filters.resource_arn or None,
+            since=filters.since,
+            until=filters.until,
+        )
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """The audit log page's filters (those of `openacm audit search`); empty means any."""
+
+    event_name: str = ""
+    access_key_id: str = ""
+    error_code: str = ""
+    resource_arn: str = ""
+    since: float | None = None
+    until: float | None = None
