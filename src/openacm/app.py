@@ -44,6 +44,7 @@ from openacm.services.background import BackgroundWork
 from openacm.services.clock import InstallationClock
 from openacm.services.events import EventDelivery, EventWork
 from openacm.services.expiry import ExpirySweep
+from openacm.services.iam.authorizer import Authorizer
 from openacm.services.identity import IdentityAdmin, KeyDirectory
 from openacm.services.pca.service import PcaService
 from openacm.services.pki.builtin_ca import BuiltinCa, public_base_url, signer_factory
@@ -214,7 +215,12 @@ def create_app(settings: Settings) -> OpenAcmApp:
     # Counters shared by this server's processes through DATA_DIR/metrics: docs/metrics.md.
     metrics = Metrics(metrics_directory(settings.data_dir))
     endpoint = JsonApiEndpoint(
-        [acm, pca, openacm_api], keys, audit, clock=clock, observe=request_observer(metrics)
+        [acm, pca, openacm_api],
+        keys,
+        audit,
+        clock=clock,
+        observe=request_observer(metrics),
+        authorizer=Authorizer(runtime.db),
     )
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
     leaf_issuer = LeafIssuer(runtime.db, runtime.cipher, ca, keys_pool, settings.issuance)

@@ -551,9 +551,9 @@ class Refusal:
 
     def message(self, principal_arn: str, action: str, resource: str) -> str:
         """AWS's AccessDenied message for it."""
-        head = (
-            f"User: {principal_arn} is not authorized to perform: {action} on resource: {resource}"
-        )
+        head = f"User: {principal_arn} is not authorized to perform: {action}"
+        if resource != "*":  # actions on no particular resource name none
+            head = f"{head} on resource: {resource}"
         if self.explicit:
             return f"{head} with an explicit deny in {self.kind.value}"
         plain = self.kind.value.removeprefix("an ").removeprefix("a ")

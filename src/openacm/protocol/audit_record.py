@@ -30,6 +30,10 @@ class CallerIdentity:
     access_key_id: str | None
     user_name: str | None
     partition: str
+    # A restricted caller's ARN and principal id (services/context.Caller); root keys have none.
+    arn: str | None = None
+    principal_id: str | None = None
+    assumed_role: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,9 +95,10 @@ def _user_identity(caller: CallerIdentity | None) -> dict[str, Any]:
             identity["accessKeyId"] = caller.access_key_id
         return identity
     return {
-        "type": "IAMUser",
-        "principalId": caller.access_key_id,
-        "arn": f"arn:{caller.partition}:iam::{caller.account_id}:user/{caller.user_name}",
+        "type": "AssumedRole" if caller.assumed_role else "IAMUser",
+        "principalId": caller.principal_id or caller.access_key_id,
+        "arn": caller.arn
+        or f"arn:{caller.partition}:iam::{caller.account_id}:user/{caller.user_name}",
         "accountId": caller.account_id,
         "accessKeyId": caller.access_key_id,
         "userName": caller.user_name,

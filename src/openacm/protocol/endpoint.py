@@ -12,8 +12,11 @@ record are one code path.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import logging
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +36,7 @@ from openacm.protocol.audit_record import (
     is_read_only,
 )
 from openacm.protocol.errors import (
+    ExpiredTokenError,
     InvalidSignatureError,
     MethodNotAllowedError,
     NotAcceptableError,
@@ -52,7 +56,8 @@ from openacm.protocol.model import ApiModel
 from openacm.protocol.partitions import partition_for_region
 from openacm.protocol.sigv4 import IncomingRequest, SigV4Verifier
 from openacm.services.context import CallContext
-from openacm.services.identity import KeyDirectory
+from openacm.services.iam.authorizer import Authorizer
+from openacm.services.identity import KeyDirectory, Principal
 
 log = logging.getLogger("openacm.api")
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -230,7 +235,9 @@ class JsonApiEndpoint:
         *,
         clock: Callable[[], float] = time.time,
         observe: RequestObserver | None = None,
+        authorizer: Authorizer | None = None,
     ) -> None:
+        self.authorizer = authorizer
         self.apis = {api.model.target_prefix: api for api in apis}
         self.observe = observe
         # RPC v2 CBOR names the service by its Smithy shape name, which botocore writes from
@@ -329,6 +336,8 @@ class JsonApiEndpoint:
         call.operation = operation
         params = framing.parse(operation, request, body)
         call.params = params
+        if self.authorizer is not None:  # docs/access-control.md
+            self.authorizer.check(ctx, api.model.signing_name, operation.name, params)
         handler = api.service.handler(operation.name)
         if operation.name in api.blocking_operations:
             result = await anyio.to_thread.run_sync(handler, ctx, params)
@@ -357,8 +366,17 @@ class JsonApiEndpoint:
             raise InvalidSignatureError(
                 f"Credential should be scoped to a valid region, not '{verified.region}'. "
             )
+        now = self.clock()
+        _check_session(principal, request, now)
+        caller = principal.caller(partition)
         call.caller = CallerIdentity(
-            principal.account_id, principal.access_key_id, principal.user_name, partition
+            principal.account_id,
+            principal.access_key_id,
+            principal.user_name,
+            partition,
+            caller.arn if caller else None,
+            caller.principal_id if caller else None,
+            caller is not None and caller.kind == "assumed-role",
         )
         call.facts = dataclasses.replace(call.facts, region=verified.region)
         return CallContext(
@@ -370,8 +388,9 @@ class JsonApiEndpoint:
             request_id=call.facts.request_id,
             source_ip=call.facts.source_ip,
             user_agent=call.facts.user_agent,
-            now=self.clock(),
+            now=now,
             secure_transport=call.facts.tls,
+            caller=caller,
         )
 
     def _observe(self, api: ServedApi | None, call: _Call, seconds: float) -> None:
@@ -406,6 +425,26 @@ class JsonApiEndpoint:
             self.audit.record(AuditEntry(record, call.facts.event_time, resource), durable=durable)
         except Exception:
             log.exception("audit record for %s not written", call.facts.request_id)
+
+
+def _check_session(principal: Principal, request: _HttpRequest, now: float) -> None:
+    """An STS session key works only with its session token, and only until it expires."""
+    if principal.token_sha256 is None:
+        return
+    token = request.headers.get("x-amz-security-token") or _query_token(request.query)
+    digest = hashlib.sha256(token.encode()).hexdigest() if token else ""
+    if not hmac.compare_digest(digest, principal.token_sha256):
+        raise UnrecognizedClientError("The security token included in the request is invalid.")
+    if principal.expires_at is not None and now >= principal.expires_at:
+        raise ExpiredTokenError("The security token included in the request is expired")
+
+
+def _query_token(query: str) -> str | None:
+    """X-Amz-Security-Token of a presigned URL."""
+    for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        if name == "X-Amz-Security-Token":
+            return value
+    return None
 
 
 @dataclass(frozen=True)
