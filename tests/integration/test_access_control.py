@@ -359,7 +359,7 @@ def test_pca_managed_policies_and_no_policy(server: OpenAcmServer, account: Any)
 
 def test_accounts_never_see_each_other(server: OpenAcmServer, account: Any) -> None:
     """Account B's root key on account A's certificate and CA: AWS's answer, nothing of A."""
-    account_a, key_a = account
+    key_a = account[1]
     account_b, key_b = server.new_account()
     acm_a, acm_b = server.client(key=key_a), server.client(key=key_b)
     issued = pki.issue("secret-a.example.com", sans=["secret-a.example.com"])
