@@ -45,6 +45,7 @@ from openacm.services.clock import InstallationClock
 from openacm.services.events import EventDelivery, EventWork
 from openacm.services.expiry import ExpirySweep
 from openacm.services.iam.authorizer import Authorizer
+from openacm.services.iam.sts import StsService
 from openacm.services.identity import IdentityAdmin, KeyDirectory
 from openacm.services.pca.service import PcaService
 from openacm.services.pki.builtin_ca import BuiltinCa, public_base_url, signer_factory
@@ -214,8 +215,12 @@ def create_app(settings: Settings) -> OpenAcmApp:
     clock = InstallationClock(runtime.db, movable=settings.dev)
     # Counters shared by this server's processes through DATA_DIR/metrics: docs/metrics.md.
     metrics = Metrics(metrics_directory(settings.data_dir))
+    # STS (AWS Query protocol) on the same port: docs/access-control.md.
+    sts = ServedApi(
+        ApiModel.load("sts"), StsService(runtime.db, runtime.cipher), "sts.amazonaws.com"
+    )
     endpoint = JsonApiEndpoint(
-        [acm, pca, openacm_api],
+        [acm, pca, openacm_api, sts],
         keys,
         audit,
         clock=clock,

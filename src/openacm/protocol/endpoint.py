@@ -28,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 
 from openacm.adapters.audit_log import AuditEntry, AuditLog
 from openacm.domain.errors import ApiError, InternalServerError
-from openacm.protocol import cborproto
+from openacm.protocol import cborproto, queryproto
 from openacm.protocol.audit_record import (
     CallerIdentity,
     RequestFacts,
@@ -218,6 +218,36 @@ def _accepts_cbor(accept: str | None) -> bool:
     return bool(ranges & {cborproto.CONTENT_TYPE, "application/*", "*/*"})
 
 
+class _QueryFraming:
+    """The AWS Query protocol (STS, IAM): `POST /` with a form naming its Action, answered in
+    XML (protocol/queryproto.py). One per request: the answers carry its request id."""
+
+    def __init__(self, request_id: str, namespace: str) -> None:
+        self.request_id = request_id
+        self.namespace = namespace
+
+    def admit(self, request: _HttpRequest, api: ServedApi | None) -> ServedApi:
+        if api is None:
+            raise queryproto.InvalidActionError("Could not find operation for this request.")
+        return api
+
+    def operation(self, api: ServedApi, request: _HttpRequest, name: str) -> OperationModel:
+        return api.model.operation(name)
+
+    def parse(
+        self, operation: OperationModel, request: _HttpRequest, body: bytes
+    ) -> dict[str, object]:
+        return parse_input(operation, queryproto.input_params(operation, body))
+
+    def output(self, operation: OperationModel, result: Mapping[str, Any]) -> _Answer:
+        payload = queryproto.output_xml(operation, result, self.request_id)
+        return 200, [(b"content-type", queryproto.XML_CONTENT_TYPE.encode())], payload
+
+    def error(self, error: ApiError, api: ServedApi | None) -> _Answer:
+        status, payload = queryproto.error_answer(error, self.request_id, self.namespace)
+        return status, [(b"content-type", queryproto.XML_CONTENT_TYPE.encode())], payload
+
+
 _JSON: Final = _JsonFraming()
 _CBOR: Final = _CborFraming()
 
@@ -238,7 +268,8 @@ class JsonApiEndpoint:
         authorizer: Authorizer | None = None,
     ) -> None:
         self.authorizer = authorizer
-        self.apis = {api.model.target_prefix: api for api in apis}
+        self.apis = {api.model.target_prefix: api for api in apis if api.model.target_prefix}
+        self.query_apis = [api for api in apis if api.model.protocol == "query"]
         self.observe = observe
         # RPC v2 CBOR names the service by its Smithy shape name, which botocore writes from
         # the model's targetPrefix.
@@ -257,6 +288,9 @@ class JsonApiEndpoint:
         no framework routing or middleware of its own."""
         request = _HttpRequest.from_scope(scope)
         target = request.headers.get("x-amz-target", "")
+        if not target and queryproto.is_query_request(request.headers.get("content-type")):
+            await self._query(request, receive, send)
+            return
         api = self.apis.get(target.split(".", 1)[0])
         name = target.split(".", 1)[-1] if target else ""
         await self._serve(request, receive, send, _JSON, api, name)
@@ -267,6 +301,21 @@ class JsonApiEndpoint:
         service, name = cborproto.route(request.raw_path)
         await self._serve(request, receive, send, _CBOR, self.cbor_apis.get(service), name)
 
+    async def _query(self, request: _HttpRequest, receive: Receive, send: Send) -> None:
+        """The AWS Query protocol (a form-encoded `POST /` without X-Amz-Target): STS and
+        IAM. The form names the operation, so the body is read first."""
+        body: bytes | ApiError
+        try:
+            body = await _read_body(request, receive)
+        except ApiError as error:
+            body = error
+        name = queryproto.action_of(body) if isinstance(body, bytes) else ""
+        api = next((a for a in self.query_apis if name in set(a.model.operation_names)), None)
+        namespace = (api or self.query_apis[0]).model.xml_namespace if self.query_apis else ""
+        request_id = str(uuid.uuid4())
+        framing = _QueryFraming(request_id, namespace)
+        await self._serve(request, receive, send, framing, api, name, body, request_id)
+
     async def _serve(
         self,
         request: _HttpRequest,
@@ -275,13 +324,15 @@ class JsonApiEndpoint:
         framing: _Framing,
         api: ServedApi | None,
         operation_name: str,
+        body: bytes | ApiError | None = None,
+        request_id: str | None = None,
     ) -> None:
         """Answer one call: whatever happens, the caller gets an answer in the framing's
         protocol with x-amzn-RequestId, and the audit log gets one record."""
         started = time.perf_counter()
         call = _Call(
             RequestFacts(
-                request_id=str(uuid.uuid4()),
+                request_id=request_id or str(uuid.uuid4()),
                 event_source=api.event_source if api else "unknown",
                 event_name=operation_name,
                 region=None,
@@ -292,7 +343,10 @@ class JsonApiEndpoint:
             )
         )
         try:
-            body = await _read_body(request, receive)
+            if isinstance(body, ApiError):
+                raise body
+            if body is None:
+                body = await _read_body(request, receive)
             status, headers, payload = await self._answer(request, body, framing, api, call)
         except ApiError as error:
             call.error = error

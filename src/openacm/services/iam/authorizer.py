@@ -43,7 +43,11 @@ from openacm.services.identity import KEY_CACHE_SECONDS
 _RESOURCE_MEMBERS = {
     "acm": ("CertificateArn", "ResourceArn"),
     "acm-pca": ("CertificateAuthorityArn", "ResourceArn"),
+    "sts": ("RoleArn",),
+    "iam": ("PolicyArn",),
 }
+# What every principal may do whatever its policies say (AWS's rule for GetCallerIdentity).
+ALWAYS_ALLOWED = frozenset({"sts:GetCallerIdentity"})
 _CREATING = {"acm": ("RequestCertificate", "ImportCertificate")}
 # Operations whose Tags are removed, not set: only their keys are in the request.
 _TAG_REMOVERS = ("RemoveTagsFromCertificate", "UntagCertificateAuthority", "UntagResource")
@@ -62,6 +66,10 @@ def resource_of(prefix: str, operation: str, params: Mapping[str, Any], ctx: Cal
             return value
     if operation in _CREATING.get(prefix, ()):
         return f"arn:{ctx.partition}:{prefix}:{ctx.region}:{ctx.account_id}:certificate/*"
+    if prefix == "iam":  # users and roles are named, not given by ARN
+        for member, kind in (("UserName", "user"), ("RoleName", "role")):
+            if isinstance(params.get(member), str):
+                return f"arn:{ctx.partition}:iam::{ctx.account_id}:{kind}/{params[member]}"
     return "*"
 
 
@@ -142,6 +150,8 @@ class Authorizer:
         if caller is None:
             return
         action = f"{prefix}:{operation}"
+        if action in ALWAYS_ALLOWED:
+            return
         resource = resource_of(prefix, operation, params, ctx)
         kind = USER if caller.kind == USER else "role"
         policies, wants_resource_tags = self.policies(ctx.account_id, kind, caller.name)
