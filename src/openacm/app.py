@@ -44,6 +44,7 @@ from openacm.services.background import BackgroundWork
 from openacm.services.clock import InstallationClock
 from openacm.services.events import EventDelivery, EventWork
 from openacm.services.expiry import ExpirySweep
+from openacm.services.iam.api import IamApiService
 from openacm.services.iam.authorizer import Authorizer
 from openacm.services.iam.sts import StsService
 from openacm.services.identity import IdentityAdmin, KeyDirectory
@@ -215,12 +216,15 @@ def create_app(settings: Settings) -> OpenAcmApp:
     clock = InstallationClock(runtime.db, movable=settings.dev)
     # Counters shared by this server's processes through DATA_DIR/metrics: docs/metrics.md.
     metrics = Metrics(metrics_directory(settings.data_dir))
-    # STS (AWS Query protocol) on the same port: docs/access-control.md.
+    # STS and IAM (AWS Query protocol) on the same port: docs/access-control.md.
     sts = ServedApi(
         ApiModel.load("sts"), StsService(runtime.db, runtime.cipher), "sts.amazonaws.com"
     )
+    iam_api = ServedApi(
+        ApiModel.load("iam"), IamApiService(runtime.db, runtime.cipher), "iam.amazonaws.com"
+    )
     endpoint = JsonApiEndpoint(
-        [acm, pca, openacm_api, sts],
+        [acm, pca, openacm_api, sts, iam_api],
         keys,
         audit,
         clock=clock,

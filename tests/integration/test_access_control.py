@@ -454,3 +454,53 @@ def test_ca_resource_policy_evaluated_by_the_engine(server: OpenAcmServer, accou
                 CertificateAuthorityArn=ca
             )
         )
+
+
+# == the IAM API ===============================================================================
+
+
+def test_iam_api_through_boto3(server: OpenAcmServer, account: Any) -> None:
+    """The account's root key manages users, keys and policies with boto3's iam client; a
+    user needs iam: permissions for it; another account sees none of it."""
+    account_id, root_key = account
+    admin = server.client("iam", key=root_key)
+    created = admin.create_user(UserName="api-user")["User"]
+    assert created["Arn"] == f"arn:aws:iam::{account_id}:user/api-user"
+    assert created["UserId"].startswith("AIDA")
+    only_list = {"Effect": "Allow", "Action": "acm:ListCertificates", "Resource": "*"}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [only_list]})
+    admin.put_user_policy(UserName="api-user", PolicyName="list", PolicyDocument=document)
+    assert admin.get_user_policy(UserName="api-user", PolicyName="list")["PolicyDocument"] == (
+        json.loads(document)
+    )
+    admin.attach_user_policy(
+        UserName="api-user", PolicyArn="arn:aws:iam::aws:policy/AWSPrivateCAReadOnlyAccess"
+    )
+    attached = admin.list_attached_user_policies(UserName="api-user")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AWSPrivateCAReadOnlyAccess"]
+    key = admin.create_access_key(UserName="api-user")["AccessKey"]
+    user_key = (key["AccessKeyId"], key["SecretAccessKey"])
+    assert "CertificateSummaryList" in server.client(key=user_key).list_certificates()
+    assert "CertificateAuthorities" in (
+        server.client("acm-pca", key=user_key).list_certificate_authorities()
+    )
+    with pytest.raises(ClientError) as raised:
+        server.client("iam", key=user_key).create_user(UserName="escalated")
+    assert raised.value.response["Error"]["Code"] == "AccessDenied"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert raised.value.response["Error"]["Message"] == (
+        f"User: arn:aws:iam::{account_id}:user/api-user is not authorized to perform: "
+        f"iam:CreateUser on resource: arn:aws:iam::{account_id}:user/escalated because no "
+        "identity-based policy allows the iam:CreateUser action"
+    )
+    with pytest.raises(ClientError) as raised:
+        admin.put_user_policy(UserName="api-user", PolicyName="bad", PolicyDocument="{}")
+    assert raised.value.response["Error"]["Code"] == "MalformedPolicyDocument"
+    with pytest.raises(ClientError) as raised:
+        admin.get_user(UserName="nobody")
+    assert raised.value.response["Error"]["Code"] == "NoSuchEntity"
+    _, other_key = server.new_account()
+    assert server.client("iam", key=other_key).list_users()["Users"] == []
+    admin.delete_access_key(UserName="api-user", AccessKeyId=key["AccessKeyId"])
+    admin.delete_user(UserName="api-user")
+    assert all(u["UserName"] != "api-user" for u in admin.list_users()["Users"])

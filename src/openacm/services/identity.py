@@ -136,6 +136,12 @@ class IdentityAdmin:
             if not AccountStore(conn).set_access_key_status(access_key_id, status):
                 raise IdentityError(f"no access key {access_key_id}")
 
+    def delete_access_key(self, account_id: str, access_key_id: str) -> None:
+        """Delete one of the account's keys (running servers refuse it within seconds)."""
+        with self.db.write() as conn:
+            if not AccountStore(conn).delete_access_key(access_key_id, account_id):
+                raise IdentityError(f"no access key {access_key_id}")
+
     def ensure_dev_identity(self) -> None:
         """--dev: account 000000000000 with the well-known key test/test, as local AWS
         stand-ins provide."""
