@@ -41,7 +41,14 @@ from openacm.services.identity import KEY_CACHE_SECONDS
 
 # The member naming the resource an operation acts on, by action prefix, in order of preference.
 _RESOURCE_MEMBERS = {
-    "acm": ("CertificateArn", "ResourceArn"),
+    "acm": (
+        "CertificateArn",
+        "ResourceArn",
+        # ACME management: a domain validation or binding, else the endpoint it belongs to.
+        "AcmeDomainValidationArn",
+        "AcmeExternalAccountBindingArn",
+        "AcmeEndpointArn",
+    ),
     "acm-pca": ("CertificateAuthorityArn", "ResourceArn"),
     "sts": ("RoleArn",),
     "iam": ("PolicyArn",),
