@@ -504,3 +504,54 @@ def test_iam_api_through_boto3(server: OpenAcmServer, account: Any) -> None:
     admin.delete_access_key(UserName="api-user", AccessKeyId=key["AccessKeyId"])
     admin.delete_user(UserName="api-user")
     assert all(u["UserName"] != "api-user" for u in admin.list_users()["Users"])
+
+
+# == the console ===============================================================================
+
+
+def test_console_pages_obey_the_signed_in_users_policies(
+    server: OpenAcmServer, account: Any
+) -> None:
+    """A read-only user signs in, reads its account's certificates, is refused a change with
+    AWS's message on the page, and sees nothing of another account's certificate."""
+    from urllib.parse import quote
+
+    from tests.support.console import ConsoleVisitor
+
+    account_id, root_key = account
+    read = {"Effect": "Allow", "Action": ["acm:Describe*", "acm:Get*", "acm:List*"],
+            "Resource": "*"}  # fmt: skip
+    _, reader_arn = user_with(server, account_id, read)
+    key, secret = server._identity_admin().create_access_key(
+        account_id, user_name=reader_arn.rsplit("/", 1)[1]
+    )
+    arn = request(server.client(key=root_key), "console-read.example.com")
+    visitor = ConsoleVisitor(server)
+    assert visitor.sign_in((key.access_key_id, secret)).status_code == 303
+    listing = visitor.get("/console/certificates")
+    assert listing.status_code == 200 and "console-read.example.com" in listing.text
+    detail_path = f"/console/certificates/detail?arn={quote(arn)}"
+    detail = visitor.get(detail_path)
+    visitor.post(
+        "/console/certificates/tags",
+        {"csrf": visitor.csrf_of(detail), "arn": arn, "key": "Name", "value": "web"},
+    )
+    refused = visitor.get(detail_path).text
+    assert "is not authorized to perform: acm:AddTagsToCertificate" in refused
+    assert (
+        server.client(key=root_key).list_tags_for_certificate(CertificateArn=arn).get("Tags", [])
+        == []
+    )
+    _, other_key = server.new_account()
+    secret_arn = request(server.client(key=other_key), "other-secret.example.com")
+    other_page = visitor.get(f"/console/certificates/detail?arn={quote(secret_arn)}").text
+    assert "other-secret" not in other_page
+    # A user no policy allows anything still signs in (its key is good) and is told why each
+    # page is empty.
+    _, blank_arn = user_with(server, account_id)
+    blank_key, blank_secret = server._identity_admin().create_access_key(
+        account_id, user_name=blank_arn.rsplit("/", 1)[1]
+    )
+    blank = ConsoleVisitor(server)
+    assert blank.sign_in((blank_key.access_key_id, blank_secret)).status_code == 303
+    assert "not authorized to perform: acm:" in blank.get("/console/certificates").text
