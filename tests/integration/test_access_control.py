@@ -20,9 +20,13 @@ ALLOW_ACM = {"Effect": "Allow", "Action": "acm:*", "Resource": "*"}
 CA_ID = "11111111-2222-3333-4444-555555555555"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAcmServer]:
-    started = start_server(tmp_path_factory.mktemp("access"), "sqlite")
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OpenAcmServer]:
+    started = start_server(tmp_path_factory.mktemp("access"), request.param)
     yield started
     finish_server(started)
 
