@@ -12,7 +12,9 @@ import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
+from sqlalchemy import select
 
+from openacm.adapters.store import schema
 from tests.conftest import finish_server, start_server
 from tests.support.server import NO_RETRIES, OpenAcmServer
 
@@ -109,6 +111,17 @@ def test_caller_identity_and_assume_role(server: OpenAcmServer) -> None:
     )
     whoami = session_client(server, credentials, "sts").get_caller_identity()
     assert (whoami["Account"], whoami["Arn"]) == (account_b, session_arn)
+
+    # The audit record of AssumeRole carries neither the secret nor the session token.
+    table = schema.audit_events
+    (record,) = server.query(
+        select(table.c.record_json).where(
+            table.c.event_name == "AssumeRole", table.c.account_id == account_a
+        )
+    )
+    assert credentials["SecretAccessKey"] not in record[0]
+    assert credentials["SessionToken"] not in record[0]
+    assert credentials["AccessKeyId"] in record[0]
 
     # Refusals: a caller the trust policy does not name, a longer session than the role allows.
     error, status = error_of(

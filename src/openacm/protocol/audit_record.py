@@ -20,6 +20,8 @@ from botocore.model import OperationModel, Shape
 from openacm.domain.errors import ApiError
 
 REDACTED = "**********"
+# Credentials the models do not mark sensitive: STS's session token.
+ALWAYS_REDACTED = frozenset({"SessionToken"})
 EVENT_VERSION = "1.08"
 READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Search")
 
@@ -73,7 +75,11 @@ def render(shape: Shape | None, value: Any) -> Any:
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, Mapping):
         members = getattr(shape, "members", {}) if shape is not None else {}
-        return {_camel(k): render(members.get(k), v) for k, v in value.items() if v is not None}
+        return {
+            _camel(k): REDACTED if k in ALWAYS_REDACTED else render(members.get(k), v)
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
         member = getattr(shape, "member", None)
         return [render(member, item) for item in value]
