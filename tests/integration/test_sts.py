@@ -19,9 +19,13 @@ from tests.conftest import finish_server, start_server
 from tests.support.server import NO_RETRIES, OpenAcmServer
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAcmServer]:
-    started = start_server(tmp_path_factory.mktemp("sts"), "sqlite")
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OpenAcmServer]:
+    started = start_server(tmp_path_factory.mktemp("sts"), request.param)
     yield started
     finish_server(started)
 
