@@ -500,6 +500,10 @@ def test_iam_api_through_boto3(server: OpenAcmServer, account: Any) -> None:
     with pytest.raises(ClientError) as raised:
         admin.put_user_policy(UserName="api-user", PolicyName="bad", PolicyDocument="{}")
     assert raised.value.response["Error"]["Code"] == "MalformedPolicyDocument"
+    too_big = json.dumps({"Version": "2012-10-17", "Statement": [{**only_list, "Sid": "a" * 2048}]})
+    with pytest.raises(ClientError) as raised:
+        admin.put_user_policy(UserName="api-user", PolicyName="big", PolicyDocument=too_big)
+    assert raised.value.response["Error"]["Code"] == "LimitExceeded"
     with pytest.raises(ClientError) as raised:
         admin.get_user(UserName="nobody")
     assert raised.value.response["Error"]["Code"] == "NoSuchEntity"

@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 VERSIONS = ("2012-10-17", "2008-10-17")
@@ -68,11 +68,12 @@ class Request:
     service_principal: str | None = None
 
     def value(self, key: str) -> ContextValue:
-        return _lower_keys(self.context).get(key.lower())
+        return self._by_lower_key.get(key.lower())
 
-
-def _lower_keys(context: Mapping[str, ContextValue]) -> dict[str, ContextValue]:
-    return {key.lower(): value for key, value in context.items()}
+    @cached_property
+    def _by_lower_key(self) -> dict[str, ContextValue]:
+        # Condition keys are case-insensitive: looked up by their lower-case form.
+        return {key.lower(): value for key, value in self.context.items()}
 
 
 # -- documents --------------------------------------------------------------------------------

@@ -57,8 +57,17 @@ def policy_arn(account_id: str, name: str, partition: str = "aws") -> str:
     return f"arn:{partition}:iam::{account_id}:policy/{name}"
 
 
-def checked_document(text: str, *, resource_policy: bool = False) -> str:
-    """`text`, once it parses as a policy (IAM's MalformedPolicyDocument otherwise)."""
+# IAM's size quotas, in characters other than white space.
+INLINE_LIMITS = {USER: 2048, ROLE: 10240}
+MANAGED_LIMIT = 6144
+TRUST_LIMIT = 2048
+
+
+def checked_document(text: str, limit: int, *, resource_policy: bool = False) -> str:
+    """`text`, once it parses as a policy (IAM's MalformedPolicyDocument otherwise) within
+    IAM's size quota (LimitExceeded)."""
+    if sum(1 for char in text if not char.isspace()) > limit:
+        raise IamError("LimitExceeded", f"Cannot exceed quota for PolicySize: {limit}")
     try:
         parse_policy(text, resource_policy=resource_policy)
     except MalformedPolicyError as exc:
@@ -98,7 +107,7 @@ class IamAdmin:
         max_session_seconds: int = DEFAULT_MAX_SESSION_SECONDS,
     ) -> IamPrincipal:
         _check_name(name, "role")
-        checked_document(trust_policy, resource_policy=True)
+        checked_document(trust_policy, TRUST_LIMIT, resource_policy=True)
         low, high = MAX_SESSION_RANGE
         if not low <= max_session_seconds <= high:
             raise IamError(
@@ -146,7 +155,11 @@ class IamAdmin:
         if not POLICY_NAME.fullmatch(name):
             raise IamError("ValidationError", f"The policy name {name!r} is not valid.")
         policy = ManagedPolicy(
-            account_id, name, unique_id("policy"), checked_document(document), time.time()
+            account_id,
+            name,
+            unique_id("policy"),
+            checked_document(document, MANAGED_LIMIT),
+            time.time(),
         )
         with self.db.write() as conn:
             _check_account(conn, account_id)
@@ -178,7 +191,7 @@ class IamAdmin:
     ) -> None:
         if not POLICY_NAME.fullmatch(name):
             raise IamError("ValidationError", f"The policy name {name!r} is not valid.")
-        checked_document(document)
+        checked_document(document, INLINE_LIMITS[kind])
         with self.db.write() as conn:
             store = IamStore(conn)
             _check_principal(store, account_id, kind, principal)

@@ -26,7 +26,12 @@ from openacm.services.iam.admin import (
 from openacm.services.identity import IdentityAdmin, IdentityError
 
 Handler = Callable[[CallContext, Mapping[str, Any]], dict[str, Any]]
-_STATUS = {"NoSuchEntity": 404, "EntityAlreadyExists": 409, "DeleteConflict": 409}
+_STATUS = {
+    "NoSuchEntity": 404,
+    "EntityAlreadyExists": 409,
+    "DeleteConflict": 409,
+    "LimitExceeded": 409,
+}
 _ERRORS: dict[str, type[ApiError]] = {}
 
 
