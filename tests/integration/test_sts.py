@@ -203,3 +203,24 @@ def test_role_session_refused_after_expiry(server: OpenAcmServer) -> None:
     assert error["Message"] == "The security token included in the request is expired"
     error, status = error_of(session_client(server, credentials, "sts").get_caller_identity)
     assert (error["Code"], status) == ("ExpiredToken", 400)
+
+
+def test_query_protocol_refusals(server: OpenAcmServer) -> None:
+    """Query requests answered in XML with the Query services' codes: unsigned, unknown
+    action, a malformed session policy."""
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    unsigned = httpx.post(
+        f"{server.endpoint}/", content="Action=GetCallerIdentity&Version=2011-06-15", headers=form
+    )
+    assert unsigned.status_code == 403
+    assert "<Code>MissingAuthenticationToken</Code>" in unsigned.text
+    assert unsigned.text.startswith('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/')
+    unknown = httpx.post(f"{server.endpoint}/", content="Action=Nope", headers=form)
+    assert unknown.status_code == 400 and "<Code>InvalidAction</Code>" in unknown.text
+    account, key = server.new_account()
+    error, status = error_of(
+        lambda: server.client("sts", key=key).assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/any", RoleSessionName="ab", Policy="{bad"
+        )
+    )
+    assert (error["Code"], status) == ("MalformedPolicyDocument", 400)

@@ -310,7 +310,7 @@ class JsonApiEndpoint:
         except ApiError as error:
             body = error
         name = queryproto.action_of(body) if isinstance(body, bytes) else ""
-        api = next((a for a in self.query_apis if name in set(a.model.operation_names)), None)
+        api = next((a for a in self.query_apis if name in a.model.operation_names), None)
         namespace = (api or self.query_apis[0]).model.xml_namespace if self.query_apis else ""
         request_id = str(uuid.uuid4())
         framing = _QueryFraming(request_id, namespace)
