@@ -563,3 +563,38 @@ def test_console_pages_obey_the_signed_in_users_policies(
     blank = ConsoleVisitor(server)
     assert blank.sign_in((blank_key.access_key_id, blank_secret)).status_code == 303
     assert "not authorized to perform: acm:" in blank.get("/console/certificates").text
+
+
+def test_shared_ca_issues_only_what_its_policy_conditions_allow(
+    server: OpenAcmServer, account: Any
+) -> None:
+    """AWS's usual sharing policy: IssueCertificate for another account, only with the
+    end-entity template (a Condition on acm-pca:TemplateArn)."""
+    from tests.integration.test_pca_issue import LEAF_TEMPLATE, issue, leaf_csr, root_through_api
+
+    key_a = account[1]
+    owner = server.client("acm-pca", key=key_a)
+    ca, _ = root_through_api(owner)
+    account_b, key_b = server.new_account()
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": account_b},
+                "Action": "acm-pca:IssueCertificate",
+                "Resource": ca,
+                "Condition": {"StringEquals": {"acm-pca:TemplateArn": LEAF_TEMPLATE}},
+            }
+        ],
+    }
+    owner.put_policy(ResourceArn=ca, Policy=json.dumps(policy))
+    other = server.client("acm-pca", key=key_b)
+    validity = {"Type": "DAYS", "Value": 5}
+    assert issue(other, ca, leaf_csr(), LEAF_TEMPLATE, validity).startswith(ca)
+    intermediate = LEAF_TEMPLATE.replace(
+        "EndEntityCertificate/V1", "SubordinateCACertificate_PathLen0/V1"
+    )
+    assert "because no resource-based policy allows the acm-pca:IssueCertificate action" in (
+        refusal(lambda: issue(other, ca, leaf_csr(), intermediate, validity))
+    )

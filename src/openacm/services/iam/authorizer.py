@@ -98,9 +98,13 @@ def global_keys(ctx: CallContext, caller: Caller) -> dict[str, ContextValue]:
     return keys
 
 
-def request_keys(prefix: str, operation: str, params: Mapping[str, Any]) -> dict[str, ContextValue]:
+def request_keys(
+    prefix: str, operation: str, params: Mapping[str, Any] | None
+) -> dict[str, ContextValue]:
     """The keys the request itself carries: its tags and the service's own keys."""
     keys: dict[str, ContextValue] = {}
+    if params is None:
+        return keys
     tags = params.get("Tags")
     tag_keys: list[str] = []
     if isinstance(tags, list):
@@ -229,8 +233,14 @@ def account_principal_ids(account_id: str, partition: str = "aws") -> frozenset[
     return frozenset({account_id, f"arn:{partition}:iam::{account_id}:root"})
 
 
-def caller_request(ctx: CallContext, action: str, resource: str) -> Request:
-    """The request of `ctx`'s caller as a resource policy sees it."""
+def caller_request(
+    ctx: CallContext,
+    action: str,
+    resource: str,
+    keys: Mapping[str, ContextValue] | None = None,
+) -> Request:
+    """The request of `ctx`'s caller as a resource policy sees it, with the request's own
+    context `keys`."""
     ids = set(account_principal_ids(ctx.account_id, ctx.partition))
     context: dict[str, ContextValue] = {
         "aws:PrincipalAccount": ctx.account_id,
@@ -243,7 +253,7 @@ def caller_request(ctx: CallContext, action: str, resource: str) -> Request:
         context |= global_keys(ctx, ctx.caller)
     else:
         context["aws:PrincipalArn"] = f"arn:{ctx.partition}:iam::{ctx.account_id}:root"
-    return Request(action, resource, context, frozenset(ids))
+    return Request(action, resource, context | dict(keys or {}), frozenset(ids))
 
 
 def resource_policy_refusal(policy_text: str | None, request: Request) -> Refusal | None:

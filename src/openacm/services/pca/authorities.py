@@ -41,7 +41,11 @@ from openacm.domain.errors import (
 from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
 from openacm.services.acm.certificates import make_page_token, query_digest_of, read_page_token
 from openacm.services.context import CallContext
-from openacm.services.iam.authorizer import caller_request, resource_policy_refusal
+from openacm.services.iam.authorizer import (
+    caller_request,
+    request_keys,
+    resource_policy_refusal,
+)
 from openacm.services.pca.keys import PrivateCaKeys
 
 log = logging.getLogger("openacm.pca")
@@ -89,11 +93,13 @@ class CertificateAuthorities:
         *,
         shareable: bool = False,
         state_rule: str | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> PrivateCaRecord:
         """The CA named by `arn`, refused as AWS refuses: not a CA ARN, another account's CA
         (unless its policy grants this account the operation and it is `shareable`), unknown,
         or deleted past its restoration window. The operation's state rule (or `state_rule`,
-        when one operation has several) is checked too."""
+        when one operation has several) is checked too. `params`, the call's input, gives the
+        resource policy's conditions their keys (acm-pca:TemplateArn, the request's tags)."""
         parsed = parse_arn(arn)
         if (
             parsed.service != "acm-pca"
@@ -108,7 +114,8 @@ class CertificateAuthorities:
             # policy engine (docs/access-control.md), and only for shareable operations.
             action = f"acm-pca:{operation}"
             policy_text = record.policy_text if record is not None and shareable else None
-            refusal = resource_policy_refusal(policy_text, caller_request(ctx, action, arn))
+            request = caller_request(ctx, action, arn, request_keys("acm-pca", operation, params))
+            refusal = resource_policy_refusal(policy_text, request)
             if refusal is not None:
                 raise AccessDeniedError(refusal.message(ctx.principal_arn, action, arn))
         if record is None or pca.is_gone(record.status, record.restorable_until, ctx.now):
