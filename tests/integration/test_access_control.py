@@ -20,13 +20,10 @@ ALLOW_ACM = {"Effect": "Allow", "Action": "acm:*", "Resource": "*"}
 CA_ID = "11111111-2222-3333-4444-555555555555"
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[OpenAcmServer]:
-    started = start_server(tmp_path_factory.mktemp("access"), request.param)
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenAcmServer]:
+    """SQLite only: the IAM tables are exercised on PostgreSQL by test_sts.py."""
+    started = start_server(tmp_path_factory.mktemp("access"), "sqlite")
     yield started
     finish_server(started)
 
@@ -509,6 +506,16 @@ def test_iam_api_through_boto3(server: OpenAcmServer, account: Any) -> None:
     assert raised.value.response["Error"]["Code"] == "NoSuchEntity"
     _, other_key = server.new_account()
     assert server.client("iam", key=other_key).list_users()["Users"] == []
+    own = admin.create_policy(PolicyName="own", PolicyDocument=document)["Policy"]
+    assert own["Arn"] == f"arn:aws:iam::{account_id}:policy/own"
+    admin.attach_user_policy(UserName="api-user", PolicyArn=own["Arn"])
+    with pytest.raises(ClientError) as raised:
+        admin.delete_policy(PolicyArn=own["Arn"])
+    assert raised.value.response["Error"]["Code"] == "DeleteConflict"
+    local = admin.list_policies(Scope="Local")["Policies"]
+    assert [p["Arn"] for p in local] == [own["Arn"]]
+    admin.detach_user_policy(UserName="api-user", PolicyArn=own["Arn"])
+    admin.delete_policy(PolicyArn=own["Arn"])
     admin.delete_access_key(UserName="api-user", AccessKeyId=key["AccessKeyId"])
     admin.delete_user(UserName="api-user")
     assert all(u["UserName"] != "api-user" for u in admin.list_users()["Users"])

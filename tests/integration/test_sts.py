@@ -91,13 +91,11 @@ def test_caller_identity_and_assume_role(server: OpenAcmServer) -> None:
 
     role_arn = f"arn:aws:iam::{account_b}:role/certs"
     admin.create_role(account_b, "certs", trusting(user_arn), 7200)
-    admin.put_inline(
-        account_b,
-        "role",
-        "certs",
-        "acm",
-        document({"Effect": "Allow", "Action": "acm:*", "Resource": "*"}),
+    # A customer managed policy of account B, attached to the role.
+    managed = admin.create_policy(
+        account_b, "acm-all", document({"Effect": "Allow", "Action": "acm:*", "Resource": "*"})
     )
+    admin.attach(account_b, "role", "certs", f"arn:aws:iam::{account_b}:policy/{managed.name}")
     only_lists = document({"Effect": "Allow", "Action": "acm:List*", "Resource": "*"})
     answer = sts.assume_role(RoleArn=role_arn, RoleSessionName="ci", Policy=only_lists)
     session_arn = f"arn:aws:sts::{account_b}:assumed-role/certs/ci"
