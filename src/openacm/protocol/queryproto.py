@@ -56,43 +56,51 @@ def action_of(body: bytes) -> str:
 def input_params(operation: OperationModel, body: bytes) -> dict[str, object]:
     """The form's members, structured as the input shape (values still as the form's
     text, numbers and booleans converted)."""
-    fields = form_fields(body)
     shape = operation.input_shape
     if shape is None:
         return {}
-    return _structure(shape, fields, "")
+    return _structure(shape, _Form(form_fields(body)), "")
 
 
-def _structure(shape: Shape, fields: Mapping[str, str], prefix: str) -> dict[str, object]:
+class _Form:
+    """The form's fields, and every dotted prefix of their names (so that a member's
+    presence is one look-up, however many fields a request sends)."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self.fields = fields
+        self.prefixes: set[str] = set()
+        for name in fields:
+            parts = name.split(".")
+            for end in range(1, len(parts)):
+                self.prefixes.add(".".join(parts[:end]))
+
+
+def _structure(shape: Shape, form: _Form, prefix: str) -> dict[str, object]:
     out: dict[str, object] = {}
     for name, member in getattr(shape, "members", {}).items():
-        value = _value(member, fields, f"{prefix}{name}")
+        value = _value(member, form, f"{prefix}{name}")
         if value is not None:
             out[name] = value
     return out
 
 
-def _value(shape: Shape, fields: Mapping[str, str], key: str) -> object:
+def _value(shape: Shape, form: _Form, key: str) -> object:
     kind = shape.type_name
     if kind == "structure":
-        if not any(k.startswith(f"{key}.") for k in fields):
-            return None
-        return _structure(shape, fields, f"{key}.")
+        return _structure(shape, form, f"{key}.") if key in form.prefixes else None
     if kind == "list":
         member = getattr(shape, "member", None)
         assert member is not None
-        items = []
-        index = 1
+        items: list[object] = []
         while True:
-            item = _value(member, fields, f"{key}.member.{index}")
+            item = _value(member, form, f"{key}.member.{len(items) + 1}")
             if item is None:
                 break
             items.append(item)
-            index += 1
-        if not items and fields.get(key) == "":
+        if not items and form.fields.get(key) == "":
             return []
         return items or None
-    text = fields.get(key)
+    text = form.fields.get(key)
     if text is None:
         return None
     if kind in ("integer", "long"):
