@@ -87,6 +87,15 @@ def test_resources_are_case_sensitive_with_wildcards_and_not_resource() -> None:
     )
 
 
+def test_wildcards_take_linear_steps_on_any_pattern() -> None:
+    """A pattern that would make a backtracking matcher run for ages answers at once."""
+    pattern = "*a" * 30 + "*b"
+    req = Request("acm:X", "*", {"k:a": "a" * 253})
+    statement = allow(Condition={"StringLike": {"k:a": pattern}})
+    assert decide([statement], req) is Decision.IMPLICIT_DENY
+    assert decide([statement], Request("acm:X", "*", {"k:a": "a" * 252 + "b"})) is Decision.ALLOW
+
+
 # -- condition operators ----------------------------------------------------------------------
 
 

@@ -276,23 +276,48 @@ def _literal(text: str) -> str:
     return text
 
 
+_ANY_RUN, _ANY_ONE = 0, 1  # `*` and `?` of a pattern, as tokens
+
+
 @lru_cache(maxsize=4096)
-def _pattern(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    """A wildcard pattern in which escaped characters (from `${*}` or variables) are
-    literal."""
-    parts = []
+def _tokens(pattern: str, ignore_case: bool) -> tuple[str | int, ...]:
+    """A wildcard pattern as tokens: its characters (escaped ones, from `${*}` or variables,
+    literal) and the two wildcards."""
+    tokens: list[str | int] = []
     for char in pattern:
         if char == "*":
-            parts.append(".*")
+            if not tokens or tokens[-1] != _ANY_RUN:  # a run of stars is one star
+                tokens.append(_ANY_RUN)
         elif char == "?":
-            parts.append(".")
+            tokens.append(_ANY_ONE)
         else:
-            parts.append(re.escape(_UNESCAPE.get(char, char)))
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+            literal = _UNESCAPE.get(char, char)
+            tokens.append(literal.lower() if ignore_case else literal)
+    return tuple(tokens)
 
 
 def _like(pattern: str, value: str, ignore_case: bool = False) -> bool:
-    return _pattern(pattern, ignore_case).fullmatch(value) is not None
+    """Whether `value` matches the wildcard pattern: the greedy two-pointer match, in at
+    most len(pattern) * len(value) steps whatever the pattern (no regular expression that
+    could backtrack without end on a pattern such as `*a*a*a*a*b`)."""
+    tokens = _tokens(pattern, ignore_case)
+    text = value.lower() if ignore_case else value
+    p = t = 0
+    star, mark = -1, 0
+    while t < len(text):
+        if p < len(tokens) and (tokens[p] == _ANY_ONE or tokens[p] == text[t]):
+            p, t = p + 1, t + 1
+        elif p < len(tokens) and tokens[p] == _ANY_RUN:
+            star, mark = p, t
+            p += 1
+        elif star >= 0:
+            p, mark = star + 1, mark + 1
+            t = mark
+        else:
+            return False
+    while p < len(tokens) and tokens[p] == _ANY_RUN:
+        p += 1
+    return p == len(tokens)
 
 
 def action_matches(pattern: str, action: str) -> bool:
