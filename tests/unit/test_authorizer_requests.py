@@ -4,7 +4,7 @@ its context keys, built from the input."""
 from __future__ import annotations
 
 from openacm.services.context import CallContext, Caller
-from openacm.services.iam.authorizer import global_keys, request_keys, resource_of
+from openacm.services.iam.authorizer import global_keys, is_own_resource, request_keys, resource_of
 
 CTX = CallContext(
     account_id="111122223333",
@@ -98,3 +98,10 @@ def test_removed_tags_are_keys_only_and_global_keys() -> None:
     assert keys["aws:SecureTransport"] == "true"
     assert keys["aws:CurrentTime"] == "2026-12-04T16:00:00Z"
     assert keys["aws:userid"] == "AIDAEXAMPLE"
+
+
+def test_only_the_callers_own_resources_have_their_tags_read() -> None:
+    assert is_own_resource("arn:aws:acm:eu-west-1:111122223333:certificate/x", "111122223333")
+    assert not is_own_resource("arn:aws:acm:eu-west-1:444455556666:certificate/x", "111122223333")
+    assert not is_own_resource("arn:aws:acm:eu-west-1:111122223333:certificate/*", "111122223333")
+    assert not is_own_resource("*", "111122223333")

@@ -167,7 +167,7 @@ class Authorizer:
         kind = USER if caller.kind == USER else "role"
         policies, wants_resource_tags = self.policies(ctx.account_id, kind, caller.name)
         context = global_keys(ctx, caller) | request_keys(prefix, operation, params)
-        if wants_resource_tags and resource != "*" and not resource.endswith("/*"):
+        if wants_resource_tags and is_own_resource(resource, ctx.account_id):
             context |= self._resource_tags(resource)
         session = _session_policies(caller.session_policy)
         refusal = authorize(Request(action, resource, context), policies, session=session)
@@ -210,6 +210,13 @@ class Authorizer:
         with self.db.read() as conn:
             tags = TagStore(conn).list(arn)
         return {f"aws:ResourceTag/{tag.key}": tag.value or "" for tag in tags}
+
+
+def is_own_resource(resource: str, account_id: str) -> bool:
+    """A particular resource of the caller's account: the only ones whose tags a policy may
+    read (another account's tags must not show through an allow or a deny)."""
+    parts = resource.split(":", 5)
+    return len(parts) == 6 and parts[4] == account_id and not resource.endswith("/*")
 
 
 def _parsed(text: str) -> Policy:
