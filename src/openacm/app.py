@@ -44,6 +44,9 @@ from openacm.services.background import BackgroundWork
 from openacm.services.clock import InstallationClock
 from openacm.services.events import EventDelivery, EventWork
 from openacm.services.expiry import ExpirySweep
+from openacm.services.iam.api import IamApiService
+from openacm.services.iam.authorizer import Authorizer
+from openacm.services.iam.sts import StsService
 from openacm.services.identity import IdentityAdmin, KeyDirectory
 from openacm.services.pca.service import PcaService
 from openacm.services.pki.builtin_ca import BuiltinCa, public_base_url, signer_factory
@@ -214,8 +217,15 @@ def create_app(settings: Settings) -> OpenAcmApp:
     clock = InstallationClock(runtime.db, movable=settings.dev)
     # Counters shared by this server's processes through DATA_DIR/metrics: docs/metrics.md.
     metrics = Metrics(metrics_directory(settings.data_dir))
+    # STS and IAM (AWS Query protocol) on the same port: docs/access-control.md.
+    sts = ServedApi(
+        ApiModel.load("sts"), StsService(runtime.db, runtime.cipher), "sts.amazonaws.com"
+    )
+    iam_api = ServedApi(
+        ApiModel.load("iam"), IamApiService(runtime.db, runtime.cipher), "iam.amazonaws.com"
+    )
     endpoint = JsonApiEndpoint(
-        [acm, pca, openacm_api],
+        [acm, pca, openacm_api, sts, iam_api],
         keys,
         audit,
         clock=clock,
@@ -227,6 +237,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
             on_throttled=metrics.count_throttled,
             on_store_failure=metrics.count_throttle_store_failure,
         ),
+        authorizer=Authorizer(runtime.db),
     )
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
     leaf_issuer = LeafIssuer(runtime.db, runtime.cipher, ca, keys_pool, settings.issuance)

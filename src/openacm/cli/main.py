@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from openacm.cli import iam
 from openacm.cli.agent import agent
 from openacm.cli.associations import associations
 from openacm.cli.ca import ca
@@ -313,7 +314,13 @@ def _when(epoch: float) -> str:
 
 @main.group()
 def admin() -> None:
-    """Accounts and access keys (works with or without a running server)."""
+    """Accounts, access keys, users, roles and policies (with or without a running server)."""
+
+
+# Users, roles and policies (docs/access-control.md).
+admin.add_command(iam.user)
+admin.add_command(iam.role)
+admin.add_command(iam.policy)
 
 
 @admin.group()

@@ -363,14 +363,17 @@ def sign_in_routes(console: Console) -> list[Route]:
             # The key proves itself with a signed call, through the API's own checks.
             await console.api.call("acm", "GetAccountConfiguration", {}, signer, origin)
         except ConsoleApiError as error:
-            if error.code in _SIGNED_OUT_CODES:
-                console.throttle.failed(origin.client_ip, key_id)
-            message = (
-                "The access key ID or secret access key is wrong, or the key is inactive."
-                if error.code in _SIGNED_OUT_CODES
-                else f"Sign-in failed: {error.message}"
-            )
-            return _sign_in_page(console, request, nonce, error=message, status=401)
+            # A user whose policies do not allow the call still proved its key: each page then
+            # shows what its policies refuse (docs/access-control.md).
+            if error.code != "AccessDeniedException":
+                if error.code in _SIGNED_OUT_CODES:
+                    console.throttle.failed(origin.client_ip, key_id)
+                message = (
+                    "The access key ID or secret access key is wrong, or the key is inactive."
+                    if error.code in _SIGNED_OUT_CODES
+                    else f"Sign-in failed: {error.message}"
+                )
+                return _sign_in_page(console, request, nonce, error=message, status=401)
         session = console.sessions.create(signer)
         response = redirect("/certificates")
         set_cookie(response, SESSION_COOKIE, session.id)

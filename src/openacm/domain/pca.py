@@ -678,8 +678,10 @@ POLICY_ACTIONS_OWNER_NEEDS = ("acm-pca:PutPolicy", "acm-pca:DeletePolicy", "acm-
 def policy_grants(policy_text: str, owner_account: str) -> dict[str, set[str]]:
     """Accounts the policy's Allow statements name, with the actions they are allowed.
 
-    The subset openacm evaluates (docs/private-ca.md): Allow statements whose Principal names
-    AWS accounts (12 digits or arn:…:iam::<account>:…). Conditions are kept, not evaluated."""
+    The index of ListCertificateAuthorities ResourceOwner=OTHER_ACCOUNTS (docs/private-ca.md):
+    Allow statements whose Principal names AWS accounts (12 digits or arn:…:iam::<account>:…).
+    Whether a call is allowed is the policy engine's decision (domain/policy.py), on the
+    whole policy."""
     document = _policy_document(policy_text)
     grants: dict[str, set[str]] = {}
     for statement in _statements(document):

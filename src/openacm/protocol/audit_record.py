@@ -20,6 +20,8 @@ from botocore.model import OperationModel, Shape
 from openacm.domain.errors import ApiError
 
 REDACTED = "**********"
+# Credentials the models do not mark sensitive: STS's session token.
+ALWAYS_REDACTED = frozenset({"SessionToken"})
 EVENT_VERSION = "1.08"
 READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Search")
 
@@ -30,6 +32,10 @@ class CallerIdentity:
     access_key_id: str | None
     user_name: str | None
     partition: str
+    # A restricted caller's ARN and principal id (services/context.Caller); root keys have none.
+    arn: str | None = None
+    principal_id: str | None = None
+    assumed_role: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,11 @@ def render(shape: Shape | None, value: Any) -> Any:
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, Mapping):
         members = getattr(shape, "members", {}) if shape is not None else {}
-        return {_camel(k): render(members.get(k), v) for k, v in value.items() if v is not None}
+        return {
+            _camel(k): REDACTED if k in ALWAYS_REDACTED else render(members.get(k), v)
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
         member = getattr(shape, "member", None)
         return [render(member, item) for item in value]
@@ -91,9 +101,10 @@ def _user_identity(caller: CallerIdentity | None) -> dict[str, Any]:
             identity["accessKeyId"] = caller.access_key_id
         return identity
     return {
-        "type": "IAMUser",
-        "principalId": caller.access_key_id,
-        "arn": f"arn:{caller.partition}:iam::{caller.account_id}:user/{caller.user_name}",
+        "type": "AssumedRole" if caller.assumed_role else "IAMUser",
+        "principalId": caller.principal_id or caller.access_key_id,
+        "arn": caller.arn
+        or f"arn:{caller.partition}:iam::{caller.account_id}:user/{caller.user_name}",
         "accountId": caller.account_id,
         "accessKeyId": caller.access_key_id,
         "userName": caller.user_name,

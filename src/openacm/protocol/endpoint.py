@@ -12,8 +12,11 @@ record are one code path.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import logging
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +28,7 @@ from starlette.types import Receive, Scope, Send
 
 from openacm.adapters.audit_log import AuditEntry, AuditLog
 from openacm.domain.errors import ApiError, InternalServerError
-from openacm.protocol import cborproto
+from openacm.protocol import cborproto, queryproto
 from openacm.protocol.audit_record import (
     CallerIdentity,
     RequestFacts,
@@ -33,6 +36,7 @@ from openacm.protocol.audit_record import (
     is_read_only,
 )
 from openacm.protocol.errors import (
+    ExpiredTokenError,
     InvalidSignatureError,
     MethodNotAllowedError,
     NotAcceptableError,
@@ -52,7 +56,8 @@ from openacm.protocol.model import ApiModel
 from openacm.protocol.partitions import partition_for_region
 from openacm.protocol.sigv4 import IncomingRequest, SigV4Verifier
 from openacm.services.context import CallContext
-from openacm.services.identity import KeyDirectory
+from openacm.services.iam.authorizer import Authorizer
+from openacm.services.identity import KeyDirectory, Principal
 from openacm.services.throttling import RequestThrottle
 
 log = logging.getLogger("openacm.api")
@@ -214,6 +219,36 @@ def _accepts_cbor(accept: str | None) -> bool:
     return bool(ranges & {cborproto.CONTENT_TYPE, "application/*", "*/*"})
 
 
+class _QueryFraming:
+    """The AWS Query protocol (STS, IAM): `POST /` with a form naming its Action, answered in
+    XML (protocol/queryproto.py). One per request: the answers carry its request id."""
+
+    def __init__(self, request_id: str, namespace: str) -> None:
+        self.request_id = request_id
+        self.namespace = namespace
+
+    def admit(self, request: _HttpRequest, api: ServedApi | None) -> ServedApi:
+        if api is None:
+            raise queryproto.InvalidActionError("Could not find operation for this request.")
+        return api
+
+    def operation(self, api: ServedApi, request: _HttpRequest, name: str) -> OperationModel:
+        return api.model.operation(name)
+
+    def parse(
+        self, operation: OperationModel, request: _HttpRequest, body: bytes
+    ) -> dict[str, object]:
+        return parse_input(operation, queryproto.input_params(operation, body))
+
+    def output(self, operation: OperationModel, result: Mapping[str, Any]) -> _Answer:
+        payload = queryproto.output_xml(operation, result, self.request_id)
+        return 200, [(b"content-type", queryproto.XML_CONTENT_TYPE.encode())], payload
+
+    def error(self, error: ApiError, api: ServedApi | None) -> _Answer:
+        status, payload = queryproto.error_answer(error, self.request_id, self.namespace)
+        return status, [(b"content-type", queryproto.XML_CONTENT_TYPE.encode())], payload
+
+
 _JSON: Final = _JsonFraming()
 _CBOR: Final = _CborFraming()
 
@@ -232,8 +267,11 @@ class JsonApiEndpoint:
         clock: Callable[[], float] = time.time,
         observe: RequestObserver | None = None,
         throttle: RequestThrottle | None = None,
+        authorizer: Authorizer | None = None,
     ) -> None:
-        self.apis = {api.model.target_prefix: api for api in apis}
+        self.authorizer = authorizer
+        self.apis = {api.model.target_prefix: api for api in apis if api.model.target_prefix}
+        self.query_apis = [api for api in apis if api.model.protocol == "query"]
         self.observe = observe
         self.throttle = throttle
         # RPC v2 CBOR names the service by its Smithy shape name, which botocore writes from
@@ -253,6 +291,9 @@ class JsonApiEndpoint:
         no framework routing or middleware of its own."""
         request = _HttpRequest.from_scope(scope)
         target = request.headers.get("x-amz-target", "")
+        if not target and queryproto.is_query_request(request.headers.get("content-type")):
+            await self._query(request, receive, send)
+            return
         api = self.apis.get(target.split(".", 1)[0])
         name = target.split(".", 1)[-1] if target else ""
         await self._serve(request, receive, send, _JSON, api, name)
@@ -263,6 +304,21 @@ class JsonApiEndpoint:
         service, name = cborproto.route(request.raw_path)
         await self._serve(request, receive, send, _CBOR, self.cbor_apis.get(service), name)
 
+    async def _query(self, request: _HttpRequest, receive: Receive, send: Send) -> None:
+        """The AWS Query protocol (a form-encoded `POST /` without X-Amz-Target): STS and
+        IAM. The form names the operation, so the body is read first."""
+        body: bytes | ApiError
+        try:
+            body = await _read_body(request, receive)
+        except ApiError as error:
+            body = error
+        name = queryproto.action_of(body) if isinstance(body, bytes) else ""
+        api = next((a for a in self.query_apis if name in a.model.operation_names), None)
+        namespace = (api or self.query_apis[0]).model.xml_namespace if self.query_apis else ""
+        request_id = str(uuid.uuid4())
+        framing = _QueryFraming(request_id, namespace)
+        await self._serve(request, receive, send, framing, api, name, body, request_id)
+
     async def _serve(
         self,
         request: _HttpRequest,
@@ -271,13 +327,15 @@ class JsonApiEndpoint:
         framing: _Framing,
         api: ServedApi | None,
         operation_name: str,
+        body: bytes | ApiError | None = None,
+        request_id: str | None = None,
     ) -> None:
         """Answer one call: whatever happens, the caller gets an answer in the framing's
         protocol with x-amzn-RequestId, and the audit log gets one record."""
         started = time.perf_counter()
         call = _Call(
             RequestFacts(
-                request_id=str(uuid.uuid4()),
+                request_id=request_id or str(uuid.uuid4()),
                 event_source=api.event_source if api else "unknown",
                 event_name=operation_name,
                 region=None,
@@ -288,7 +346,10 @@ class JsonApiEndpoint:
             )
         )
         try:
-            body = await _read_body(request, receive)
+            if isinstance(body, ApiError):
+                raise body
+            if body is None:
+                body = await _read_body(request, receive)
             status, headers, payload = await self._answer(request, body, framing, api, call)
         except ApiError as error:
             call.error = error
@@ -334,6 +395,8 @@ class JsonApiEndpoint:
             self.throttle.check(ctx, api.model.service_name, operation.name)
         params = framing.parse(operation, request, body)
         call.params = params
+        if self.authorizer is not None:  # docs/access-control.md
+            self.authorizer.check(ctx, api.model.signing_name, operation.name, params)
         handler = api.service.handler(operation.name)
         if operation.name in api.blocking_operations:
             result = await anyio.to_thread.run_sync(handler, ctx, params)
@@ -362,8 +425,17 @@ class JsonApiEndpoint:
             raise InvalidSignatureError(
                 f"Credential should be scoped to a valid region, not '{verified.region}'. "
             )
+        now = self.clock()
+        _check_session(principal, request, now)
+        caller = principal.caller(partition)
         call.caller = CallerIdentity(
-            principal.account_id, principal.access_key_id, principal.user_name, partition
+            principal.account_id,
+            principal.access_key_id,
+            principal.user_name,
+            partition,
+            caller.arn if caller else None,
+            caller.principal_id if caller else None,
+            caller is not None and caller.kind == "assumed-role",
         )
         call.facts = dataclasses.replace(call.facts, region=verified.region)
         return CallContext(
@@ -375,8 +447,9 @@ class JsonApiEndpoint:
             request_id=call.facts.request_id,
             source_ip=call.facts.source_ip,
             user_agent=call.facts.user_agent,
-            now=self.clock(),
+            now=now,
             secure_transport=call.facts.tls,
+            caller=caller,
         )
 
     def _observe(self, api: ServedApi | None, call: _Call, seconds: float) -> None:
@@ -411,6 +484,26 @@ class JsonApiEndpoint:
             self.audit.record(AuditEntry(record, call.facts.event_time, resource), durable=durable)
         except Exception:
             log.exception("audit record for %s not written", call.facts.request_id)
+
+
+def _check_session(principal: Principal, request: _HttpRequest, now: float) -> None:
+    """An STS session key works only with its session token, and only until it expires."""
+    if principal.token_sha256 is None:
+        return
+    token = request.headers.get("x-amz-security-token") or _query_token(request.query)
+    digest = hashlib.sha256(token.encode()).hexdigest() if token else ""
+    if not hmac.compare_digest(digest, principal.token_sha256):
+        raise UnrecognizedClientError("The security token included in the request is invalid.")
+    if principal.expires_at is not None and now >= principal.expires_at:
+        raise ExpiredTokenError("The security token included in the request is expired")
+
+
+def _query_token(query: str) -> str | None:
+    """X-Amz-Security-Token of a presigned URL."""
+    for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        if name == "X-Amz-Security-Token":
+            return value
+    return None
 
 
 @dataclass(frozen=True)

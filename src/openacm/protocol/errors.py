@@ -36,6 +36,10 @@ class UnrecognizedClientError(ApiError):
     code = "UnrecognizedClientException"
 
 
+class ExpiredTokenError(ApiError):
+    code = "ExpiredTokenException"
+
+
 class NotImplementedOperationError(ApiError):
     """An operation of the model that openacm has not built yet: said plainly, never faked."""
 

@@ -90,6 +90,11 @@ class ApiModel:
     def operation_names(self) -> list[str]:
         return list(self._operations)
 
+    @property
+    def xml_namespace(self) -> str:
+        """The namespace of a Query service's XML answers."""
+        return str(self.service_model.metadata.get("xmlNamespace", ""))
+
     def operation(self, name: str) -> OperationModel:
         """The operation called `name` exactly ("DescribeCertificate")."""
         op = self._operations.get(name)

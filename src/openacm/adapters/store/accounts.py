@@ -106,6 +106,14 @@ class AccountStore:
         )
         return bool(result.rowcount == 1)
 
+    def delete_access_key(self, access_key_id: str, account_id: str) -> bool:
+        result = self.conn.execute(
+            delete(access_keys)
+            .where(access_keys.c.access_key_id == access_key_id)
+            .where(access_keys.c.account_id == account_id)
+        )
+        return bool(result.rowcount == 1)
+
     # -- account settings -----------------------------------------------------------------
 
     def days_before_expiry(self, account_id: str, region: str) -> int | None:

@@ -650,3 +650,58 @@ acme_authorizations = Table(
     Column("challenge_error_json", Text),
     Index("ix_acme_authorizations_order_id", "order_id"),
 )
+
+# -- access control (issue 11, docs/access-control.md) ------------------------------------------
+
+# IAM users and roles of an account. A user's access keys are the access_keys rows of its
+# account with its name; keys of a name that is no user are the account's root keys.
+iam_principals = Table(
+    "iam_principals",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # user | role
+    Column("name", String(64), primary_key=True),
+    Column("principal_id", String(32), nullable=False),  # AIDA… / AROA…, aws:userid
+    Column("path", String(512), nullable=False),
+    Column("trust_policy", Text),  # roles only
+    Column("max_session_seconds", Integer),  # roles only
+    Column("created_at", Float, nullable=False),
+)
+
+# Customer managed policies (AWS managed ones are built in: domain/managed_policies.py).
+iam_policies = Table(
+    "iam_policies",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("policy_id", String(32), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# A user's or role's policies: inline (document set) or an attached managed policy (its ARN).
+iam_principal_policies = Table(
+    "iam_principal_policies",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("principal_name", String(64), primary_key=True),
+    Column("policy", String(2048), primary_key=True),  # inline name, or managed policy ARN
+    Column("document", Text),  # inline policies only
+)
+
+# Temporary credentials of AssumeRole: the session token is kept as its SHA-256 only.
+sts_sessions = Table(
+    "sts_sessions",
+    metadata,
+    Column("access_key_id", String(128), primary_key=True),
+    Column("account_id", String(12), nullable=False),
+    Column("role_name", String(64), nullable=False),
+    Column("session_name", String(64), nullable=False),
+    Column("secret_sealed", LargeBinary, nullable=False),
+    Column("token_sha256", String(64), nullable=False),
+    Column("session_policy", Text),
+    Column("expires_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_sts_sessions_expires_at", "expires_at"),
+)

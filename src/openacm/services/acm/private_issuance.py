@@ -41,6 +41,7 @@ from openacm.domain.pca_templates import template_arn
 from openacm.domain.pca_validity import (
     ACM_PRIVATE_CERTIFICATE_VALIDITY,
 )
+from openacm.domain.policy import Request
 from openacm.domain.private_requests import (
     ACM_PERMISSION_ACTIONS,
     SHARED_CA_ACTIONS,
@@ -50,7 +51,7 @@ from openacm.domain.private_requests import (
 )
 from openacm.services.acm.renewal_events import notify_refused, notify_renewed
 from openacm.services.events import emit_available
-from openacm.services.pca.authorities import policy_grants
+from openacm.services.iam.authorizer import account_principal_ids, resource_policy_refusal
 from openacm.services.pca.issuance import PrivateCertificateIssuer, validity_window
 from openacm.services.pki.leaf_issuer import LeafIssuer, with_certificate
 from openacm.services.pki.leaf_keys import LeafPrivateKey, private_key_der
@@ -58,6 +59,16 @@ from openacm.services.pki.leaf_keys import LeafPrivateKey, private_key_der
 log = logging.getLogger("openacm.private")
 
 ACM_PRINCIPAL = "acm.amazonaws.com"
+
+
+def _service_linked_role(account_id: str) -> str:
+    """The role ACM acts as with another account's CA (inventory §12)."""
+    return (
+        f"arn:aws:iam::{account_id}:role/aws-service-role/acm.amazonaws.com/"
+        "AWSServiceRoleForCertificateManager"
+    )
+
+
 RENEWAL_PENDING = "PENDING_AUTO_RENEWAL"
 # ACM's private certificates: an end-entity certificate for TLS servers and clients.
 END_ENTITY_TEMPLATE = "EndEntityCertificate/V1"
@@ -167,8 +178,17 @@ class AcmPrivateIssuer:
         if ca_record.account_id == account_id:
             permission = store.permission(ca_record.arn, ACM_PRINCIPAL)
             return permission is not None and set(permission.actions) >= ACM_PERMISSION_ACTIONS
-        granted = store.granted_actions(ca_record.arn, account_id)
-        return all(policy_grants(granted, action) for action in SHARED_CA_ACTIONS)
+        # A shared CA: its resource policy must grant the requesting account ACM's actions,
+        # decided by the same policy engine as every call (docs/access-control.md).
+        ids = account_principal_ids(account_id) | {_service_linked_role(account_id)}
+        return all(
+            resource_policy_refusal(
+                ca_record.policy_text,
+                Request(f"acm-pca:{action}", ca_record.arn, {}, ids, ACM_PRINCIPAL),
+            )
+            is None
+            for action in SHARED_CA_ACTIONS
+        )
 
     def _sign(
         self,

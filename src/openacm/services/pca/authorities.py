@@ -41,6 +41,11 @@ from openacm.domain.errors import (
 from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
 from openacm.services.acm.certificates import make_page_token, query_digest_of, read_page_token
 from openacm.services.context import CallContext
+from openacm.services.iam.authorizer import (
+    caller_request,
+    request_keys,
+    resource_policy_refusal,
+)
 from openacm.services.pca.keys import PrivateCaKeys
 
 log = logging.getLogger("openacm.pca")
@@ -88,11 +93,13 @@ class CertificateAuthorities:
         *,
         shareable: bool = False,
         state_rule: str | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> PrivateCaRecord:
         """The CA named by `arn`, refused as AWS refuses: not a CA ARN, another account's CA
         (unless its policy grants this account the operation and it is `shareable`), unknown,
         or deleted past its restoration window. The operation's state rule (or `state_rule`,
-        when one operation has several) is checked too."""
+        when one operation has several) is checked too. `params`, the call's input, gives the
+        resource policy's conditions their keys (acm-pca:TemplateArn, the request's tags)."""
         parsed = parse_arn(arn)
         if (
             parsed.service != "acm-pca"
@@ -101,15 +108,16 @@ class CertificateAuthorities:
         ):
             raise InvalidArnError(f"String '{arn}' is not a valid ARN")
         store = PrivateCaStore(conn)
-        if parsed.account_id != ctx.account_id and not (
-            shareable and policy_grants(store.granted_actions(arn, ctx.account_id), operation)
-        ):
-            raise AccessDeniedError(
-                f"User: {ctx.principal_arn} is not authorized to perform: acm-pca:{operation} "
-                f"on resource: {arn} because no resource-based policy allows the "
-                f"acm-pca:{operation} action"
-            )
         record = store.get(arn) if parsed.region == ctx.region else None
+        if parsed.account_id != ctx.account_id:
+            # Another account's CA: only what its resource policy grants, decided by the
+            # policy engine (docs/access-control.md), and only for shareable operations.
+            action = f"acm-pca:{operation}"
+            policy_text = record.policy_text if record is not None and shareable else None
+            request = caller_request(ctx, action, arn, request_keys("acm-pca", operation, params))
+            refusal = resource_policy_refusal(policy_text, request)
+            if refusal is not None:
+                raise AccessDeniedError(refusal.message(ctx.principal_arn, action, arn))
         if record is None or pca.is_gone(record.status, record.restorable_until, ctx.now):
             raise ResourceNotFoundError(f"Could not find certificate authority {arn}.")
         pca.check_state(state_rule or operation, status_of(record, ctx.now))
@@ -118,12 +126,6 @@ class CertificateAuthorities:
     def signer(self, record: PrivateCaRecord) -> PrivateCaSigner:
         """The CA's key (unsealed, or in the token), signing with the CA's SigningAlgorithm."""
         return self.keys.signer(record)
-
-
-def policy_grants(actions: set[str], operation: str) -> bool:
-    """Whether a resource policy's granted `actions` allow `acm-pca:<operation>`."""
-    wanted = f"acm-pca:{operation}".lower()
-    return any(action in ("*", "acm-pca:*") or action.lower() == wanted for action in actions)
 
 
 def status_of(record: PrivateCaRecord, now: float) -> str:

@@ -107,6 +107,7 @@ class CertificateOperations:
                 "IssueCertificate",
                 shareable=True,
                 state_rule=pca.ROOT_SELF_ISSUE if template.self_signed else None,
+                params=params,
             )
             request = PrivateCertificateRequest(
                 csr=params["Csr"],
