@@ -224,6 +224,8 @@ def create_app(settings: Settings) -> OpenAcmApp:
     iam_api = ServedApi(
         ApiModel.load("iam"), IamApiService(runtime.db, runtime.cipher), "iam.amazonaws.com"
     )
+    # One authorizer for the API and the console's direct calls (its policy cache is shared).
+    authorizer = Authorizer(runtime.db)
     endpoint = JsonApiEndpoint(
         [acm, pca, openacm_api, sts, iam_api],
         keys,
@@ -237,7 +239,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
             on_throttled=metrics.count_throttled,
             on_store_failure=metrics.count_throttle_store_failure,
         ),
-        authorizer=Authorizer(runtime.db),
+        authorizer=authorizer,
     )
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
     leaf_issuer = LeafIssuer(runtime.db, runtime.cipher, ca, keys_pool, settings.issuance)
@@ -324,7 +326,12 @@ def create_app(settings: Settings) -> OpenAcmApp:
             endpoint,
             SessionStore(settings.data_dir / "console-sessions", runtime.cipher),
             DirectServices(
-                runtime.db, IdentityAdmin(runtime.db, runtime.cipher), keys, clock, audit
+                runtime.db,
+                IdentityAdmin(runtime.db, runtime.cipher),
+                keys,
+                clock,
+                audit,
+                authorizer,
             ),
             dev=settings.dev,
         ),

@@ -570,6 +570,22 @@ def test_console_pages_obey_the_signed_in_users_policies(
     blank = ConsoleVisitor(server)
     assert blank.sign_in((blank_key.access_key_id, blank_secret)).status_code == 303
     assert "not authorized to perform: acm:" in blank.get("/console/certificates").text
+    # The pages without an API operation (console/direct.py) are authorized as the calls they
+    # stand for, and their refusals are audited.
+    for path, action in (
+        ("/console/access-keys", "iam:ListAccessKeys"),
+        ("/console/audit", "cloudtrail:LookupEvents"),
+    ):
+        page = visitor.get(path)
+        assert page.status_code == 403 and f"is not authorized to perform: {action}" in page.text
+    assert "secret" not in visitor.get("/console/access-keys").text.lower()
+    audited = server.admin(
+        "audit", "search", "--error-code", "AccessDeniedException", "--account-id", account_id,
+        "--event-name", "ListAccessKeys",
+    )  # fmt: skip
+    record = json.loads(audited.stdout.splitlines()[-1])
+    assert record["eventSource"] == "iam.amazonaws.com"
+    assert record["userIdentity"]["arn"] == reader_arn
 
 
 def test_shared_ca_issues_only_what_its_policy_conditions_allow(

@@ -5,6 +5,10 @@ its certificates (adapters/store/events.py).
 These calls do not go through the API endpoint, so the principal they act for is resolved
 here, from the session's key, exactly as the endpoint resolves it (KeyDirectory): a key that
 stops working ends the session, and every read or change is confined to the key's account.
+Each is authorized as the API call it stands for (IAM's access key operations, CloudTrail's
+LookupEvents, DescribeCertificate, DescribeCertificateAuthorityAuditReport) by the endpoint's
+Authorizer, so an IAM user's policies hold here as on the wire; a refusal is audited and
+raised as AccessDeniedException.
 """
 
 from __future__ import annotations
@@ -21,14 +25,22 @@ from openacm.adapters.store.events import EventOutbox
 from openacm.adapters.store.pca_operations import AuditReportStore
 from openacm.console.api import CONSOLE_USER_AGENT, Origin, Signer
 from openacm.domain.arn import parse_arn
-from openacm.domain.errors import ApiError
+from openacm.domain.errors import AccessDeniedError, ApiError
 from openacm.protocol.audit_record import CallerIdentity, RequestFacts, cloudtrail_record
 from openacm.protocol.partitions import partition_for_region
 from openacm.services.context import CallContext
+from openacm.services.iam.authorizer import Authorizer
 from openacm.services.identity import IdentityAdmin, KeyDirectory
 
 # The trail's name for the access key changes the console makes: IAM's event names.
 IAM_SOURCE = "iam.amazonaws.com"
+# Each direct call's event source, by the action prefix it is authorized as.
+EVENT_SOURCES = {
+    "iam": IAM_SOURCE,
+    "cloudtrail": "cloudtrail.amazonaws.com",
+    "acm": "acm.amazonaws.com",
+    "acm-pca": "acm-pca.amazonaws.com",
+}
 
 
 @dataclass(frozen=True)
@@ -38,17 +50,21 @@ class DirectServices:
     keys: KeyDirectory
     clock: Callable[[], float]
     audit: AuditLog
+    authorizer: Authorizer
 
     def context(self, signer: Signer, origin: Origin) -> CallContext | None:
         """The call context of the session's key, as the endpoint would build it for a
-        request it signed; None when the key no longer resolves (disabled or deleted)."""
+        request it signed; None when the key no longer resolves (disabled or deleted), or is
+        an STS session key (the console signs without a session token, so the API refuses
+        such a key too)."""
         principal = self.keys.principal(signer.access_key_id)
-        if principal is None:
+        if principal is None or principal.token_sha256 is not None:
             return None
+        partition = partition_for_region(signer.region) or "aws"
         return CallContext(
             account_id=principal.account_id,
             region=signer.region,
-            partition=partition_for_region(signer.region) or "aws",
+            partition=partition,
             access_key_id=principal.access_key_id,
             user_name=principal.user_name,
             request_id=str(uuid.uuid4()),
@@ -56,14 +72,28 @@ class DirectServices:
             user_agent=origin.user_agent,
             now=self.clock(),
             secure_transport=origin.scheme == "https",
+            caller=principal.caller(partition),
         )
 
+    def _authorize(
+        self, ctx: CallContext, prefix: str, operation: str, params: dict[str, Any]
+    ) -> None:
+        """Return when the caller's policies allow the call; audit the refusal and raise
+        AccessDeniedException (AWS's message) when not."""
+        try:
+            self.authorizer.check(ctx, prefix, operation, params)
+        except AccessDeniedError as refusal:
+            self._audit(ctx, operation, params, None, source=EVENT_SOURCES[prefix], error=refusal)
+            raise
+
     def access_keys(self, ctx: CallContext) -> list[AccessKey]:
+        self._authorize(ctx, "iam", "ListAccessKeys", {})
         return self.identity.list_access_keys(ctx.account_id)
 
     def create_access_key(self, ctx: CallContext, user_name: str) -> tuple[AccessKey, str]:
         """A new key of the caller's account, recorded in the audit trail as IAM's
         CreateAccessKey (without its secret); IdentityError when it cannot be made."""
+        self._authorize(ctx, "iam", "CreateAccessKey", {"UserName": user_name})
         key, secret = self.identity.create_access_key(ctx.account_id, user_name=user_name)
         view = {"AccessKeyId": key.access_key_id, "Status": key.status, "UserName": user_name}
         self._audit(ctx, "CreateAccessKey", {"UserName": user_name}, {"AccessKey": view})
@@ -72,8 +102,11 @@ class DirectServices:
     def set_access_key_status(self, ctx: CallContext, access_key_id: str, status: str) -> bool:
         """Enable or disable a key of the caller's account (False for any other key),
         recorded as IAM's UpdateAccessKey."""
-        if access_key_id not in {k.access_key_id for k in self.access_keys(ctx)}:
+        owners = {k.access_key_id: k.user_name for k in self.access_keys(ctx)}
+        if access_key_id not in owners:
             return False
+        params = {"UserName": owners[access_key_id], "AccessKeyId": access_key_id}
+        self._authorize(ctx, "iam", "UpdateAccessKey", params | {"Status": status})
         self.identity.set_access_key_status(access_key_id, status)
         self._audit(ctx, "UpdateAccessKey", {"AccessKeyId": access_key_id, "Status": status}, None)
         return True
@@ -84,10 +117,13 @@ class DirectServices:
         event_name: str,
         params: dict[str, Any],
         result: dict[str, Any] | None,
+        *,
+        source: str = IAM_SOURCE,
+        error: ApiError | None = None,
     ) -> None:
         facts = RequestFacts(
             request_id=ctx.request_id,
-            event_source=IAM_SOURCE,
+            event_source=source,
             event_name=event_name,
             region=ctx.region,
             source_ip=ctx.source_ip,
@@ -95,14 +131,15 @@ class DirectServices:
             event_time=ctx.now,
             tls=ctx.secure_transport,
         )
-        caller = CallerIdentity(ctx.account_id, ctx.access_key_id, ctx.user_name, ctx.partition)
-        record = cloudtrail_record(facts, caller, None, params, result, None)
+        caller = CallerIdentity.of(ctx)
+        record = cloudtrail_record(facts, caller, None, params, result, error)
         self.audit.record(AuditEntry(record, ctx.now, None), durable=True)
 
     def certificate_events(
         self, ctx: CallContext, arn: str, limit: int
     ) -> Sequence[dict[str, Any]]:
         """The events emitted about one certificate of the caller's account, newest first."""
+        self._authorize(ctx, "acm", "DescribeCertificate", {"CertificateArn": arn})
         with self.db.read() as conn:
             return EventOutbox(conn).for_resource(ctx.account_id, arn, limit=limit)
 
@@ -115,6 +152,8 @@ class DirectServices:
             return []
         if owner != ctx.account_id:
             return []
+        operation = "DescribeCertificateAuthorityAuditReport"
+        self._authorize(ctx, "acm-pca", operation, {"CertificateAuthorityArn": ca_arn})
         with self.db.read() as conn:
             return AuditReportStore(conn).ids_for(ca_arn, limit)
 
@@ -122,6 +161,7 @@ class DirectServices:
         self, ctx: CallContext, filters: AuditFilters, limit: int
     ) -> list[dict[str, Any]]:
         """The caller's account's audit records matching `filters`, newest first."""
+        self._authorize(ctx, "cloudtrail", "LookupEvents", {})
         return search_events(
             self.db,
             limit=limit,

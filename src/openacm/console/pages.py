@@ -32,6 +32,7 @@ from openacm.console.api import ApiClient, ConsoleApiError, Origin, Signer
 from openacm.console.direct import DirectServices
 from openacm.console.sessions import SESSION_COOKIE, Session, SessionStore
 from openacm.console.throttle import SignInThrottle
+from openacm.domain.errors import AccessDeniedError
 from openacm.protocol.model import ApiModel
 from openacm.protocol.partitions import partition_for_region
 from openacm.services.context import CallContext
@@ -227,6 +228,15 @@ class Console:
                 return response
             except SignedOut:
                 return secured(RedirectResponse(f"{PREFIX}/sign-in", status_code=303))
+            except AccessDeniedError as refusal:  # a direct call (console/direct.py) refused
+                return self.render(
+                    request,
+                    "refused.html",
+                    session,
+                    status=403,
+                    code=refusal.code,
+                    message=refusal.message,
+                )
             except CsrfRefused:
                 return secured(
                     HTMLResponse(

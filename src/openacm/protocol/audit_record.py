@@ -18,6 +18,7 @@ from typing import Any
 from botocore.model import OperationModel, Shape
 
 from openacm.domain.errors import ApiError
+from openacm.services.context import CallContext
 
 REDACTED = "**********"
 # Credentials the models do not mark sensitive: STS's session token.
@@ -36,6 +37,20 @@ class CallerIdentity:
     arn: str | None = None
     principal_id: str | None = None
     assumed_role: bool = False
+
+    @classmethod
+    def of(cls, ctx: CallContext) -> CallerIdentity:
+        """The identity of an authenticated call."""
+        who = ctx.caller
+        return cls(
+            ctx.account_id,
+            ctx.access_key_id,
+            ctx.user_name,
+            ctx.partition,
+            who.arn if who else None,
+            who.principal_id if who else None,
+            who is not None and who.kind == "assumed-role",
+        )
 
 
 @dataclass(frozen=True)

@@ -427,18 +427,8 @@ class JsonApiEndpoint:
             )
         now = self.clock()
         _check_session(principal, request, now)
-        caller = principal.caller(partition)
-        call.caller = CallerIdentity(
-            principal.account_id,
-            principal.access_key_id,
-            principal.user_name,
-            partition,
-            caller.arn if caller else None,
-            caller.principal_id if caller else None,
-            caller is not None and caller.kind == "assumed-role",
-        )
         call.facts = dataclasses.replace(call.facts, region=verified.region)
-        return CallContext(
+        ctx = CallContext(
             account_id=principal.account_id,
             region=verified.region,
             partition=partition,
@@ -449,8 +439,10 @@ class JsonApiEndpoint:
             user_agent=call.facts.user_agent,
             now=now,
             secure_transport=call.facts.tls,
-            caller=caller,
+            caller=principal.caller(partition),
         )
+        call.caller = CallerIdentity.of(ctx)
+        return ctx
 
     def _observe(self, api: ServedApi | None, call: _Call, seconds: float) -> None:
         assert self.observe is not None
