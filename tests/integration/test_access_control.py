@@ -588,6 +588,37 @@ def test_console_pages_obey_the_signed_in_users_policies(
     assert record["userIdentity"]["arn"] == reader_arn
 
 
+def test_console_key_admin_by_an_iam_user_makes_no_root_keys(
+    server: OpenAcmServer, account: Any
+) -> None:
+    """An IAM user allowed every IAM action makes keys for IAM users on the access keys page,
+    never a key under another name (which would be an unrestricted root key)."""
+    from tests.support.console import ConsoleVisitor
+
+    account_id, _ = account
+    _, admin_arn = user_with(server, account_id, {"Effect": "Allow", "Action": "iam:*",
+                                                  "Resource": "*"})  # fmt: skip
+    admin_name = admin_arn.rsplit("/", 1)[1]
+    key, secret = server._identity_admin().create_access_key(account_id, user_name=admin_name)
+    visitor = ConsoleVisitor(server)
+    assert visitor.sign_in((key.access_key_id, secret)).status_code == 303
+    page = visitor.get("/console/access-keys")
+    assert page.status_code == 200
+    made = visitor.post(
+        "/console/access-keys/create",
+        {"csrf": visitor.csrf_of(page), "user_name": "root-lookalike"},
+    )
+    assert made.status_code == 303
+    refused = visitor.get("/console/access-keys").text
+    assert "The key was not created" in refused and "Secret access key" not in refused
+    names = {k.user_name for k in server._identity_admin().list_access_keys(account_id)}
+    assert "root-lookalike" not in names
+    own = visitor.post(
+        "/console/access-keys/create", {"csrf": visitor.csrf_of(page), "user_name": admin_name}
+    )
+    assert own.status_code == 200 and "Secret access key" in own.text
+
+
 def test_shared_ca_issues_only_what_its_policy_conditions_allow(
     server: OpenAcmServer, account: Any
 ) -> None:

@@ -22,6 +22,7 @@ from openacm.adapters.audit_log import AuditEntry, AuditLog, search_events
 from openacm.adapters.store.accounts import AccessKey
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.events import EventOutbox
+from openacm.adapters.store.iam import USER
 from openacm.adapters.store.pca_operations import AuditReportStore
 from openacm.console.api import CONSOLE_USER_AGENT, Origin, Signer
 from openacm.domain.arn import parse_arn
@@ -29,6 +30,7 @@ from openacm.domain.errors import AccessDeniedError, ApiError
 from openacm.protocol.audit_record import CallerIdentity, RequestFacts, cloudtrail_record
 from openacm.protocol.partitions import partition_for_region
 from openacm.services.context import CallContext
+from openacm.services.iam.admin import IamAdmin
 from openacm.services.iam.authorizer import Authorizer
 from openacm.services.identity import IdentityAdmin, KeyDirectory
 
@@ -86,6 +88,13 @@ class DirectServices:
             self._audit(ctx, operation, params, None, source=EVENT_SOURCES[prefix], error=refusal)
             raise
 
+    def _check_manageable(self, ctx: CallContext, user_name: str) -> None:
+        """An IAM user or role session manages keys of IAM users only, as IAM's own
+        CreateAccessKey does (services/iam/api.py): a key under any other name would be a root
+        key, which nothing restricts (IamError NoSuchEntity). The account's root manages both."""
+        if ctx.caller is not None:
+            IamAdmin(self.db).get(ctx.account_id, USER, user_name)
+
     def access_keys(self, ctx: CallContext) -> list[AccessKey]:
         self._authorize(ctx, "iam", "ListAccessKeys", {})
         return self.identity.list_access_keys(ctx.account_id)
@@ -94,6 +103,7 @@ class DirectServices:
         """A new key of the caller's account, recorded in the audit trail as IAM's
         CreateAccessKey (without its secret); IdentityError when it cannot be made."""
         self._authorize(ctx, "iam", "CreateAccessKey", {"UserName": user_name})
+        self._check_manageable(ctx, user_name)
         key, secret = self.identity.create_access_key(ctx.account_id, user_name=user_name)
         view = {"AccessKeyId": key.access_key_id, "Status": key.status, "UserName": user_name}
         self._audit(ctx, "CreateAccessKey", {"UserName": user_name}, {"AccessKey": view})
@@ -107,6 +117,7 @@ class DirectServices:
             return False
         params = {"UserName": owners[access_key_id], "AccessKeyId": access_key_id}
         self._authorize(ctx, "iam", "UpdateAccessKey", params | {"Status": status})
+        self._check_manageable(ctx, owners[access_key_id])
         self.identity.set_access_key_status(access_key_id, status)
         self._audit(ctx, "UpdateAccessKey", {"AccessKeyId": access_key_id, "Status": status}, None)
         return True
