@@ -586,6 +586,11 @@ class Refusal:
         return f"{head} because no {plain} allows the {action} action"
 
 
+# Another account's resource that has no resource-based policy (an ACM certificate, an ACME
+# endpoint): nothing can allow the call, whatever the caller's own policies say.
+NO_RESOURCE_POLICY = Refusal(PolicyKind.RESOURCE, explicit=False)
+
+
 def authorize(
     request: Request,
     identity: Sequence[Policy] | None,

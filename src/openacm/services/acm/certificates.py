@@ -45,6 +45,7 @@ from openacm.domain.errors import (
     ResourceNotFoundError,
     ValidationError,
 )
+from openacm.domain.policy import NO_RESOURCE_POLICY
 from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
 from openacm.domain.x509facts import (
     CertificateFacts,
@@ -85,9 +86,7 @@ class CertificateOperations:
             raise InvalidArnError(f"String '{arn}' is not a valid ARN")
         if parsed.account_id != ctx.account_id:
             raise AccessDeniedError(
-                f"User: {ctx.principal_arn} is not authorized to perform: acm:{operation} on "
-                f"resource: {arn} because no resource-based policy allows the acm:{operation} "
-                "action"
+                NO_RESOURCE_POLICY.message(ctx.principal_arn, f"acm:{operation}", arn)
             )
         if parsed.region != ctx.region or parsed.partition != ctx.partition:
             raise _not_found(arn, ctx)

@@ -39,6 +39,7 @@ from openacm.domain.errors import (
     TooManyTagsError,
     ValidationError,
 )
+from openacm.domain.policy import NO_RESOURCE_POLICY
 from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
 from openacm.services.acm.certificates import make_page_token, query_digest_of, read_page_token
 from openacm.services.context import CallContext
@@ -80,8 +81,7 @@ class AcmeEndpointOperations:
             raise ValidationError(f"String '{arn}' is not a valid AcmeEndpointArn")
         if parsed.account_id != ctx.account_id:
             raise AccessDeniedError(
-                f"User: {ctx.principal_arn} is not authorized to perform: acm:{operation} on "
-                f"resource: {arn}"
+                NO_RESOURCE_POLICY.message(ctx.principal_arn, f"acm:{operation}", arn)
             )
         record = store.get(arn)
         if record is None or record.region != ctx.region or parsed.partition != ctx.partition:
