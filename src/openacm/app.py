@@ -259,7 +259,9 @@ def create_app(settings: Settings) -> OpenAcmApp:
 
     # ACME endpoints' servers (docs/acme-server.md): certificates from the builtin CA, dns-01
     # looked up through the validation resolvers.
-    acme_server = AcmeServer(runtime.db, leaf_issuer, worker.dns, api_base_url(settings))
+    acme_server = AcmeServer(
+        runtime.db, runtime.cipher, leaf_issuer, worker.dns, api_base_url(settings)
+    )
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok\n")

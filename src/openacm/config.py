@@ -154,6 +154,17 @@ class AcmeServerSettings:
     public_url: str = ""
     # ACME endpoints per account and region (CreateAcmeEndpoint: ServiceQuotaExceededException).
     endpoints_per_region: int = 10
+    # External account bindings and domain validations per endpoint (ServiceQuotaExceeded).
+    bindings_per_endpoint: int = 1000
+    domain_validations_per_endpoint: int = 100
+    # Beyond the model's PRE_APPROVED: challenge types ("dns-01", "http-01", "tls-alpn-01")
+    # that authorize a name no VALID domain validation covers. Empty: such names are refused
+    # with rejectedIdentifier, as ACM does.
+    challenges: tuple[str, ...] = ()
+    # The port http-01 and tls-alpn-01 validation connect to (80 and 443 by RFC 8555 §8.3 and
+    # RFC 8737; tests move them).
+    http01_port: int = 80
+    tls_alpn01_port: int = 443
 
 
 @dataclass(frozen=True)

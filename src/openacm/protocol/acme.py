@@ -19,7 +19,7 @@ from typing import Any
 
 from josepy.errors import Error as JoseError
 from josepy.json_util import field
-from josepy.jwk import JWK
+from josepy.jwk import JWK, JWKOct
 from josepy.jws import JWS, Header, Signature
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -131,6 +131,56 @@ def parse_signed(
     return SignedRequest(_payload(jws.payload), key, header.get("kid")), nonce
 
 
+# The MAC algorithms of an external account binding's JWS (RFC 8555 §7.3.4).
+EAB_ALGORITHMS = ("HS256", "HS384", "HS512")
+
+
+@dataclass(frozen=True)
+class BindingRequest:
+    """newAccount's `externalAccountBinding`, its structure checked: the binding's KeyId,
+    and how to verify its MAC once the binding's key is known."""
+
+    kid: str
+    jws: JWS
+
+    def verify(self, mac_key: bytes) -> None:
+        try:
+            verified = self.jws.verify(JWKOct(key=mac_key))
+        except (JoseError, ValueError, TypeError) as exc:
+            raise AcmeProblem(
+                "unauthorized", "the external account binding does not verify", 403
+            ) from exc
+        if not verified:
+            raise AcmeProblem(
+                "unauthorized", "the external account binding's MAC does not verify", 403
+            )
+
+
+def parse_binding(document: Any, url: str, account_key: JWK) -> BindingRequest:
+    """The checks of §7.3.4 that need no key: a flattened JWS with a MAC algorithm, a `kid`,
+    the newAccount URL as its `url`, no nonce, and the account's own key as its payload."""
+    if not isinstance(document, dict):
+        raise malformed("externalAccountBinding must be a flattened JWS object")
+    header = _protected_header(document)
+    if header.get("alg") not in EAB_ALGORITHMS:
+        raise malformed("externalAccountBinding must be signed with HS256, HS384 or HS512")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise malformed("externalAccountBinding needs the binding's key id as its kid")
+    if "nonce" in header:
+        raise malformed("externalAccountBinding must not have a nonce")
+    if header.get("url") != url:
+        raise malformed(f"externalAccountBinding's url must be {url}")
+    try:
+        jws = AcmeJws.from_json(document)
+        bound = JWK.json_loads(jws.payload)
+    except (JoseError, ValueError, TypeError) as exc:
+        raise malformed("externalAccountBinding's payload must be the account's JWK") from exc
+    if bound.thumbprint() != account_key.thumbprint():
+        raise malformed("externalAccountBinding's payload is not this account's key")
+    return BindingRequest(kid, jws)
+
+
 def _payload(raw: bytes) -> dict[str, Any] | None:
     if raw == b"":
         return None  # POST-as-GET (§6.3)
@@ -234,8 +284,19 @@ class _Wire:
             self.server.use_nonce(nonce, now)
             if signed.payload is None:
                 raise malformed("newAccount needs a payload")
+            document = signed.payload.get("externalAccountBinding")
+            binding = (
+                None
+                if document is None
+                else parse_binding(document, self._url(request), signed.jwk)
+            )
             answer = self.server.new_account(
-                endpoint, signed.jwk.to_partial_json(), thumbprint(signed.jwk), signed.payload, now
+                endpoint,
+                signed.jwk.to_partial_json(),
+                thumbprint(signed.jwk),
+                signed.payload,
+                now,
+                binding,
             )
             return _render(answer)
 

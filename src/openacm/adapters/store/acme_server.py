@@ -25,6 +25,7 @@ class AcmeAccount:
     contact: list[str]
     status: str
     created_at: float
+    external_account_binding_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class AcmeStateStore:
                 contact_json=orjson.dumps(account.contact).decode(),
                 status=account.status,
                 created_at=account.created_at,
+                external_account_binding_arn=account.external_account_binding_arn,
             )
         )
 
@@ -215,6 +217,7 @@ def _account(row: Any) -> AcmeAccount:
         contact=orjson.loads(row.contact_json),
         status=row.status,
         created_at=row.created_at,
+        external_account_binding_arn=row.external_account_binding_arn,
     )
 
 

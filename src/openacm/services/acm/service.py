@@ -20,6 +20,7 @@ from openacm.services.acm.revocation import RevocationOperations
 from openacm.services.acm.tagging import TagOperations
 from openacm.services.acm.validation_move import OptionOperations
 from openacm.services.acme.accounts import AcmeAccountOperations
+from openacm.services.acme.bindings import AcmeBindingOperations
 from openacm.services.acme.endpoints import AcmeEndpointOperations
 from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.context import CallContext
@@ -66,6 +67,9 @@ class AcmService:
         options = OptionOperations(db, certificates, settings.validation, validation_key)
         acme = AcmeEndpointOperations(db, settings, certificates.tag_limits)
         acme_accounts = AcmeAccountOperations(db, acme)
+        acme_bindings = AcmeBindingOperations(
+            db, cipher, acme, settings.acme_server.bindings_per_endpoint
+        )
         tagging = TagOperations(certificates, acme)
         self.handlers: dict[str, Handler] = {
             "RequestCertificate": requests.request_certificate,
@@ -97,6 +101,22 @@ class AcmService:
             "DescribeAcmeAccount": acme_accounts.describe_acme_account,
             "ListAcmeAccounts": acme_accounts.list_acme_accounts,
             "RevokeAcmeAccount": acme_accounts.revoke_acme_account,
+            "CreateAcmeExternalAccountBinding": (
+                acme_bindings.create_acme_external_account_binding
+            ),
+            "DescribeAcmeExternalAccountBinding": (
+                acme_bindings.describe_acme_external_account_binding
+            ),
+            "ListAcmeExternalAccountBindings": acme_bindings.list_acme_external_account_bindings,
+            "GetAcmeExternalAccountBindingCredentials": (
+                acme_bindings.get_acme_external_account_binding_credentials
+            ),
+            "RevokeAcmeExternalAccountBinding": (
+                acme_bindings.revoke_acme_external_account_binding
+            ),
+            "DeleteAcmeExternalAccountBinding": (
+                acme_bindings.delete_acme_external_account_binding
+            ),
         }
 
     def handler(self, operation: str) -> Handler:

@@ -16,14 +16,16 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Connection
 
 from openacm.adapters.dns.resolver import DnsChecker, DnsLookupError
+from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.acme_endpoints import AcmeEndpointStore
+from openacm.adapters.store.acme_resources import BindingStore
 from openacm.adapters.store.acme_server import (
     AcmeAccount,
     AcmeAuthorization,
@@ -72,8 +74,17 @@ class Urls:
             "newAccount": self.of("new-account"),
             "newOrder": self.of("new-order"),
             "revokeCert": self.of("revoke-cert"),
-            "meta": {"externalAccountRequired": False},
+            "meta": {"externalAccountRequired": True},
         }
+
+
+class BindingProof(Protocol):
+    """newAccount's externalAccountBinding as the protocol layer parsed it."""
+
+    @property
+    def kid(self) -> str: ...
+
+    def verify(self, mac_key: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -87,8 +98,16 @@ class Answer:
 
 
 class AcmeServer:
-    def __init__(self, db: Database, issuer: LeafIssuer, dns: DnsChecker, base_url: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cipher: EnvelopeCipher,
+        issuer: LeafIssuer,
+        dns: DnsChecker,
+        base_url: str,
+    ) -> None:
         self.db = db
+        self.cipher = cipher
         self.issuer = issuer
         self.dns = dns
         self.base_url = base_url.rstrip("/")
@@ -140,6 +159,7 @@ class AcmeServer:
         thumbprint: str,
         payload: Mapping[str, Any],
         now: float,
+        binding: BindingProof | None = None,
     ) -> Answer:
         urls = self.urls(endpoint)
         with self.db.write() as conn:
@@ -150,6 +170,7 @@ class AcmeServer:
             if payload.get("onlyReturnExisting"):
                 raise AcmeProblem("accountDoesNotExist", "no account has this key")
             contact = _contact(payload, required=endpoint.contact == "REQUIRED")
+            binding_arn = self._bind(conn, endpoint, binding, now)
             account = AcmeAccount(
                 account_id=str(uuid.uuid4()),
                 endpoint_id=endpoint.endpoint_id,
@@ -158,10 +179,38 @@ class AcmeServer:
                 contact=contact,
                 status="valid",
                 created_at=now,
+                external_account_binding_arn=binding_arn,
             )
             store.add_account(account)
         log.info("acme account created", extra={"endpoint": endpoint.arn})
         return Answer(_account_view(account), 201, urls.of("acct", account.account_id))
+
+    def _bind(
+        self,
+        conn: Connection,
+        endpoint: AcmeEndpointRecord,
+        proof: BindingProof | None,
+        now: float,
+    ) -> str:
+        """The binding a new account is registered with (§7.3.4): every endpoint requires
+        one, as ACM ties each ACME account to a binding's role. Its KeyId must name a binding
+        of this endpoint that is neither revoked, expired nor deleted, and its MAC verify."""
+        if proof is None:
+            raise AcmeProblem(
+                "externalAccountRequired",
+                "this endpoint requires an external account binding (see "
+                "GetAcmeExternalAccountBindingCredentials)",
+            )
+        store = BindingStore(conn)
+        binding = store.by_key_id(proof.kid)
+        if binding is None or binding.endpoint_arn != endpoint.arn:
+            raise AcmeProblem("unauthorized", "no external account binding has this key id", 403)
+        refusal = binding.refusal(now)
+        if refusal is not None:
+            raise AcmeProblem("unauthorized", refusal, 403)
+        proof.verify(self.cipher.open(binding.mac_key_sealed, binding.arn))
+        store.used(binding.arn, now)
+        return binding.arn
 
     def update_account(
         self, endpoint: AcmeEndpointRecord, account: AcmeAccount, payload: Mapping[str, Any]
