@@ -38,6 +38,7 @@ from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.acme.endpoints import api_base_url
+from openacm.services.acme.prevalidation import PrevalidationWorker
 from openacm.services.acme.server import AcmeServer
 from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.background import BackgroundWork
@@ -254,14 +255,18 @@ def create_app(settings: Settings) -> OpenAcmApp:
             clock=clock,
         ),
         private_cas=pca_service.revocation,
-        more_work=email_validation_work(runtime.db, settings, worker.dns),
+        more_work=[
+            *email_validation_work(runtime.db, settings, worker.dns),
+            PrevalidationWorker(runtime.db, worker.dns, settings.validation).run_once,
+        ],
     )
 
     # ACME endpoints' servers (docs/acme-server.md): certificates from the builtin CA, dns-01
     # looked up through the validation resolvers.
     acme_server = AcmeServer(
-        runtime.db, runtime.cipher, leaf_issuer, worker.dns, api_base_url(settings)
-    )
+        runtime.db, runtime.cipher, leaf_issuer, worker.dns, api_base_url(settings),
+        settings.acme_server.challenges,
+    )  # fmt: skip
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok\n")

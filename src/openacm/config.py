@@ -107,6 +107,10 @@ class ValidationSettings:
     lease_seconds: float = 120.0
     batch_size: int = 32
 
+    def retry_delay(self, attempts: int) -> float:
+        """The backoff before the next check of something checked `attempts` times."""
+        return min(self.retry_initial * 2.0 ** min(attempts, 30), self.retry_max)
+
 
 @dataclass(frozen=True)
 class IssuanceSettings:

@@ -146,7 +146,6 @@ class DomainValidation:
     status: str
     failure_reason: str | None
     failure_message: str | None
-    next_check_at: float
     created_at: float
     updated_at: float
 

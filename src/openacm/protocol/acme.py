@@ -382,6 +382,8 @@ class _Wire:
         # POST-as-GET reads the challenge; any JSON object ({} per §7.5.1) answers it.
         if signed.payload is None:
             answer = self.server.authorization(endpoint, account, ident, now)
+            if not answer.body["challenges"]:
+                raise AcmeProblem("malformed", "this authorization has no challenge", status=404)
             return Answer(answer.body["challenges"][0])
         answer = self.server.challenge(endpoint, account, ident, now)
         up = self.server.urls(endpoint).of("authz", ident)

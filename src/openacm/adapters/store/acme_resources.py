@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from openacm.adapters.store.schema import acme_domain_validations, acme_external_account_bindings
-from openacm.domain.acme_resources import VALIDATING, DomainValidation, ExternalAccountBinding
+from openacm.domain.acme_resources import DomainValidation, ExternalAccountBinding
 from openacm.domain.validation import ValidationRecord
 
 
@@ -128,45 +128,6 @@ class DomainValidationStore:
             self.conn.execute(select(t.c.arn).where(t.c.endpoint_arn == endpoint_arn)).scalars()
         )
 
-    def lease_due(self, now: float, lease_seconds: float, limit: int) -> list[DomainValidation]:
-        """VALIDATING rows due for a check, leased to this process: another process leaves a
-        leased row alone until the lease ends (the update is the compare-and-set)."""
-        t = acme_domain_validations
-        due = self.conn.execute(
-            select(t.c.arn)
-            .where(
-                t.c.status == VALIDATING,
-                t.c.next_check_at <= now,
-                (t.c.lease_until.is_(None)) | (t.c.lease_until <= now),
-            )
-            .order_by(t.c.next_check_at)
-            .limit(limit)
-        ).scalars()
-        leased: list[DomainValidation] = []
-        for arn in list(due):
-            taken = self.conn.execute(
-                update(t)
-                .where(t.c.arn == arn, (t.c.lease_until.is_(None)) | (t.c.lease_until <= now))
-                .values(lease_until=now + lease_seconds)
-            )
-            if taken.rowcount == 1:
-                validation = self.get(arn)
-                if validation is not None:
-                    leased.append(validation)
-        return leased
-
-    def settle(self, validation: DomainValidation, *, expect_updated_at: float) -> bool:
-        """Store a check's outcome unless the row changed meanwhile (updated or deleted)."""
-        t = acme_domain_validations
-        values = _validation_row(validation)
-        values["lease_until"] = None
-        done = self.conn.execute(
-            update(t)
-            .where(t.c.arn == validation.arn, t.c.updated_at == expect_updated_at)
-            .values(**values)
-        )
-        return done.rowcount == 1
-
 
 def _binding_row(binding: ExternalAccountBinding) -> dict[str, Any]:
     return {
@@ -210,7 +171,6 @@ def _validation_row(validation: DomainValidation) -> dict[str, Any]:
         "status": validation.status,
         "failure_reason": validation.failure_reason,
         "failure_message": validation.failure_message,
-        "next_check_at": validation.next_check_at,
         "created_at": validation.created_at,
         "updated_at": validation.updated_at,
     }
@@ -227,7 +187,6 @@ def _validation(row: Any) -> DomainValidation:
         status=row.status,
         failure_reason=row.failure_reason,
         failure_message=row.failure_message,
-        next_check_at=row.next_check_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

@@ -679,7 +679,7 @@ acme_external_account_bindings = Table(
 
 # A pre-validated domain of an endpoint (CreateAcmeDomainValidation): the CNAME of ACM's DNS
 # validation proves control of `domain_name`; the scope says which names it then authorizes.
-# VALIDATING rows are checked by the background work, leased by `lease_until`.
+# A VALIDATING one is checked by the background work through the work queue.
 acme_domain_validations = Table(
     "acme_domain_validations",
     metadata,
@@ -693,10 +693,7 @@ acme_domain_validations = Table(
     Column("status", String(16), nullable=False),
     Column("failure_reason", String(32)),
     Column("failure_message", Text),
-    Column("next_check_at", Float, nullable=False),
-    Column("lease_until", Float),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("endpoint_arn", "domain_name"),
-    Index("ix_acme_domain_validations_status_next_check_at", "status", "next_check_at"),
 )

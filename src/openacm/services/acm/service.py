@@ -22,6 +22,7 @@ from openacm.services.acm.validation_move import OptionOperations
 from openacm.services.acme.accounts import AcmeAccountOperations
 from openacm.services.acme.bindings import AcmeBindingOperations
 from openacm.services.acme.endpoints import AcmeEndpointOperations
+from openacm.services.acme.prevalidation import AcmeDomainValidationOperations
 from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.context import CallContext
 from openacm.services.pki.builtin_ca import BuiltinCa
@@ -67,6 +68,13 @@ class AcmService:
         options = OptionOperations(db, certificates, settings.validation, validation_key)
         acme = AcmeEndpointOperations(db, settings, certificates.tag_limits)
         acme_accounts = AcmeAccountOperations(db, acme)
+        acme_validations = AcmeDomainValidationOperations(
+            db,
+            acme,
+            settings.validation,
+            validation_key,
+            settings.acme_server.domain_validations_per_endpoint,
+        )
         acme_bindings = AcmeBindingOperations(
             db, cipher, acme, settings.acme_server.bindings_per_endpoint
         )
@@ -117,6 +125,11 @@ class AcmService:
             "DeleteAcmeExternalAccountBinding": (
                 acme_bindings.delete_acme_external_account_binding
             ),
+            "CreateAcmeDomainValidation": acme_validations.create_acme_domain_validation,
+            "DescribeAcmeDomainValidation": acme_validations.describe_acme_domain_validation,
+            "ListAcmeDomainValidations": acme_validations.list_acme_domain_validations,
+            "UpdateAcmeDomainValidation": acme_validations.update_acme_domain_validation,
+            "DeleteAcmeDomainValidation": acme_validations.delete_acme_domain_validation,
         }
 
     def handler(self, operation: str) -> Handler:

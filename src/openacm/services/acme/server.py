@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from openacm.adapters.dns.resolver import DnsChecker, DnsLookupError
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.acme_endpoints import AcmeEndpointStore
-from openacm.adapters.store.acme_resources import BindingStore
+from openacm.adapters.store.acme_resources import BindingStore, DomainValidationStore
 from openacm.adapters.store.acme_server import (
     AcmeAccount,
     AcmeAuthorization,
@@ -36,7 +36,9 @@ from openacm.adapters.store.certificates import CertificateStore, TagStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
 from openacm.domain.acme_endpoints import ACTIVE, AcmeEndpointRecord
+from openacm.domain.acme_resources import uncovered
 from openacm.domain.acme_server import (
+    ERROR_NAMESPACE,
     NONCE_LIFETIME_SECONDS,
     ORDER_LIFETIME_SECONDS,
     AcmeProblem,
@@ -57,6 +59,8 @@ from openacm.services.pki.leaf_issuer import IssuanceRefused, LeafIssuer, serial
 
 log = logging.getLogger("openacm.acme")
 DNS01 = "dns-01"
+# The challenge type of an authorization a domain validation gave (it has no challenge).
+PRE_APPROVED = "pre-approved"
 
 
 @dataclass(frozen=True)
@@ -105,9 +109,13 @@ class AcmeServer:
         issuer: LeafIssuer,
         dns: DnsChecker,
         base_url: str,
+        challenges: tuple[str, ...] = (),
     ) -> None:
         self.db = db
         self.cipher = cipher
+        # Challenge types for names outside the endpoint's domain validations (beyond the
+        # model's PRE_APPROVED; none by default).
+        self.challenges = challenges
         self.issuer = issuer
         self.dns = dns
         self.base_url = base_url.rstrip("/")
@@ -246,32 +254,38 @@ class AcmeServer:
         if "notBefore" in payload or "notAfter" in payload:
             raise malformed("this server does not accept notBefore or notAfter in orders")
         identifiers = order_identifiers(payload)
+        with self.db.read() as conn:
+            validations = DomainValidationStore(conn).of_endpoint(endpoint.arn)
+        outside = uncovered(identifiers, validations)
+        if outside and not self.challenges:
+            # PRE_APPROVED: only names a VALID domain validation covers (§7.4: one
+            # subproblem per refused identifier).
+            raise AcmeProblem(
+                "rejectedIdentifier",
+                "no domain validation of this endpoint covers " + ", ".join(outside),
+                subproblems=[
+                    {
+                        "type": ERROR_NAMESPACE + "rejectedIdentifier",
+                        "detail": f"{name} is outside this endpoint's validated domains",
+                        "identifier": {"type": "dns", "value": name},
+                    }
+                    for name in outside
+                ],
+            )
+        expires_at = now + ORDER_LIFETIME_SECONDS
         order = AcmeOrder(
             order_id=str(uuid.uuid4()),
             endpoint_id=endpoint.endpoint_id,
             account_id=account.account_id,
-            status="pending",
+            status="pending" if outside else "ready",
             identifiers=list(identifiers),
-            expires_at=now + ORDER_LIFETIME_SECONDS,
+            expires_at=expires_at,
             certificate_arn=None,
             error=None,
             created_at=now,
         )
         authorizations = [
-            AcmeAuthorization(
-                authz_id=str(uuid.uuid4()),
-                order_id=order.order_id,
-                endpoint_id=endpoint.endpoint_id,
-                account_id=account.account_id,
-                identifier=name,
-                status="pending",
-                expires_at=order.expires_at,
-                challenge_type=DNS01,
-                challenge_token=b64url(secrets.token_bytes(32)),
-                challenge_status="pending",
-                challenge_validated_at=None,
-                challenge_error=None,
-            )
+            self._new_authorization(order, name, pre_approved=name not in outside, now=now)
             for name in identifiers
         ]
         with self.db.write() as conn:
@@ -279,6 +293,26 @@ class AcmeServer:
         urls = self.urls(endpoint)
         return Answer(
             self._order_view(endpoint, order, authorizations), 201, urls.of("order", order.order_id)
+        )
+
+    def _new_authorization(
+        self, order: AcmeOrder, name: str, *, pre_approved: bool, now: float
+    ) -> AcmeAuthorization:
+        """A name a domain validation covers is authorized already, without a challenge;
+        another gets the challenge the installation allows."""
+        return AcmeAuthorization(
+            authz_id=str(uuid.uuid4()),
+            order_id=order.order_id,
+            endpoint_id=order.endpoint_id,
+            account_id=order.account_id,
+            identifier=name,
+            status="valid" if pre_approved else "pending",
+            expires_at=order.expires_at,
+            challenge_type=PRE_APPROVED if pre_approved else self.challenges[0],
+            challenge_token="" if pre_approved else b64url(secrets.token_bytes(32)),
+            challenge_status="valid" if pre_approved else "pending",
+            challenge_validated_at=now if pre_approved else None,
+            challenge_error=None,
         )
 
     def order(
@@ -335,6 +369,8 @@ class AcmeServer:
                 "challenge",
             )
         authz = _authz_at(authz, now)
+        if authz.challenge_type == PRE_APPROVED:
+            raise AcmeProblem("malformed", "this authorization has no challenge", status=404)
         if authz.status == "pending" and authz.challenge_status == "pending":
             authz = self._validate(authz, account, now)
         urls = self.urls(endpoint)
@@ -397,7 +433,11 @@ class AcmeServer:
             "identifier": {"type": "dns", "value": authz.identifier.removeprefix("*.")},
             "status": authz.status,
             "expires": _time(authz.expires_at),
-            "challenges": [_challenge_view(self.urls(endpoint), authz)],
+            "challenges": (
+                []
+                if authz.challenge_type == PRE_APPROVED
+                else [_challenge_view(self.urls(endpoint), authz)]
+            ),
         }
         if authz.identifier.startswith("*."):
             view["wildcard"] = True
@@ -422,6 +462,7 @@ class AcmeServer:
             raise AcmeProblem(
                 "orderNotReady", f"the order is {order.status}, not ready", status=403
             )
+        self._still_covered(endpoint, order)
         csr_text = payload.get("csr")
         if not isinstance(csr_text, str):
             raise malformed("finalize needs a csr")
@@ -475,6 +516,24 @@ class AcmeServer:
                 )
         log.info("acme finalize", extra={"arn": record.arn, "issued": outcome.issued})
         return self.order(endpoint, account, order_id, now)
+
+    def _still_covered(self, endpoint: AcmeEndpointRecord, order: AcmeOrder) -> None:
+        """The names a domain validation authorized must still be covered at finalize: a
+        deleted (or narrowed) domain validation stops issuance at once, as ACM says."""
+        with self.db.read() as conn:
+            pre_approved = [
+                a.identifier
+                for a in AcmeStateStore(conn).authorizations(order.order_id)
+                if a.challenge_type == PRE_APPROVED
+            ]
+            validations = DomainValidationStore(conn).of_endpoint(endpoint.arn)
+        outside = uncovered(pre_approved, validations)
+        if outside:
+            raise AcmeProblem(
+                "unauthorized",
+                "no domain validation of this endpoint covers " + ", ".join(outside) + " any more",
+                status=403,
+            )
 
     def certificate(self, endpoint: AcmeEndpointRecord, account: AcmeAccount, order_id: str) -> str:
         """The PEM chain (§7.4.2): the certificate, its issuing CA, the root."""

@@ -59,8 +59,6 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("failure_reason", sa.String(length=32), nullable=True),
         sa.Column("failure_message", sa.Text(), nullable=True),
-        sa.Column("next_check_at", sa.Float(), nullable=False),
-        sa.Column("lease_until", sa.Float(), nullable=True),
         sa.Column("created_at", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("arn", name=op.f("pk_acme_domain_validations")),
@@ -70,12 +68,6 @@ def upgrade() -> None:
             name=op.f("uq_acme_domain_validations_endpoint_arn_domain_name"),
         ),
     )
-    with op.batch_alter_table("acme_domain_validations", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_acme_domain_validations_status_next_check_at",
-            ["status", "next_check_at"],
-            unique=False,
-        )
 
 
 def downgrade() -> None:

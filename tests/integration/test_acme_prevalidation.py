@@ -1,0 +1,297 @@
+"""Domain validations of an ACME endpoint (Create/Describe/List/Update/Delete
+AcmeDomainValidation) and the PRE_APPROVED behaviour they give: names a VALID domain
+validation covers are authorized without challenges, any other name is refused with
+rejectedIdentifier, and nothing is issued for it.
+
+The server of this module allows no challenges (the default, ACM's behaviour); its CNAME
+lookups go to the test BIND server, where the tests publish the domain validations' records.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.conftest import Tenant, _tenant, finish_server, pki_env, start_server
+from tests.integration.test_acme_endpoints import error_of
+from tests.integration.test_acme_server import lego, needs_certbot, needs_lego, verified_leaf
+from tests.support.acme_client import Endpoint, create_endpoint, csr_der_b64, problem_type
+from tests.support.bind import BindServer
+from tests.support.server import OpenAcmServer
+
+ALL_SCOPES = {"ExactDomain": "ENABLED", "Subdomains": "ENABLED", "Wildcards": "ENABLED"}
+
+
+@pytest.fixture(scope="module")
+def prevalidation_server(
+    tmp_path_factory: pytest.TempPathFactory, bind_server: BindServer
+) -> Iterator[OpenAcmServer]:
+    env = pki_env(bind_server, OPENACM_ACME_SERVER_CHALLENGES="")
+    started = start_server(tmp_path_factory.mktemp("acme-prevalidation"), "sqlite", env=env)
+    yield started
+    finish_server(started)
+
+
+@pytest.fixture
+def tenant(prevalidation_server: OpenAcmServer) -> Tenant:
+    return _tenant(prevalidation_server)
+
+
+def fresh_domain() -> str:
+    return f"pv-{uuid.uuid4().hex[:8]}.openacm-test.com"
+
+
+def domain_validation(acm: Any, endpoint_arn: str, domain: str, **scope: str) -> str:
+    arn: str = acm.create_acme_domain_validation(
+        AcmeEndpointArn=endpoint_arn,
+        DomainName=domain,
+        PrevalidationOptions={"DnsPrevalidation": {"DomainScope": scope or ALL_SCOPES}},
+    )["AcmeDomainValidationArn"]
+    return arn
+
+
+def describe(acm: Any, arn: str) -> dict[str, Any]:
+    found: dict[str, Any] = acm.describe_acme_domain_validation(AcmeDomainValidationArn=arn)[
+        "AcmeDomainValidation"
+    ]
+    return found
+
+
+def wait_settled(acm: Any, arn: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = describe(acm, arn)
+        if found["Status"] != "VALIDATING":
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{arn} is still VALIDATING")
+
+
+def validated(
+    tenant: Tenant, bind: BindServer, endpoint_arn: str, domain: str, **scope: str
+) -> str:
+    """A VALID domain validation of `domain`: created, its CNAME published."""
+    arn = domain_validation(tenant.acm, endpoint_arn, domain, **scope)
+    record = describe(tenant.acm, arn)["PrevalidationDetails"]["DnsPrevalidation"]["ResourceRecord"]
+    bind.add_cname(record["Name"], record["Value"])
+    assert wait_settled(tenant.acm, arn)["Status"] == "VALID"
+    return arn
+
+
+def acme_certificates(tenant: Tenant) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = tenant.acm.list_certificates(
+        Includes={"keyTypes": ["EC_prime256v1", "RSA_2048", "EC_secp384r1"]},
+        CertificateKeyPairOrigins=["ACME"],
+    )["CertificateSummaryList"]
+    return listed
+
+
+def test_domain_validation_operations(tenant: Tenant, bind_server: BindServer) -> None:
+    acm = tenant.acm
+    endpoint = create_endpoint(acm)
+    domain = fresh_domain()
+    arn = domain_validation(acm, endpoint.arn, domain, ExactDomain="ENABLED")
+    assert arn.startswith(f"{endpoint.arn}/acme-domain-validation/")
+    found = describe(acm, arn)
+    assert found["Status"] == "VALIDATING"
+    assert found["DomainName"] == domain
+    assert found["PrevalidationType"] == "DNS_PREVALIDATION"
+    details = found["PrevalidationDetails"]["DnsPrevalidation"]
+    assert details["DomainScope"] == {
+        "ExactDomain": "ENABLED",
+        "Subdomains": "DISABLED",
+        "Wildcards": "DISABLED",
+    }
+    record = details["ResourceRecord"]
+    assert record["Type"] == "CNAME" and record["Name"].endswith(f".{domain}.")
+    # The record is the account's DNS validation record of the name, as RequestCertificate
+    # gives it.
+    certificate = acm.request_certificate(DomainName=domain, ValidationMethod="DNS")
+    options = acm.describe_certificate(CertificateArn=certificate["CertificateArn"])
+    assert options["Certificate"]["DomainValidationOptions"][0]["ResourceRecord"] == record
+
+    bind_server.add_cname(record["Name"], record["Value"])
+    assert wait_settled(acm, arn)["Status"] == "VALID"
+
+    error = error_of(lambda: domain_validation(acm, endpoint.arn, domain))
+    assert error["Code"] == "ConflictException"
+    error = error_of(
+        lambda: domain_validation(acm, endpoint.arn, fresh_domain(), ExactDomain="DISABLED")
+    )
+    assert error["Code"] == "ValidationException"
+
+    acm.update_acme_domain_validation(
+        AcmeDomainValidationArn=arn,
+        PrevalidationOptions={"DnsPrevalidation": {"DomainScope": ALL_SCOPES}},
+    )
+    updated = describe(acm, arn)
+    assert updated["Status"] == "VALID"
+    assert updated["PrevalidationDetails"]["DnsPrevalidation"]["DomainScope"] == ALL_SCOPES
+
+    others = [domain_validation(acm, endpoint.arn, fresh_domain()) for _ in range(2)]
+    seen: list[str] = []
+    kwargs: dict[str, Any] = {"AcmeEndpointArn": endpoint.arn, "MaxResults": 2}
+    while True:
+        page = acm.list_acme_domain_validations(**kwargs)
+        seen += [v["AcmeDomainValidationArn"] for v in page["AcmeDomainValidations"]]
+        if "NextToken" not in page:
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    assert seen == [arn, *others]
+
+    acm.tag_resource(ResourceArn=arn, Tags=[{"Key": "team", "Value": "web"}])
+    assert acm.list_tags_for_resource(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "web"}]
+    acm.delete_acme_domain_validation(AcmeDomainValidationArn=arn)
+    acm.delete_acme_domain_validation(AcmeDomainValidationArn=arn)  # idempotent
+    assert error_of(lambda: describe(acm, arn))["Code"] == "ResourceNotFoundException"
+    acm.delete_acme_endpoint(AcmeEndpointArn=endpoint.arn)
+    assert error_of(lambda: describe(acm, others[0]))["Code"] == "ResourceNotFoundException"
+
+
+def test_a_record_never_published_times_out(tenant: Tenant) -> None:
+    endpoint = create_endpoint(tenant.acm)
+    arn = domain_validation(tenant.acm, endpoint.arn, fresh_domain())
+    try:
+        # Past the 72 hours of DNS validation on the installation's (--dev) clock.
+        moved = httpx.post(
+            f"{tenant.server.endpoint}/dev/clock", json={"advance_seconds": 73 * 3600}
+        )
+        assert moved.status_code == 200, moved.text
+        failed = wait_settled(tenant.acm, arn)
+    finally:
+        httpx.post(f"{tenant.server.endpoint}/dev/clock", json={"reset": True})
+    assert failed["Status"] == "INVALID"
+    assert failed["FailureDetails"]["Reason"] == "TIMED_OUT"
+
+
+def test_pre_approved_orders(tenant: Tenant, bind_server: BindServer) -> None:
+    endpoint = create_endpoint(tenant.acm)
+    domain = fresh_domain()
+    arn = validated(tenant, bind_server, endpoint.arn, domain, Subdomains="ENABLED")
+    client = endpoint.client()
+    client.new_account()
+
+    # Outside the scope: the apex (ExactDomain disabled), a wildcard, another domain.
+    for name in (domain, f"*.{domain}", fresh_domain()):
+        refused = client.new_order(f"www.{domain}", name)
+        assert problem_type(refused) == "rejectedIdentifier", refused.text
+        subproblems = refused.json()["subproblems"]
+        assert [p["identifier"]["value"] for p in subproblems] == [name]
+
+    answer = client.new_order(f"www.{domain}", f"a.b.{domain}")
+    assert answer.status_code == 201, answer.text
+    order = answer.json()
+    assert order["status"] == "ready"
+    for url in order["authorizations"]:
+        authz = client.post(url, None).json()
+        assert authz["status"] == "valid" and authz["challenges"] == []
+
+    # A domain validation deleted before finalize: nothing is issued.
+    tenant.acm.delete_acme_domain_validation(AcmeDomainValidationArn=arn)
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = csr_der_b64(key, [f"www.{domain}", f"a.b.{domain}"])
+    assert problem_type(client.post(order["finalize"], {"csr": csr})) == "unauthorized"
+    assert problem_type(client.new_order(f"www.{domain}")) == "rejectedIdentifier"
+    assert acme_certificates(tenant) == []
+
+
+def run_lego(
+    bind: BindServer, endpoint: Endpoint, path: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    return lego(
+        bind, endpoint, path, "--email", "ops@openacm-test.com", "--key-type", "ec256", *args
+    )
+
+
+@needs_lego
+def test_lego_obtains_renews_and_revokes_pre_approved_names(
+    tenant: Tenant, bind_server: BindServer, tmp_path: Path
+) -> None:
+    endpoint = create_endpoint(tenant.acm)
+    domain = fresh_domain()
+    validated(tenant, bind_server, endpoint.arn, domain, ExactDomain="ENABLED", Wildcards="ENABLED")
+    names = ("--domains", domain, "--domains", f"*.{domain}")
+    done = run_lego(bind_server, endpoint, tmp_path, *names, "run")
+    assert done.returncode == 0, done.stdout + done.stderr + tenant.server.log()[-3000:]
+    chain = tmp_path / "certificates" / f"{domain}.crt"
+    first = verified_leaf(tenant, chain, tmp_path)
+
+    renewed = run_lego(
+        bind_server, endpoint, tmp_path, *names, "renew", "--days", "400", "--no-random-sleep"
+    )
+    assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+    second = verified_leaf(tenant, chain, tmp_path)
+    assert second.serial_number != first.serial_number
+    listed = acme_certificates(tenant)
+    assert len(listed) == 2
+    for summary in listed:
+        detail = tenant.acm.describe_certificate(CertificateArn=summary["CertificateArn"])
+        assert detail["Certificate"]["AcmeEndpointArn"] == endpoint.arn
+        assert detail["Certificate"]["Status"] == "ISSUED"
+
+    revoked = run_lego(bind_server, endpoint, tmp_path, "--domains", domain, "revoke")
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    statuses = tenant.acm.list_certificates(
+        CertificateStatuses=["REVOKED"],
+        Includes={"keyTypes": ["EC_prime256v1"]},
+        CertificateKeyPairOrigins=["ACME"],
+    )["CertificateSummaryList"]
+    assert len(statuses) == 1
+
+    # A name outside the validated scope: refused, nothing more issued.
+    outside = run_lego(
+        bind_server, endpoint, tmp_path / "other", "--domains", f"www.{domain}", "run"
+    )
+    assert outside.returncode != 0
+    assert "rejectedIdentifier" in outside.stdout + outside.stderr
+    assert len(acme_certificates(tenant)) == 2
+
+
+@needs_certbot
+def test_certbot_obtains_renews_and_revokes_pre_approved_names(
+    tenant: Tenant, bind_server: BindServer, tmp_path: Path
+) -> None:
+    endpoint = create_endpoint(tenant.acm)
+    domain = fresh_domain()
+    validated(tenant, bind_server, endpoint.arn, domain)
+    base = ["certbot", "--non-interactive"]
+    for option in ("config", "work", "logs"):
+        base += [f"--{option}-dir", str(tmp_path / option)]
+    hook = tmp_path / "never-called.sh"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    command = [*base, "certonly", "--agree-tos", "-m", "ops@openacm-test.com"]
+    command += ["--server", endpoint.url, "--eab-kid", endpoint.eab[0]]
+    command += ["--eab-hmac-key", endpoint.eab[1]]
+    command += ["--manual", "--preferred-challenges", "dns", "--manual-auth-hook", str(hook)]
+    command += ["--key-type", "ecdsa", "-d", domain, "-d", f"api.{domain}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr + tenant.server.log()[-3000:]
+    chain = tmp_path / "config" / "live" / domain / "fullchain.pem"
+    first = verified_leaf(tenant, chain, tmp_path)
+
+    renew = [*base, "renew", "--force-renewal", "--no-random-sleep-on-renew"]
+    renew += ["--server", endpoint.url]
+    renewed = subprocess.run(renew, capture_output=True, text=True, timeout=180)
+    assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+    second = verified_leaf(tenant, chain, tmp_path)
+    assert second.serial_number != first.serial_number
+
+    revoke = [*base, "revoke", "--server", endpoint.url, "--cert-name", domain]
+    revoke += ["--reason", "superseded", "--no-delete-after-revoke"]
+    revoked = subprocess.run(revoke, capture_output=True, text=True, timeout=180)
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    described = [
+        tenant.acm.describe_certificate(CertificateArn=s["CertificateArn"])["Certificate"]
+        for s in acme_certificates(tenant)
+    ]
+    assert sorted(d["Status"] for d in described) == ["ISSUED", "REVOKED"]
+    assert all(d["AcmeEndpointArn"] == endpoint.arn for d in described)
