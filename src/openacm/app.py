@@ -26,6 +26,7 @@ from openacm.config import Settings, ValidationSettings
 from openacm.console import SessionStore, console_routes
 from openacm.domain.names import NamePolicy
 from openacm.protocol.acme import acme_routes
+from openacm.protocol.acme_trail import AcmeTrail
 from openacm.protocol.approvals import approval_csrf_key, approval_routes
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
 from openacm.protocol.metrics_endpoint import metrics_routes, request_observer
@@ -265,7 +266,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
     # looked up through the validation resolvers.
     acme_server = AcmeServer(
         runtime.db, runtime.cipher, leaf_issuer, worker.dns, api_base_url(settings),
-        settings.acme_server.challenges,
+        settings.acme_server.challenges, settings.quotas,
     )  # fmt: skip
 
     async def healthz(_: Request) -> Response:
@@ -309,6 +310,6 @@ def create_app(settings: Settings) -> OpenAcmApp:
             SessionStore(settings.data_dir / "console-sessions", runtime.cipher),
             dev=settings.dev,
         ),
-        *acme_routes(acme_server, clock),
+        *acme_routes(acme_server, clock, AcmeTrail(audit, metrics)),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

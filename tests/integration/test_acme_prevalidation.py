@@ -9,21 +9,38 @@ lookups go to the test BIND server, where the tests publish the domain validatio
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from josepy import jwa
+from josepy.jwk import JWK, JWKEC
+from sqlalchemy import select
 
+from openacm.adapters.store.schema import audit_events
+from openacm.domain.acme_server import b64url
+from openacm.protocol.acme import AcmeJws
 from tests.conftest import Tenant, _tenant, finish_server, pki_env, start_server
 from tests.integration.test_acme_endpoints import error_of
 from tests.integration.test_acme_server import lego, needs_certbot, needs_lego, verified_leaf
-from tests.support.acme_client import Endpoint, create_endpoint, csr_der_b64, problem_type
+from tests.support.acme_client import (
+    AcmeTestClient,
+    Endpoint,
+    create_endpoint,
+    csr_der_b64,
+    ec_key,
+    problem_type,
+)
 from tests.support.bind import BindServer
 from tests.support.server import OpenAcmServer
 
@@ -34,7 +51,8 @@ ALL_SCOPES = {"ExactDomain": "ENABLED", "Subdomains": "ENABLED", "Wildcards": "E
 def prevalidation_server(
     tmp_path_factory: pytest.TempPathFactory, bind_server: BindServer
 ) -> Iterator[OpenAcmServer]:
-    env = pki_env(bind_server, OPENACM_ACME_SERVER_CHALLENGES="")
+    # Three ACM certificates per account at most: the quota test reaches it.
+    env = pki_env(bind_server, OPENACM_ACME_SERVER_CHALLENGES="", OPENACM_QUOTA_CERTIFICATES="3")
     started = start_server(tmp_path_factory.mktemp("acme-prevalidation"), "sqlite", env=env)
     yield started
     finish_server(started)
@@ -295,3 +313,122 @@ def test_certbot_obtains_renews_and_revokes_pre_approved_names(
     ]
     assert sorted(d["Status"] for d in described) == ["ISSUED", "REVOKED"]
     assert all(d["AcmeEndpointArn"] == endpoint.arn for d in described)
+
+
+def issue(client: AcmeTestClient, *names: str) -> tuple[x509.Certificate, Any]:
+    """A certificate of pre-approved names, and its key."""
+    order = client.new_order(*names).json()
+    key = ec.generate_private_key(ec.SECP256R1())
+    done = client.post(order["finalize"], {"csr": csr_der_b64(key, list(names))})
+    assert done.status_code == 200, done.text
+    chain = client.post(done.json()["certificate"], None).text
+    return x509.load_pem_x509_certificates(chain.encode())[0], key
+
+
+def cert_id(certificate: x509.Certificate) -> str:
+    """RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial's DER content)."""
+    aki = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    assert aki.key_identifier is not None
+    serial = certificate.serial_number
+    serial_bytes = serial.to_bytes(serial.bit_length() // 8 + 1, "big")
+    return f"{b64url(aki.key_identifier)}.{b64url(serial_bytes)}"
+
+
+def test_acme_certificates_are_acm_certificates(tenant: Tenant, bind_server: BindServer) -> None:
+    acm = tenant.acm
+    endpoint = create_endpoint(acm)
+    domain = fresh_domain()
+    validated(tenant, bind_server, endpoint.arn, domain, Subdomains="ENABLED")
+    client = endpoint.client()
+    client.new_account()
+    directory = client.directory()
+
+    # RFC 9773 renewal information, from the certificate's managed renewal timing.
+    first, first_key = issue(client, f"a.{domain}")
+    answer = httpx.get(f"{directory['renewalInfo']}/{cert_id(first)}")
+    assert answer.status_code == 200, answer.text
+    window = answer.json()["suggestedWindow"]
+    start = datetime.fromisoformat(window["start"])
+    end = datetime.fromisoformat(window["end"])
+    assert first.not_valid_before_utc < start < end < first.not_valid_after_utc
+    assert int(answer.headers["Retry-After"]) > 0
+    assert httpx.get(f"{directory['renewalInfo']}/AAAA.AAAA").status_code == 404
+
+    # revokeCert signed by the certificate's own key (jwk), not by an account.
+    der = {"certificate": b64url(first.public_bytes(Encoding.DER))}
+    stranger = AcmeTestClient(endpoint.url, ec_key())
+    assert problem_type(stranger.post(directory["revokeCert"], der, use_jwk=True)) == "unauthorized"
+    holder = AcmeTestClient(endpoint.url, JWKEC(key=first_key))
+    assert holder.post(directory["revokeCert"], der, use_jwk=True).status_code == 200
+    revoked = httpx.get(f"{directory['renewalInfo']}/{cert_id(first)}").json()["suggestedWindow"]
+    assert datetime.fromisoformat(revoked["end"]) < datetime.now(UTC)
+
+    # RevokeCertificate works on them; ExportCertificate does not (the key is the client's).
+    issue(client, f"b.{domain}")
+    arns = {s["DomainName"]: s["CertificateArn"] for s in acme_certificates(tenant)}
+    acm.revoke_certificate(CertificateArn=arns[f"b.{domain}"], RevocationReason="SUPERSEDED")
+    detail = acm.describe_certificate(CertificateArn=arns[f"b.{domain}"])["Certificate"]
+    assert detail["Status"] == "REVOKED"
+    error = error_of(
+        lambda: acm.export_certificate(CertificateArn=arns[f"b.{domain}"], Passphrase=b"secret1234")
+    )
+    assert error["Code"] == "ValidationException"
+
+    # Counted in ACM's certificate quota (3 in this server): a third, then rateLimited.
+    issue(client, f"c.{domain}")
+    order = client.new_order(f"d.{domain}").json()
+    csr = csr_der_b64(ec.generate_private_key(ec.SECP256R1()), [f"d.{domain}"])
+    refused = client.post(order["finalize"], {"csr": csr})
+    assert problem_type(refused) == "rateLimited"
+    assert len(acme_certificates(tenant)) == 3
+
+    # Audited under the endpoint, and counted in the metrics.
+    rows = tenant.server.query(
+        select(audit_events.c.event_name, audit_events.c.error_code).where(
+            audit_events.c.resource_arn == endpoint.arn
+        )
+    )
+    events = {(row.event_name, row.error_code) for row in rows}
+    for name in ("AcmeNewAccount", "AcmeNewOrder", "AcmeFinalize"):
+        assert (name, None) in events
+    assert ("AcmeRevokeCert", "unauthorized") in events
+    assert ("AcmeFinalize", "rateLimited") in events
+    metrics = httpx.get(f"{tenant.server.endpoint}/metrics").text
+    assert 'openacm_api_requests_total{operation="finalize",outcome="Success",service="acme"}' in (
+        metrics
+    )
+
+
+def test_key_change(tenant: Tenant) -> None:
+    endpoint = create_endpoint(tenant.acm)
+    client, other = endpoint.client(), endpoint.client()
+    client.new_account()
+    other.new_account()
+    url = client.directory()["keyChange"]
+
+    def rollover(new_key: JWK, account: str | None = None) -> httpx.Response:
+        assert client.kid is not None
+        inner = AcmeJws.sign(
+            json.dumps(
+                {"account": account or client.kid, "oldKey": client.key.public_key().to_json()}
+            ).encode(),
+            key=new_key,
+            alg=jwa.ES256,
+            protect=frozenset(["alg", "jwk", "url"]),
+            jwk=new_key.public_key(),
+            url=url,
+        )
+        payload = json.loads(
+            json.dumps(inner.to_partial_json(flat=True), default=AcmeJws.json_dump_default)
+        )
+        return client.post(url, payload)
+
+    taken = rollover(other.key)
+    assert taken.status_code == 409 and taken.headers["Location"] == other.kid
+    assert problem_type(rollover(ec_key(), account=other.kid)) == "malformed"
+    new_key = ec_key()
+    assert rollover(new_key).status_code == 200
+    old_key, client.key = client.key, new_key
+    assert client.post(client.kid or "", None).status_code == 200
+    client.key = old_key
+    assert problem_type(client.post(client.kid or "", None)) == "malformed"

@@ -36,6 +36,8 @@ class AcmeProblem(Exception):
     subproblems: list[dict[str, Any]] = field(default_factory=list)
     # Members some types add, e.g. badSignatureAlgorithm's "algorithms" (§6.2).
     extra: dict[str, Any] = field(default_factory=dict)
+    # The Location header some answers carry (keyChange's 409: the account with that key).
+    location: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.detail)

@@ -129,6 +129,13 @@ class AcmeStateStore:
             .values(contact_json=orjson.dumps(contact).decode(), status=status)
         )
 
+    def change_key(self, account_id: str, *, jwk: dict[str, Any], thumbprint: str) -> None:
+        self.conn.execute(
+            update(acme_client_accounts)
+            .where(acme_client_accounts.c.account_id == account_id)
+            .values(jwk_json=orjson.dumps(jwk).decode(), thumbprint=thumbprint)
+        )
+
     # -- orders ---------------------------------------------------------------------------
 
     def add_order(self, order: AcmeOrder, authorizations: list[AcmeAuthorization]) -> None:

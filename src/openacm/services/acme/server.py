@@ -35,6 +35,7 @@ from openacm.adapters.store.acme_server import (
 from openacm.adapters.store.certificates import CertificateStore, TagStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
+from openacm.config import Quotas
 from openacm.domain.acme_endpoints import ACTIVE, AcmeEndpointRecord
 from openacm.domain.acme_resources import uncovered
 from openacm.domain.acme_server import (
@@ -52,7 +53,11 @@ from openacm.domain.acme_server import (
 )
 from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord
+from openacm.domain.errors import LimitExceededError
+from openacm.domain.renewal import renewal_due_at
+from openacm.services.acm.certificates import check_certificate_quotas
 from openacm.services.acm.revocation import revoke_issued
+from openacm.services.context import CallContext
 from openacm.services.events import emit_available
 from openacm.services.pki.builtin_ca import LoadedCa
 from openacm.services.pki.leaf_issuer import IssuanceRefused, LeafIssuer, serial_hex
@@ -78,6 +83,8 @@ class Urls:
             "newAccount": self.of("new-account"),
             "newOrder": self.of("new-order"),
             "revokeCert": self.of("revoke-cert"),
+            "keyChange": self.of("key-change"),
+            "renewalInfo": self.of("renewal-info"),
             "meta": {"externalAccountRequired": True},
         }
 
@@ -110,8 +117,10 @@ class AcmeServer:
         dns: DnsChecker,
         base_url: str,
         challenges: tuple[str, ...] = (),
+        quotas: Quotas | None = None,
     ) -> None:
         self.db = db
+        self.quotas = quotas or Quotas()
         self.cipher = cipher
         # Challenge types for names outside the endpoint's domain validations (beyond the
         # model's PRE_APPROVED; none by default).
@@ -479,7 +488,13 @@ class AcmeServer:
             # Compare-and-set: of two finalize requests for one order, one issues.
             if not store.set_order(order_id, status="processing", now=now, expect="ready"):
                 raise AcmeProblem("orderNotReady", "the order is already being finalized", 403)
-            CertificateStore(conn).insert(record, None)
+            certificates = CertificateStore(conn)
+            self._check_quotas(certificates, endpoint, now)
+            certificates.insert(record, None)
+            # Counted like RequestCertificate's public certificates: held, and per year.
+            certificates.record_quota_use(
+                endpoint.account_id, endpoint.region, "AMAZON_ISSUED", record.arn, now
+            )
             TagStore(conn).put(record.arn, list(endpoint.certificate_tags))
             self.issuer.plan(conn, leaf, now=now)
         try:
@@ -517,6 +532,36 @@ class AcmeServer:
         log.info("acme finalize", extra={"arn": record.arn, "issued": outcome.issued})
         return self.order(endpoint, account, order_id, now)
 
+    def _check_quotas(
+        self, certificates: CertificateStore, endpoint: AcmeEndpointRecord, now: float
+    ) -> None:
+        """ACM's certificate quotas of the endpoint's account and region: an ACME certificate
+        is an ACM certificate (rateLimited, §6.6, when one is reached)."""
+        owner = CallContext(
+            account_id=endpoint.account_id,
+            region=endpoint.region,
+            partition=_partition(endpoint.arn),
+            access_key_id="",
+            user_name="acme",
+            request_id="",
+            source_ip="",
+            user_agent="",
+            now=now,
+            secure_transport=False,
+        )
+        try:
+            check_certificate_quotas(
+                certificates,
+                owner,
+                "AMAZON_ISSUED",
+                held_limit=self.quotas.certificates,
+                yearly_limit=self.quotas.certificates_per_year,
+                held_noun="ACM certificates",
+                yearly_noun="certificate requests",
+            )
+        except LimitExceededError as exc:
+            raise AcmeProblem("rateLimited", exc.message, status=429) from exc
+
     def _still_covered(self, endpoint: AcmeEndpointRecord, order: AcmeOrder) -> None:
         """The names a domain validation authorized must still be covered at finalize: a
         deleted (or narrowed) domain validation stops issuance at once, as ACM says."""
@@ -553,12 +598,15 @@ class AcmeServer:
     def revoke(
         self,
         endpoint: AcmeEndpointRecord,
-        account: AcmeAccount,
+        account: AcmeAccount | None,
         payload: Mapping[str, Any],
         now: float,
+        *,
+        certificate_key: Any = None,
     ) -> None:
-        """revokeCert signed by the account that ordered the certificate (§7.6), through the
-        same revocation as RevokeCertificate: certificate, serial, CRL, OCSP."""
+        """revokeCert (§7.6), through the same revocation as RevokeCertificate: certificate,
+        serial, CRL, OCSP. Signed by the account that ordered the certificate, or (`account`
+        None) by the certificate's own key, `certificate_key`."""
         der = payload.get("certificate")
         if not isinstance(der, str):
             raise malformed("revokeCert needs a certificate")
@@ -570,9 +618,16 @@ class AcmeServer:
         serial = serial_hex(certificate.serial_number)
         with self.db.write() as conn:
             record, issuing = self._issued(conn, serial, certificate)
-            if record.acme_endpoint_arn != endpoint.arn or record.acme_account_id != (
-                account.account_id
-            ):
+            if record.acme_endpoint_arn != endpoint.arn:
+                raise AcmeProblem(
+                    "unauthorized", "this endpoint did not issue this certificate", status=403
+                )
+            if account is None:
+                if not _same_key(certificate_key, certificate.public_key()):
+                    raise AcmeProblem(
+                        "unauthorized", "the request is not signed by the certificate's key", 403
+                    )
+            elif record.acme_account_id != account.account_id:
                 raise AcmeProblem(
                     "unauthorized", "this account did not order this certificate", status=403
                 )
@@ -582,6 +637,60 @@ class AcmeServer:
                 raise AcmeProblem("alreadyRevoked", "the certificate is already revoked")
         issuing.ocsp.invalidate(certificate.serial_number)
         log.info("acme certificate revoked", extra={"arn": record.arn, "reason": reason})
+
+    # -- key rollover and renewal information ---------------------------------------------
+
+    def change_key(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: AcmeAccount,
+        jwk: dict[str, Any],
+        thumbprint: str,
+    ) -> Answer:
+        """§7.3.5: the account's key becomes `jwk`, unless another account of the endpoint
+        has it (409, with that account's URL)."""
+        urls = self.urls(endpoint)
+        with self.db.write() as conn:
+            store = AcmeStateStore(conn)
+            holder = store.account_by_key(endpoint.endpoint_id, thumbprint)
+            if holder is not None:
+                raise AcmeProblem(
+                    "malformed",
+                    "an account of this endpoint has this key already",
+                    status=409,
+                    location=urls.of("acct", holder.account_id),
+                )
+            store.change_key(account.account_id, jwk=jwk, thumbprint=thumbprint)
+        log.info("acme account key changed", extra={"endpoint": endpoint.arn})
+        changed = replace(account, jwk=jwk, thumbprint=thumbprint)
+        return Answer(_account_view(changed), 200, urls.of("acct", account.account_id))
+
+    def renewal_info(self, endpoint: AcmeEndpointRecord, cert_id: str) -> dict[str, Any]:
+        """RFC 9773: the suggested window to renew the certificate `cert_id` names
+        (base64url(AKI keyIdentifier) "." base64url(serial)), from its managed renewal
+        timing; a revoked certificate should be replaced now."""
+        key_id_text, dot, serial_text = cert_id.partition(".")
+        if not dot or not key_id_text or not serial_text:
+            raise malformed("the CertID must be base64url(AKI).base64url(serial)")
+        key_id, serial_bytes = b64url_decode(key_id_text), b64url_decode(serial_text)
+        serial = serial_hex(int.from_bytes(serial_bytes, "big"))
+        with self.db.read() as conn:
+            record = None
+            for issuing in self.issuer.ca.by_id.values():
+                if _key_identifier(issuing.certificate) != key_id:
+                    continue
+                entry = AuthorityStore(conn).serial(issuing.ca_id, serial)
+                if entry is not None:
+                    record = CertificateStore(conn).get(entry.certificate_arn)
+        if record is None or record.acme_endpoint_arn != endpoint.arn:
+            raise AcmeProblem("malformed", "this endpoint did not issue this certificate", 404)
+        assert record.not_before is not None and record.not_after is not None
+        if record.status == "REVOKED":
+            start, end = record.not_before, record.not_before + 1
+        else:
+            start = renewal_due_at(replace(record, status="ISSUED")) or record.not_after
+            end = start + (record.not_after - start) / 2
+        return {"suggestedWindow": {"start": _time(start), "end": _time(end)}}
 
     def _issued(
         self, conn: Connection, serial: str, certificate: x509.Certificate
@@ -649,6 +758,25 @@ _REASONS = {
     9: "PRIVILEGE_WITHDRAWN",
     10: "A_A_COMPROMISE",
 }
+
+
+def _same_key(jwk_key: Any, public_key: Any) -> bool:
+    """Whether a JWS was signed by the certificate's key (§7.6)."""
+    der = serialization.Encoding.DER
+    info = serialization.PublicFormat.SubjectPublicKeyInfo
+    try:
+        signer = jwk_key.public_key() if hasattr(jwk_key, "private_bytes") else jwk_key
+        return bool(signer.public_bytes(der, info) == public_key.public_bytes(der, info))
+    except (AttributeError, ValueError, TypeError):
+        return False
+
+
+def _key_identifier(ca: x509.Certificate) -> bytes:
+    """The CA's subject key identifier: what its certificates' AKI names (RFC 9773 CertID)."""
+    try:
+        return ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest
 
 
 def _revocation_reason(code: Any) -> str:
