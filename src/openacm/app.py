@@ -40,7 +40,7 @@ from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.acme.endpoints import api_base_url
 from openacm.services.acme.prevalidation import PrevalidationWorker
-from openacm.services.acme.server import AcmeServer
+from openacm.services.acme.server import AcmeServer, ChallengePorts
 from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.background import BackgroundWork
 from openacm.services.clock import InstallationClock
@@ -267,6 +267,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
     acme_server = AcmeServer(
         runtime.db, runtime.cipher, leaf_issuer, worker.dns, api_base_url(settings),
         settings.acme_server.challenges, settings.quotas,
+        ChallengePorts(settings.acme_server.http01_port, settings.acme_server.tls_alpn01_port),
     )  # fmt: skip
 
     async def healthz(_: Request) -> Response:

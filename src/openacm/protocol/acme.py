@@ -227,7 +227,9 @@ def acme_routes(
         Route(f"{prefix}/order/{{ident}}", signed("order", wire.order, False), methods=["POST"]),
         Route(f"{prefix}/authz/{{ident}}", signed("authz", wire.authz, False), methods=["POST"]),
         Route(
-            f"{prefix}/chall/{{ident}}", signed("challenge", wire.challenge, None), methods=["POST"]
+            f"{prefix}/chall/{{ident:path}}",
+            signed("challenge", wire.challenge, None),
+            methods=["POST"],
         ),
         Route(f"{prefix}/finalize/{{ident}}", signed("finalize", wire.finalize), methods=["POST"]),
         Route(
@@ -484,13 +486,11 @@ class _Wire:
         now: float,
     ) -> Answer:
         # POST-as-GET reads the challenge; any JSON object ({} per §7.5.1) answers it.
-        if signed.payload is None:
-            answer = self.server.authorization(endpoint, account, ident, now)
-            if not answer.body["challenges"]:
-                raise AcmeProblem("malformed", "this authorization has no challenge", status=404)
-            return Answer(answer.body["challenges"][0])
-        answer = self.server.challenge(endpoint, account, ident, now)
-        up = self.server.urls(endpoint).of("authz", ident)
+        authz_id, _, kind = ident.partition("/")
+        answer = self.server.challenge(
+            endpoint, account, authz_id, kind, now, answer=signed.payload is not None
+        )
+        up = self.server.urls(endpoint).of("authz", authz_id)
         return Answer(answer.body, 200, None, links=((up, "up"),))
 
     def finalize(

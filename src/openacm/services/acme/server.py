@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Connection
 
+from openacm.adapters.challenges import ChallengeFetchError, fetch_http01, fetch_tls_alpn01
 from openacm.adapters.dns.resolver import DnsChecker, DnsLookupError
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.acme_endpoints import AcmeEndpointStore
@@ -48,8 +49,10 @@ from openacm.domain.acme_server import (
     check_csr,
     dns01_record_name,
     dns01_txt_value,
+    key_authorization,
     malformed,
     order_identifiers,
+    tls_alpn01_refusal,
 )
 from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord
@@ -64,6 +67,9 @@ from openacm.services.pki.leaf_issuer import IssuanceRefused, LeafIssuer, serial
 
 log = logging.getLogger("openacm.acme")
 DNS01 = "dns-01"
+HTTP01 = "http-01"
+TLS_ALPN01 = "tls-alpn-01"
+CHALLENGE_TIMEOUT_SECONDS = 10.0
 # The challenge type of an authorization a domain validation gave (it has no challenge).
 PRE_APPROVED = "pre-approved"
 
@@ -87,6 +93,14 @@ class Urls:
             "renewalInfo": self.of("renewal-info"),
             "meta": {"externalAccountRequired": True},
         }
+
+
+@dataclass(frozen=True)
+class ChallengePorts:
+    """Where http-01 and tls-alpn-01 connect (80 and 443 unless configured otherwise)."""
+
+    http01: int = 80
+    tls_alpn01: int = 443
 
 
 class BindingProof(Protocol):
@@ -118,8 +132,10 @@ class AcmeServer:
         base_url: str,
         challenges: tuple[str, ...] = (),
         quotas: Quotas | None = None,
+        ports: ChallengePorts | None = None,
     ) -> None:
         self.db = db
+        self.ports = ports or ChallengePorts()
         self.quotas = quotas or Quotas()
         self.cipher = cipher
         # Challenge types for names outside the endpoint's domain validations (beyond the
@@ -367,10 +383,17 @@ class AcmeServer:
         return Answer(self._authz_view(endpoint, _authz_at(authz, now)))
 
     def challenge(
-        self, endpoint: AcmeEndpointRecord, account: AcmeAccount, authz_id: str, now: float
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: AcmeAccount,
+        authz_id: str,
+        kind: str,
+        now: float,
+        *,
+        answer: bool,
     ) -> Answer:
-        """The client says its dns-01 record is in place (§7.5.1): the TXT record is looked
-        up now, against the installation's validation resolvers, before the answer."""
+        """A challenge of an authorization: read (POST-as-GET), or answered, when the client
+        says its response is in place (§7.5.1) and it is checked now, before the answer."""
         with self.db.read() as conn:
             authz = _own(
                 AcmeStateStore(conn).authorization(endpoint.endpoint_id, authz_id),
@@ -378,31 +401,26 @@ class AcmeServer:
                 "challenge",
             )
         authz = _authz_at(authz, now)
-        if authz.challenge_type == PRE_APPROVED:
-            raise AcmeProblem("malformed", "this authorization has no challenge", status=404)
-        if authz.status == "pending" and authz.challenge_status == "pending":
-            authz = self._validate(authz, account, now)
-        urls = self.urls(endpoint)
-        return Answer(_challenge_view(urls, authz))
+        if authz.challenge_type == PRE_APPROVED or kind not in self._offered(authz):
+            raise AcmeProblem("malformed", "this authorization has no such challenge", status=404)
+        if answer and authz.status == "pending" and authz.challenge_status == "pending":
+            authz = self._validate(replace(authz, challenge_type=kind), account, now)
+        return Answer(_challenge_view(self.urls(endpoint), authz, kind))
+
+    def _offered(self, authz: AcmeAuthorization) -> tuple[str, ...]:
+        """The challenge types of a pending authorization: those the installation allows
+        (and the one it was answered with, should the configuration have changed since)."""
+        return tuple(dict.fromkeys((*self.challenges, authz.challenge_type)))
 
     def _validate(
         self, authz: AcmeAuthorization, account: AcmeAccount, now: float
     ) -> AcmeAuthorization:
-        expected = dns01_txt_value(authz.challenge_token, account.thumbprint)
-        record_name = dns01_record_name(authz.identifier)
-        try:
-            found = self.dns.txt_values(record_name)
-            problem = (
-                None
-                if expected in found
-                else AcmeProblem(
-                    "incorrectResponse",
-                    f"no TXT record at {record_name} holds the expected value (found {len(found)})",
-                    status=403,
-                )
-            )
-        except DnsLookupError as exc:
-            problem = AcmeProblem("dns", f"TXT lookup of {record_name} failed: {exc}")
+        check = {
+            DNS01: self._dns01,
+            HTTP01: self._http01,
+            TLS_ALPN01: self._tls_alpn01,
+        }[authz.challenge_type]
+        problem = check(authz, account.thumbprint)
         if problem is None:
             done = replace(
                 authz, status="valid", challenge_status="valid", challenge_validated_at=now
@@ -420,9 +438,86 @@ class AcmeServer:
             self._settle_order(store, authz.order_id, now)
         log.info(
             "acme challenge",
-            extra={"identifier": authz.identifier, "status": done.status},
+            extra={
+                "identifier": authz.identifier,
+                "challenge": authz.challenge_type,
+                "status": done.status,
+            },
         )
         return done
+
+    def _dns01(self, authz: AcmeAuthorization, thumbprint: str) -> AcmeProblem | None:
+        """The TXT record at _acme-challenge.<name>, aliases followed (§8.4)."""
+        expected = dns01_txt_value(authz.challenge_token, thumbprint)
+        record_name = dns01_record_name(authz.identifier)
+        try:
+            found = self.dns.txt_values(record_name)
+        except DnsLookupError as exc:
+            return AcmeProblem("dns", f"TXT lookup of {record_name} failed: {exc}")
+        if expected in found:
+            return None
+        return AcmeProblem(
+            "incorrectResponse",
+            f"no TXT record at {record_name} holds the expected value (found {len(found)})",
+            status=403,
+        )
+
+    def _addresses(self, name: str) -> tuple[str, ...] | AcmeProblem:
+        try:
+            addresses = self.dns.addresses(name)
+        except DnsLookupError as exc:
+            return AcmeProblem("dns", f"address lookup of {name} failed: {exc}")
+        return addresses or AcmeProblem("dns", f"{name} has no A or AAAA record")
+
+    def _http01(self, authz: AcmeAuthorization, thumbprint: str) -> AcmeProblem | None:
+        """http://<name>/.well-known/acme-challenge/<token> must hold the key authorization
+        (§8.3), on the first address that answers."""
+        if authz.identifier.startswith("*."):
+            return AcmeProblem("malformed", "a wildcard name cannot be validated by http-01")
+        addresses = self._addresses(authz.identifier)
+        if isinstance(addresses, AcmeProblem):
+            return addresses
+        expected = key_authorization(authz.challenge_token, thumbprint)
+        failure = ""
+        for address in addresses:
+            try:
+                body = fetch_http01(
+                    address, self.ports.http01, authz.identifier, authz.challenge_token,
+                    timeout=CHALLENGE_TIMEOUT_SECONDS,
+                )  # fmt: skip
+            except ChallengeFetchError as exc:
+                failure = str(exc)
+                continue
+            if body.strip() == expected:
+                return None
+            return AcmeProblem(
+                "incorrectResponse", "the HTTP resource does not hold the key authorization", 403
+            )
+        return AcmeProblem("connection", f"no address of {authz.identifier} answered: {failure}")
+
+    def _tls_alpn01(self, authz: AcmeAuthorization, thumbprint: str) -> AcmeProblem | None:
+        """The certificate offered for <name> over acme-tls/1 must carry the key
+        authorization's digest (RFC 8737)."""
+        if authz.identifier.startswith("*."):
+            return AcmeProblem("malformed", "a wildcard name cannot be validated by tls-alpn-01")
+        addresses = self._addresses(authz.identifier)
+        if isinstance(addresses, AcmeProblem):
+            return addresses
+        failure = ""
+        for address in addresses:
+            try:
+                certificate = fetch_tls_alpn01(
+                    address, self.ports.tls_alpn01, authz.identifier,
+                    timeout=CHALLENGE_TIMEOUT_SECONDS,
+                )  # fmt: skip
+            except ChallengeFetchError as exc:
+                failure = str(exc)
+                continue
+            refusal = tls_alpn01_refusal(
+                certificate, authz.identifier, authz.challenge_token, thumbprint
+            )
+            return None if refusal is None else AcmeProblem("incorrectResponse", refusal, 403)
+        return AcmeProblem("tls", f"no address of {authz.identifier} answered: {failure}")
 
     def _settle_order(self, store: AcmeStateStore, order_id: str, now: float) -> None:
         """A pending order becomes ready when every authorization is valid, invalid when one
@@ -445,7 +540,10 @@ class AcmeServer:
             "challenges": (
                 []
                 if authz.challenge_type == PRE_APPROVED
-                else [_challenge_view(self.urls(endpoint), authz)]
+                else [
+                    _challenge_view(self.urls(endpoint), authz, kind)
+                    for kind in self._offered(authz)
+                ]
             ),
         }
         if authz.identifier.startswith("*."):
@@ -835,17 +933,21 @@ def _account_view(account: AcmeAccount) -> dict[str, Any]:
     return {"status": account.status, "contact": account.contact}
 
 
-def _challenge_view(urls: Urls, authz: AcmeAuthorization) -> dict[str, Any]:
+def _challenge_view(urls: Urls, authz: AcmeAuthorization, kind: str) -> dict[str, Any]:
+    """One challenge of an authorization: the one it was answered with carries the outcome,
+    the others stay pending."""
+    answered = kind == authz.challenge_type
     view: dict[str, Any] = {
-        "type": authz.challenge_type,
-        "url": urls.of("chall", authz.authz_id),
-        "status": authz.challenge_status,
+        "type": kind,
+        "url": urls.of("chall", f"{authz.authz_id}/{kind}"),
+        "status": authz.challenge_status if answered else "pending",
         "token": authz.challenge_token,
     }
-    if authz.challenge_validated_at is not None:
+    if answered and authz.challenge_validated_at is not None:
         view["validated"] = _time(authz.challenge_validated_at)
-    if authz.challenge_error:
+    if answered and authz.challenge_error:
         view["error"] = authz.challenge_error
+
     return view
 
 
