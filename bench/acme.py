@@ -1,0 +1,232 @@
+"""`python -m bench acme`: certificates per second that lego gets from openacm's ACME endpoint,
+next to lego against Pebble (Debian `pebble`) in the same run.
+
+Each certificate is one `lego run` process, as a fleet of hosts would ask: a new ACME account
+bound with external account binding credentials, an order, finalize, download, with an EC
+P-256 key (`--key-type ec256`). `--concurrency` processes run at once. Neither server checks a
+challenge on the timed path: openacm's endpoint is PRE_APPROVED and the names are under a
+VALID domain validation (the model's behaviour: authorizations are valid at once), Pebble runs
+with PEBBLE_VA_ALWAYS_VALID (validation succeeds without a lookup; lego still answers the
+challenge, which openacm's path has none of). openacm runs as it is deployed (`--workers` one
+per core, SQLite, audit record per change, pkilint before signing); Pebble keeps everything in
+memory. The issuing CA's key type of each is printed with the figures: openacm's builtin CA
+signs EC leaves with its P-256 intermediate; Pebble's CA key is whatever its build makes
+(RSA 2048 in Debian's), which the run reports rather than hides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from bench.cli import only_run_on_this_machine
+from bench.client import acm_client
+from bench.progress import say
+from bench.servers import OPENACM, OPENACM_WORKERS, RunningServer, ServerError, free_port, running
+
+ZONE = "openacm-bench-acme.com"
+ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
+LEGO = shutil.which("lego") or "/usr/bin/lego"
+PEBBLE = shutil.which("pebble") or "/usr/bin/pebble"
+
+
+@dataclasses.dataclass(frozen=True)
+class Directory:
+    """Where lego asks, and what it needs to: EAB credentials, a CA bundle for HTTPS."""
+
+    name: str
+    url: str
+    eab: tuple[str, str]
+    ca_bundle: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Throughput:
+    name: str
+    certificates: int
+    seconds: float
+    issuer_key: str
+
+    @property
+    def per_second(self) -> float:
+        return self.certificates / self.seconds
+
+
+def _lego(directory: Directory, work: Path, name: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(work)}
+    if directory.ca_bundle:
+        env["LEGO_CA_CERTIFICATES"] = directory.ca_bundle
+    command = [
+        LEGO, "--server", directory.url, "--accept-tos", "--path", str(work),
+        "--eab", "--kid", directory.eab[0], "--hmac", directory.eab[1],
+        "--email", "bench@openacm-bench-acme.com", "--key-type", "ec256",
+        # A challenge solver lego may start; openacm's authorizations need none.
+        "--http", "--http.port", f"127.0.0.1:{free_port()}",
+        "--domains", name, "run",
+    ]  # fmt: skip
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _issuer_key(chain: Path) -> str:
+    issuer = x509.load_pem_x509_certificates(chain.read_bytes())[1]
+    key = issuer.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}"
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA {key.key_size}"
+    return type(key).__name__
+
+
+def timed(directory: Directory, work: Path, count: int, concurrency: int) -> Throughput:
+    """`count` lego processes, `concurrency` at a time, each for its own name."""
+    names = [f"h{index:04d}.{directory.name}.{ZONE}" for index in range(count + 1)]
+    # One first, untimed: lego's and the server's first-use costs are not throughput.
+    warm = _lego(directory, work / "warm", names[-1])
+    if warm.returncode != 0:
+        raise RuntimeError(f"lego against {directory.name} failed:\n{warm.stderr[-3000:]}")
+
+    def one(index: int) -> None:
+        done = _lego(directory, work / str(index), names[index])
+        if done.returncode != 0:
+            raise RuntimeError(f"lego against {directory.name} failed:\n{done.stderr[-3000:]}")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(count)))
+    seconds = time.perf_counter() - started
+    chain = work / "warm" / "certificates" / f"{names[-1]}.crt"
+    return Throughput(directory.name, count, seconds, _issuer_key(chain))
+
+
+def _openacm_directory(server: RunningServer, bind: Any) -> Directory:
+    """An endpoint with a VALID domain validation of the bench zone (subdomains)."""
+    acm = acm_client(server)
+    arn = acm.create_acme_endpoint(
+        AuthorizationBehavior="PRE_APPROVED",
+        CertificateAuthority={"PublicCertificateAuthority": {}},
+    )["AcmeEndpointArn"]
+    validation = acm.create_acme_domain_validation(
+        AcmeEndpointArn=arn,
+        DomainName=ZONE,
+        PrevalidationOptions={"DnsPrevalidation": {"DomainScope": {"Subdomains": "ENABLED"}}},
+    )["AcmeDomainValidationArn"]
+    details = acm.describe_acme_domain_validation(AcmeDomainValidationArn=validation)
+    dns = details["AcmeDomainValidation"]["PrevalidationDetails"]["DnsPrevalidation"]
+    bind.add_cname(dns["ResourceRecord"]["Name"], dns["ResourceRecord"]["Value"])
+    _wait(
+        lambda: (
+            acm.describe_acme_domain_validation(AcmeDomainValidationArn=validation)[
+                "AcmeDomainValidation"
+            ]["Status"]
+            == "VALID"
+        )
+    )
+    binding = acm.create_acme_external_account_binding(AcmeEndpointArn=arn, RoleArn=ROLE_ARN)
+    credentials = acm.get_acme_external_account_binding_credentials(
+        AcmeExternalAccountBindingArn=binding["ExternalAccountBinding"][
+            "AcmeExternalAccountBindingArn"
+        ]
+    )
+    url = acm.describe_acme_endpoint(AcmeEndpointArn=arn)["AcmeEndpoint"]["EndpointUrl"]
+    return Directory("openacm", url, (credentials["KeyId"], credentials["MacKey"]))
+
+
+def _wait(condition: Callable[[], bool], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the domain validation did not become VALID")
+        time.sleep(0.2)
+
+
+def run(count: int, concurrency: int) -> tuple[Throughput, Throughput]:
+    from tests.support.bind import BindServer  # imports pytest
+    from tests.support.pebble import PebbleServer
+
+    target = dataclasses.replace(
+        OPENACM,
+        env={
+            **OPENACM.env,
+            "OPENACM_QUOTA_CERTIFICATES": "1000000",
+            "OPENACM_QUOTA_CERTIFICATES_PER_YEAR": "1000000",
+            "OPENACM_VALIDATION_POLL_INTERVAL": "0.1",
+            "OPENACM_ISSUANCE_PUBLIC_URL": f"http://pki.{ZONE}",
+        },
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="openacm-bench-acme-") as root,
+        BindServer(zones=(ZONE,)) as bind,
+    ):
+        work = Path(root)
+        target = dataclasses.replace(
+            target,
+            env={**target.env, "OPENACM_VALIDATION_RESOLVERS": bind.nameserver_spec},
+        )
+        with running(target, work / "openacm-server") as server:
+            say(f"openacm: {count} certificates, {concurrency} lego processes at a time")
+            ours = timed(_openacm_directory(server, bind), work / "openacm", count, concurrency)
+        mac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+        pebble = PebbleServer(
+            bind.nameserver_spec,
+            work / "pebble-server",
+            eab_keys={"bench": mac},
+            env={"PEBBLE_VA_ALWAYS_VALID": "1"},
+        )
+        (work / "pebble-server").mkdir()
+        pebble.start()
+        try:
+            say(f"Pebble: {count} certificates, {concurrency} lego processes at a time")
+            directory = Directory("pebble", pebble.directory_url, ("bench", mac), pebble.ca_bundle)
+            theirs = timed(directory, work / "pebble", count, concurrency)
+        finally:
+            pebble.stop()
+    return ours, theirs
+
+
+def report(ours: Throughput, theirs: Throughput, argv: Sequence[str]) -> str:
+    lines = [
+        f"command: python -m bench acme {' '.join(argv)}".rstrip(),
+        f"machine: {os.cpu_count()} cores; openacm --workers {OPENACM_WORKERS}",
+    ]
+    for result in (ours, theirs):
+        lines.append(
+            f"{result.name:8} {result.certificates} certificates in {result.seconds:.1f} s: "
+            f"{result.per_second:.2f} per second (issuing CA key {result.issuer_key})"
+        )
+    lines.append(f"openacm / Pebble: {ours.per_second / theirs.per_second:.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench acme", description=__doc__)
+    parser.add_argument("--certs", type=int, default=60, help="certificates per server")
+    parser.add_argument("--concurrency", type=int, default=4, help="lego processes at once")
+    options = parser.parse_args(argv)
+    for tool in (LEGO, PEBBLE):
+        if not os.access(tool, os.X_OK):
+            print(f"bench acme: {tool} is missing (apt-get install lego pebble)", file=sys.stderr)
+            return 2
+    with only_run_on_this_machine() as holder:
+        if holder is not None:
+            say(f"another bench run (pid {holder}) is measuring on this machine; try later")
+            return 3
+        try:
+            ours, theirs = run(options.certs, options.concurrency)
+        except (ServerError, RuntimeError) as error:
+            print(f"bench acme: {error}", file=sys.stderr)
+            return 2
+    print(report(ours, theirs, argv))
+    return 0
