@@ -220,6 +220,9 @@ def create_app(settings: Settings) -> OpenAcmApp:
     )
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
     leaf_issuer = LeafIssuer(runtime.db, runtime.cipher, ca, keys_pool, settings.issuance)
+    private_issuer = AcmPrivateIssuer(
+        runtime.db, runtime.cipher, leaf_issuer, pca_service.issuer, settings.quotas
+    )
     worker = ValidationWorker(
         runtime.db,
         DnsChecker(resolvers_of(settings.validation), timeout=settings.validation.dns_timeout),
@@ -227,9 +230,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
         settings.validation,
         settings.issuance,
         # Private certificates requested through ACM: signed by ACM-PCA's own issuance path.
-        private=AcmPrivateIssuer(
-            runtime.db, runtime.cipher, leaf_issuer, pca_service.issuer, settings.quotas
-        ),
+        private=private_issuer,
         # Public certificates of acme regions: from the upstream ACME CA (docs/acme-issuer.md).
         acme=AcmeUpstream(
             runtime.db, runtime.cipher, settings.acme, validation_key,
@@ -268,6 +269,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
         runtime.db, runtime.cipher, leaf_issuer, worker.dns, api_base_url(settings),
         settings.acme_server.challenges, settings.quotas,
         ChallengePorts(settings.acme_server.http01_port, settings.acme_server.tls_alpn01_port),
+        private_issuer, pca_service.revocation,
     )  # fmt: skip
 
     async def healthz(_: Request) -> Response:

@@ -33,6 +33,8 @@ from openacm.protocol.acme import AcmeJws
 from tests.conftest import Tenant, _tenant, finish_server, pki_env, start_server
 from tests.integration.test_acme_endpoints import error_of
 from tests.integration.test_acme_server import lego, needs_certbot, needs_lego, verified_leaf
+from tests.integration.test_associations import openacm_client
+from tests.integration.test_private_certificates import make_root_ca
 from tests.support.acme_client import (
     AcmeTestClient,
     Endpoint,
@@ -432,3 +434,104 @@ def test_key_change(tenant: Tenant) -> None:
     assert client.post(client.kid or "", None).status_code == 200
     client.key = old_key
     assert problem_type(client.post(client.kid or "", None)) == "malformed"
+
+
+def private_endpoint(tenant: Tenant, bind: BindServer) -> tuple[Endpoint, str, str]:
+    """An endpoint issuing from an ACTIVE private EC P-256 root ACM may use, with a VALID
+    domain validation: (endpoint, domain, root PEM)."""
+    ca_arn, root_pem = make_root_ca(tenant, key="EC_prime256v1", signing="SHA256WITHECDSA")
+    endpoint = create_endpoint(tenant.acm, CertificateTags=[{"Key": "ca", "Value": "private"}])
+    openacm = openacm_client(tenant.server, tenant.key)
+    openacm.put_acme_endpoint_certificate_authority(
+        AcmeEndpointArn=endpoint.arn, CertificateAuthorityArn=ca_arn
+    )
+    domain = fresh_domain()
+    validated(tenant, bind, endpoint.arn, domain, ExactDomain="ENABLED", Subdomains="ENABLED")
+    return endpoint, domain, root_pem
+
+
+def verify_under(root_pem: str, chain: Path, tmp_path: Path) -> x509.Certificate:
+    roots = tmp_path / "private-root.pem"
+    roots.write_text(root_pem)
+    verified = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(roots), "-untrusted", str(chain), str(chain)],
+        capture_output=True,
+        text=True,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    return x509.load_pem_x509_certificates(chain.read_bytes())[0]
+
+
+@needs_lego
+def test_lego_with_a_private_ca_backed_endpoint(
+    tenant: Tenant, bind_server: BindServer, tmp_path: Path
+) -> None:
+    endpoint, domain, root_pem = private_endpoint(tenant, bind_server)
+    openacm = openacm_client(tenant.server, tenant.key)
+    missing = f"arn:aws:acm-pca:us-east-1:{tenant.account_id}:certificate-authority/{uuid.uuid4()}"
+    for arn, code in (
+        (missing, "ResourceNotFoundException"),
+        (missing.replace("us-east-1", "eu-west-1"), "ValidationException"),
+    ):
+        error = error_of(
+            lambda arn=arn: openacm.put_acme_endpoint_certificate_authority(
+                AcmeEndpointArn=endpoint.arn, CertificateAuthorityArn=arn
+            )
+        )
+        assert error["Code"] == code
+    # ACM's view of the endpoint keeps the model's union.
+    described = tenant.acm.describe_acme_endpoint(AcmeEndpointArn=endpoint.arn)["AcmeEndpoint"]
+    assert list(described["CertificateAuthority"]) == ["PublicCertificateAuthority"]
+
+    done = run_lego(bind_server, endpoint, tmp_path, "--domains", domain, "run")
+    assert done.returncode == 0, done.stdout + done.stderr + tenant.server.log()[-3000:]
+    chain = tmp_path / "certificates" / f"{domain}.crt"
+    first = verify_under(root_pem, chain, tmp_path)
+    renewed = run_lego(
+        bind_server, endpoint, tmp_path, "--domains", domain, "renew", "--days", "400",
+        "--no-random-sleep",
+    )  # fmt: skip
+    assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+    second = verify_under(root_pem, chain, tmp_path)
+    assert second.serial_number != first.serial_number
+
+    listed = acme_certificates(tenant)
+    assert len(listed) == 2
+    detail = tenant.acm.describe_certificate(CertificateArn=listed[0]["CertificateArn"])
+    certificate = detail["Certificate"]
+    assert certificate["Type"] == "PRIVATE"
+    assert certificate["CertificateKeyPairOrigin"] == "ACME"
+    assert certificate["AcmeEndpointArn"] == endpoint.arn
+    assert certificate["CertificateAuthorityArn"].startswith("arn:aws:acm-pca:")
+    tags = tenant.acm.list_tags_for_certificate(CertificateArn=listed[0]["CertificateArn"])
+    assert tags["Tags"] == [{"Key": "ca", "Value": "private"}]
+
+    revoked = run_lego(bind_server, endpoint, tmp_path, "--domains", domain, "revoke")
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    statuses = sorted(
+        tenant.acm.describe_certificate(CertificateArn=s["CertificateArn"])["Certificate"]["Status"]
+        for s in acme_certificates(tenant)
+    )
+    assert statuses == ["ISSUED", "REVOKED"]
+
+
+@needs_certbot
+def test_certbot_with_a_private_ca_backed_endpoint(
+    tenant: Tenant, bind_server: BindServer, tmp_path: Path
+) -> None:
+    endpoint, domain, root_pem = private_endpoint(tenant, bind_server)
+    command = ["certbot", "--non-interactive"]
+    for option in ("config", "work", "logs"):
+        command += [f"--{option}-dir", str(tmp_path / option)]
+    command += ["certonly", "--agree-tos", "-m", "ops@openacm-test.com", "--server", endpoint.url]
+    command += ["--eab-kid", endpoint.eab[0], "--eab-hmac-key", endpoint.eab[1]]
+    command += ["--manual", "--preferred-challenges", "dns", "--manual-auth-hook", "/bin/false"]
+    command += ["--key-type", "ecdsa", "-d", f"www.{domain}"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr + tenant.server.log()[-3000:]
+    leaf = verify_under(
+        root_pem, tmp_path / "config" / "live" / f"www.{domain}" / "fullchain.pem", tmp_path
+    )
+    assert leaf.extensions.get_extension_for_class(
+        x509.SubjectAlternativeName
+    ).value.get_values_for_type(x509.DNSName) == [f"www.{domain}"]

@@ -13,6 +13,7 @@ from openacm.adapters.store.schema import (
     acme_client_accounts,
     acme_nonces,
     acme_orders,
+    certificates,
 )
 
 
@@ -135,6 +136,21 @@ class AcmeStateStore:
             .where(acme_client_accounts.c.account_id == account_id)
             .values(jwk_json=orjson.dumps(jwk).decode(), thumbprint=thumbprint)
         )
+
+    def private_certificate_arn(
+        self, account_id: str, region: str, endpoint_arn: str, certificate_pem: str
+    ) -> str | None:
+        """The ACM certificate an endpoint backed by a private CA issued as `certificate_pem`
+        (through the account's PRIVATE certificates, an indexed scope)."""
+        c = certificates.c
+        query = select(c.arn).where(
+            c.account_id == account_id,
+            c.region == region,
+            c.type == "PRIVATE",
+            c.acme_endpoint_arn == endpoint_arn,
+            c.certificate_pem == certificate_pem,
+        )
+        return self.conn.execute(query).scalar_one_or_none()
 
     # -- orders ---------------------------------------------------------------------------
 

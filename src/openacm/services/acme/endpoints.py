@@ -24,10 +24,12 @@ from openacm.adapters.store.acme_endpoints import AcmeEndpointStore
 from openacm.adapters.store.acme_resources import BindingStore, DomainValidationStore
 from openacm.adapters.store.certificates import TagStore
 from openacm.adapters.store.database import Database
+from openacm.adapters.store.pca import PrivateCaStore
 from openacm.config import Settings
 from openacm.domain.acme_endpoints import (
     ACTIVE,
     DEFAULT_CONTACT,
+    PRIVATE_CA_MEMBER,
     AcmeEndpointRecord,
     acme_endpoint_arn,
     endpoint_view,
@@ -284,4 +286,36 @@ class AcmeEndpointOperations:
             tags = TagStore(conn)
             for arn in (record.arn, *children):
                 tags.remove(arn, [tag.key for tag in tags.list(arn)])
+        return {}
+
+    # -- PutAcmeEndpointCertificateAuthority (openacm's API) ------------------------------
+
+    def put_acme_endpoint_certificate_authority(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The endpoint issues from an ACM-PCA CA of the installation (or, without one, from
+        the builtin public CA again). The CA must exist in the endpoint's region; whether it
+        may issue for ACM (ACTIVE, ACM's permission) is checked at each finalize, as for
+        RequestCertificate's private certificates."""
+        ca_arn = params.get("CertificateAuthorityArn")
+        with self.db.write() as conn:
+            store = AcmeEndpointStore(conn)
+            record = self.load(
+                store, ctx, params["AcmeEndpointArn"], "PutAcmeEndpointCertificateAuthority"
+            )
+            authority = {
+                member: value
+                for member, value in record.certificate_authority.items()
+                if member != PRIVATE_CA_MEMBER
+            }
+            if ca_arn:
+                parsed = parse_arn(ca_arn)
+                if parsed.region != record.region or parsed.partition != ctx.partition:
+                    raise ValidationError(
+                        f"The certificate authority {ca_arn} is not in {record.region}."
+                    )
+                if PrivateCaStore(conn).get(ca_arn) is None:
+                    raise ResourceNotFoundError(f"Could not find certificate authority {ca_arn}.")
+                authority[PRIVATE_CA_MEMBER] = ca_arn
+            store.replace(replace(record, certificate_authority=authority, updated_at=ctx.now))
         return {}

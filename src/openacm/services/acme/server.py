@@ -36,6 +36,7 @@ from openacm.adapters.store.acme_server import (
 from openacm.adapters.store.certificates import CertificateStore, TagStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
+from openacm.adapters.store.pca import IssuedCertificateStore, PrivateCaStore
 from openacm.config import Quotas
 from openacm.domain.acme_endpoints import ACTIVE, AcmeEndpointRecord
 from openacm.domain.acme_resources import uncovered
@@ -56,12 +57,14 @@ from openacm.domain.acme_server import (
 )
 from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord
-from openacm.domain.errors import LimitExceededError
+from openacm.domain.errors import ApiError, LimitExceededError
 from openacm.domain.renewal import renewal_due_at
 from openacm.services.acm.certificates import check_certificate_quotas
+from openacm.services.acm.private_issuance import AcmPrivateIssuer
 from openacm.services.acm.revocation import revoke_issued
 from openacm.services.context import CallContext
 from openacm.services.events import emit_available
+from openacm.services.pca.revocation import PrivateCaRevocation, crl_enabled
 from openacm.services.pki.builtin_ca import LoadedCa
 from openacm.services.pki.leaf_issuer import IssuanceRefused, LeafIssuer, serial_hex
 
@@ -133,8 +136,12 @@ class AcmeServer:
         challenges: tuple[str, ...] = (),
         quotas: Quotas | None = None,
         ports: ChallengePorts | None = None,
+        private: AcmPrivateIssuer | None = None,
+        revocation: PrivateCaRevocation | None = None,
     ) -> None:
         self.db = db
+        self.revocation = revocation
+        self.private = private
         self.ports = ports or ChallengePorts()
         self.quotas = quotas or Quotas()
         self.cipher = cipher
@@ -575,6 +582,9 @@ class AcmeServer:
             raise malformed("finalize needs a csr")
         csr = check_csr(b64url_decode(csr_text), order.identifiers, endpoint.allowed_key_algorithms)
         record = _acme_record(endpoint, account, order, csr.key_algorithm, csr.names, now)
+        if endpoint.private_ca_arn:
+            self._finalize_private(endpoint, order_id, record, b64url_decode(csr_text), now)
+            return self.order(endpoint, account, order_id, now)
         try:
             leaf = self.issuer.prepare_for_public_key(record, csr.public_key, now=now)
         except IssuanceRefused as exc:
@@ -629,6 +639,48 @@ class AcmeServer:
                 )
         log.info("acme finalize", extra={"arn": record.arn, "issued": outcome.issued})
         return self.order(endpoint, account, order_id, now)
+
+    def _finalize_private(
+        self,
+        endpoint: AcmeEndpointRecord,
+        order_id: str,
+        record: CertificateRecord,
+        csr_der: bytes,
+        now: float,
+    ) -> None:
+        """A private-CA-backed endpoint: the CA signs the client's CSR through ACM's private
+        issuance (the CA's status and ACM's permission checked, ACM's template and validity),
+        in one transaction with the order's move; a refusal leaves the order ready."""
+        if self.private is None:
+            raise AcmeProblem("serverInternal", "private issuance is not available", 500)
+        private = replace(
+            record,
+            type="PRIVATE",
+            validation_method=None,
+            certificate_authority_arn=endpoint.private_ca_arn,
+        )
+        csr_pem = x509.load_der_x509_csr(csr_der).public_bytes(serialization.Encoding.PEM)
+        with self.db.write() as conn:
+            states = AcmeStateStore(conn)
+            if not states.set_order(order_id, status="processing", now=now, expect="ready"):
+                raise AcmeProblem("orderNotReady", "the order is already being finalized", 403)
+            try:
+                signed = self.private.sign_request(conn, private, csr_pem, now)
+            except ApiError as exc:
+                raise AcmeProblem(
+                    "badCSR", f"the private CA refuses the CSR: {exc.message}"
+                ) from exc
+            if isinstance(signed, str):
+                raise AcmeProblem(
+                    "unauthorized", f"the private CA does not issue for ACM: {signed}", 403
+                )
+            CertificateStore(conn).insert(signed, None)
+            TagStore(conn).put(signed.arn, list(endpoint.certificate_tags))
+            emit_available(conn, signed, "ISSUANCE", now)
+            states.set_order(
+                order_id, status="valid", now=now, expect="processing", certificate_arn=signed.arn
+            )
+        log.info("acme finalize", extra={"arn": signed.arn, "private_ca": endpoint.private_ca_arn})
 
     def _check_quotas(
         self, certificates: CertificateStore, endpoint: AcmeEndpointRecord, now: float
@@ -714,26 +766,80 @@ class AcmeServer:
         except ValueError as exc:
             raise malformed("the certificate is not DER") from exc
         serial = serial_hex(certificate.serial_number)
+        pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
         with self.db.write() as conn:
+            private = self._issued_privately(conn, endpoint, pem)
+            if private is not None:
+                self._check_revoker(private, account, certificate, certificate_key)
+                self._revoke_private(conn, private, certificate, reason, now)
+                return
             record, issuing = self._issued(conn, serial, certificate)
             if record.acme_endpoint_arn != endpoint.arn:
                 raise AcmeProblem(
                     "unauthorized", "this endpoint did not issue this certificate", status=403
                 )
-            if account is None:
-                if not _same_key(certificate_key, certificate.public_key()):
-                    raise AcmeProblem(
-                        "unauthorized", "the request is not signed by the certificate's key", 403
-                    )
-            elif record.acme_account_id != account.account_id:
-                raise AcmeProblem(
-                    "unauthorized", "this account did not order this certificate", status=403
-                )
+            self._check_revoker(record, account, certificate, certificate_key)
             if record.status == "REVOKED" or not revoke_issued(
                 conn, record, issuing, reason, self.issuer.issuance, now=now
             ):
                 raise AcmeProblem("alreadyRevoked", "the certificate is already revoked")
         issuing.ocsp.invalidate(certificate.serial_number)
+        log.info("acme certificate revoked", extra={"arn": record.arn, "reason": reason})
+
+    @staticmethod
+    def _check_revoker(
+        record: CertificateRecord,
+        account: AcmeAccount | None,
+        certificate: x509.Certificate,
+        certificate_key: Any,
+    ) -> None:
+        """§7.6: the account that ordered the certificate, or the certificate's own key."""
+        if account is None:
+            if not _same_key(certificate_key, certificate.public_key()):
+                raise AcmeProblem(
+                    "unauthorized", "the request is not signed by the certificate's key", 403
+                )
+        elif record.acme_account_id != account.account_id:
+            raise AcmeProblem(
+                "unauthorized", "this account did not order this certificate", status=403
+            )
+
+    def _issued_privately(
+        self, conn: Connection, endpoint: AcmeEndpointRecord, pem: str
+    ) -> CertificateRecord | None:
+        arn = AcmeStateStore(conn).private_certificate_arn(
+            endpoint.account_id, endpoint.region, endpoint.arn, pem
+        )
+        return None if arn is None else CertificateStore(conn).get(arn, with_bodies=True)
+
+    def _revoke_private(
+        self,
+        conn: Connection,
+        record: CertificateRecord,
+        certificate: x509.Certificate,
+        reason: str,
+        now: float,
+    ) -> None:
+        """A certificate of a private CA: revoked at its CA (serial, CRL when the CA
+        publishes one, OCSP) and in ACM, in one transaction, as ACM-PCA's RevokeCertificate
+        does."""
+        if self.revocation is None or record.certificate_authority_arn is None:
+            raise AcmeProblem("serverInternal", "private revocation is not available", 500)
+        ca = PrivateCaStore(conn).get(record.certificate_authority_arn)
+        serial = serial_hex(certificate.serial_number)
+        if record.status == "REVOKED" or ca is None:
+            raise AcmeProblem("alreadyRevoked", "the certificate is already revoked")
+        if not IssuedCertificateStore(conn).revoke(
+            ca.arn, serial, _PCA_REASONS.get(reason, reason), now
+        ):
+            raise AcmeProblem("alreadyRevoked", "the certificate is already revoked")
+        CertificateStore(conn).replace(
+            replace(record, status="REVOKED", revoked_at=now, revocation_reason=reason),
+            None,
+        )
+        if crl_enabled(ca):
+            self.revocation.regenerate_crl(conn, ca, now=now)
+        self.revocation.invalidate(ca.arn, certificate.serial_number)
         log.info("acme certificate revoked", extra={"arn": record.arn, "reason": reason})
 
     # -- key rollover and renewal information ---------------------------------------------
@@ -875,6 +981,10 @@ def _key_identifier(ca: x509.Certificate) -> bytes:
         return ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:
         return x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest
+
+
+# ACM-PCA's name of the one reason ACM names otherwise.
+_PCA_REASONS = {"CA_COMPROMISE": "CERTIFICATE_AUTHORITY_COMPROMISE"}
 
 
 def _revocation_reason(code: Any) -> str:
