@@ -9,9 +9,10 @@ VALID domain validation (the model's behaviour: authorizations are valid at once
 with PEBBLE_VA_ALWAYS_VALID (validation succeeds without a lookup; lego still answers the
 challenge, which openacm's path has none of). openacm runs as it is deployed (`--workers` one
 per core, SQLite, audit record per change, pkilint before signing); Pebble keeps everything in
-memory. The issuing CA's key type of each is printed with the figures: openacm's builtin CA
-signs EC leaves with its P-256 intermediate; Pebble's CA key is whatever its build makes
-(RSA 2048 in Debian's), which the run reports rather than hides.
+memory. The issuing CA's key type of each is printed with the figures: openacm runs twice, from
+its builtin CA (EC leaves signed by its P-384 intermediate) and from a private EC P-256 root of
+ACM-PCA backing the same endpoint; Pebble's CA key is whatever its build makes (RSA 2048 in
+Debian's, not configurable), which the run reports rather than hides.
 """
 
 from __future__ import annotations
@@ -144,6 +145,83 @@ def _openacm_directory(server: RunningServer, bind: Any) -> Directory:
     return Directory("openacm", url, (credentials["KeyId"], credentials["MacKey"]))
 
 
+def _private_p256_ca(server: RunningServer) -> str:
+    """An ACTIVE EC P-256 root of ACM-PCA that ACM may issue from."""
+    import boto3
+
+    pca = boto3.client(
+        "acm-pca",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=server.target.access_key,
+        aws_secret_access_key=server.target.secret_key,
+    )
+    arn: str = pca.create_certificate_authority(
+        CertificateAuthorityType="ROOT",
+        CertificateAuthorityConfiguration={
+            "KeyAlgorithm": "EC_prime256v1",
+            "SigningAlgorithm": "SHA256WITHECDSA",
+            "Subject": {"CommonName": "bench P-256 root", "Organization": "openacm bench"},
+        },
+    )["CertificateAuthorityArn"]
+
+    def status() -> str:
+        found = pca.describe_certificate_authority(CertificateAuthorityArn=arn)
+        return str(found["CertificateAuthority"]["Status"])
+
+    _wait(lambda: status() != "CREATING")
+    csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+    issued = pca.issue_certificate(
+        CertificateAuthorityArn=arn,
+        Csr=csr.encode(),
+        SigningAlgorithm="SHA256WITHECDSA",
+        TemplateArn="arn:aws:acm-pca:::template/RootCACertificate/V1",
+        Validity={"Type": "YEARS", "Value": 5},
+    )["CertificateArn"]
+    certificate: dict[str, str] = {}
+
+    def fetched() -> bool:
+        try:
+            got = pca.get_certificate(CertificateAuthorityArn=arn, CertificateArn=issued)
+        except pca.exceptions.RequestInProgressException:
+            return False
+        certificate["pem"] = got["Certificate"]
+        return True
+
+    _wait(fetched)
+    pca.import_certificate_authority_certificate(
+        CertificateAuthorityArn=arn, Certificate=certificate["pem"].encode()
+    )
+    pca.create_permission(
+        CertificateAuthorityArn=arn,
+        Principal="acm.amazonaws.com",
+        Actions=["IssueCertificate", "GetCertificate", "ListPermissions"],
+    )
+    return arn
+
+
+def _use_private_ca(server: RunningServer, directory: Directory, ca_arn: str) -> Directory:
+    """The same endpoint, now issuing from `ca_arn` (openacm's own API)."""
+    import botocore.session
+
+    from openacm.protocol.model import MODELS_PATH
+
+    session = botocore.session.Session()
+    session.set_config_variable("data_path", str(MODELS_PATH))
+    openacm = session.create_client(
+        "openacm",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=server.target.access_key,
+        aws_secret_access_key=server.target.secret_key,
+    )
+    endpoint_arn = acm_client(server).list_acme_endpoints()["AcmeEndpoints"][0]["AcmeEndpointArn"]
+    openacm.put_acme_endpoint_certificate_authority(
+        AcmeEndpointArn=endpoint_arn, CertificateAuthorityArn=ca_arn
+    )
+    return dataclasses.replace(directory, name="openacm-private")
+
+
 def _wait(condition: Callable[[], bool], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -152,7 +230,7 @@ def _wait(condition: Callable[[], bool], seconds: float = 60) -> None:
         time.sleep(0.2)
 
 
-def run(count: int, concurrency: int) -> tuple[Throughput, Throughput]:
+def run(count: int, concurrency: int) -> tuple[Throughput, Throughput, Throughput]:
     from tests.support.bind import BindServer  # imports pytest
     from tests.support.pebble import PebbleServer
 
@@ -177,7 +255,11 @@ def run(count: int, concurrency: int) -> tuple[Throughput, Throughput]:
         )
         with running(target, work / "openacm-server") as server:
             say(f"openacm: {count} certificates, {concurrency} lego processes at a time")
-            ours = timed(_openacm_directory(server, bind), work / "openacm", count, concurrency)
+            directory = _openacm_directory(server, bind)
+            builtin = timed(directory, work / "openacm", count, concurrency)
+            say("openacm, the same endpoint backed by a private EC P-256 CA")
+            directory = _use_private_ca(server, directory, _private_p256_ca(server))
+            private = timed(directory, work / "openacm-private", count, concurrency)
         mac = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
         pebble = PebbleServer(
             bind.nameserver_spec,
@@ -193,20 +275,22 @@ def run(count: int, concurrency: int) -> tuple[Throughput, Throughput]:
             theirs = timed(directory, work / "pebble", count, concurrency)
         finally:
             pebble.stop()
-    return ours, theirs
+    return builtin, private, theirs
 
 
-def report(ours: Throughput, theirs: Throughput, argv: Sequence[str]) -> str:
+def report(results: Sequence[Throughput], argv: Sequence[str]) -> str:
     lines = [
         f"command: python -m bench acme {' '.join(argv)}".rstrip(),
         f"machine: {os.cpu_count()} cores; openacm --workers {OPENACM_WORKERS}",
     ]
-    for result in (ours, theirs):
+    for result in results:
         lines.append(
-            f"{result.name:8} {result.certificates} certificates in {result.seconds:.1f} s: "
+            f"{result.name:16} {result.certificates} certificates in {result.seconds:.1f} s: "
             f"{result.per_second:.2f} per second (issuing CA key {result.issuer_key})"
         )
-    lines.append(f"openacm / Pebble: {ours.per_second / theirs.per_second:.2f}")
+    pebble = results[-1]
+    for result in results[:-1]:
+        lines.append(f"{result.name} / Pebble: {result.per_second / pebble.per_second:.2f}")
     return "\n".join(lines)
 
 
@@ -224,9 +308,9 @@ def main(argv: Sequence[str]) -> int:
             say(f"another bench run (pid {holder}) is measuring on this machine; try later")
             return 3
         try:
-            ours, theirs = run(options.certs, options.concurrency)
+            results = run(options.certs, options.concurrency)
         except (ServerError, RuntimeError) as error:
             print(f"bench acme: {error}", file=sys.stderr)
             return 2
-    print(report(ours, theirs, argv))
+    print(report(results, argv))
     return 0
