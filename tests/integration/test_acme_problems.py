@@ -25,6 +25,7 @@ from tests.support.acme_client import (
     create_endpoint,
     csr_der_b64,
     ec_key,
+    ed25519_key,
     problem_type,
     rsa_key,
 )
@@ -61,7 +62,7 @@ def test_directory_and_nonces(sqlite_tenant: Tenant) -> None:
 
 def test_accounts_with_each_algorithm(sqlite_tenant: Tenant) -> None:
     endpoint = directory_of(sqlite_tenant)
-    for key in (ec_key(), ec_key(ec.SECP384R1()), rsa_key()):
+    for key in (ec_key(), ec_key(ec.SECP384R1()), rsa_key(), ed25519_key()):
         client = endpoint.client(key)
         created = client.new_account(contact=["mailto:ops@example.com"])
         assert created.status_code == 201, created.text
@@ -107,7 +108,7 @@ def test_bad_jws(sqlite_tenant: Tenant) -> None:
     }
     answer = client.post_body(url, forged)
     assert problem_type(answer) == "badSignatureAlgorithm"
-    assert answer.json()["algorithms"] == ["RS256", "ES256", "ES384"]
+    assert answer.json()["algorithms"] == ["RS256", "ES256", "ES384", "EdDSA"]
 
     answer = client.post(url + "?elsewhere", {}, use_jwk=True)
     assert problem_type(answer) == "unauthorized"

@@ -10,15 +10,21 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from josepy import jwa
 from josepy.jwk import JWK, JWKEC, JWKRSA, JWKOct
 
 from openacm.domain.acme_server import b64url
 from openacm.protocol.acme import AcmeJws
+from openacm.protocol.eddsa import JWKOKP, EdDSA
 
 
 def ec_key(curve: ec.EllipticCurve | None = None) -> JWK:
     return JWKEC(key=ec.generate_private_key(curve or ec.SECP256R1()))
+
+
+def ed25519_key() -> JWK:
+    return JWKOKP(key=Ed25519PrivateKey.generate())
 
 
 def rsa_key() -> JWK:
@@ -96,6 +102,8 @@ class AcmeTestClient:
     def algorithm(self) -> jwa.JWASignature:
         if isinstance(self.key, JWKRSA):
             return jwa.RS256
+        if isinstance(self.key, JWKOKP):
+            return EdDSA
         return ALGORITHM_OF[self.key.fields_to_partial_json()["crv"]]
 
     def signed_body(

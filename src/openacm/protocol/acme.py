@@ -2,7 +2,8 @@
 
 Every POST is a flattened JWS (§6.2). Before a handler of services/acme/server.py runs, the
 request is checked in this order: the JWS parses; its algorithm is one openacm verifies
-(RS256, ES256, ES384, through josepy: the signature code is josepy's, not ours); exactly one
+(RS256, ES256, ES384, EdDSA, through josepy: the signature code is josepy's and
+cryptography's, not ours); exactly one
 of `jwk` (newAccount) and `kid` (everything else) names the key; the `url` header is the
 URL the request was sent to; the signature verifies; and only then the nonce is spent, so a
 forged request cannot burn a client's nonces. Every answer, errors included, carries a fresh
@@ -29,14 +30,15 @@ from starlette.routing import Route
 
 from openacm.domain.acme_endpoints import AcmeEndpointRecord
 from openacm.domain.acme_server import AcmeProblem, b64url, b64url_decode, malformed
+from openacm.protocol import eddsa  # noqa: F401 (registers OKP keys and EdDSA with josepy)
 from openacm.protocol.acme_trail import AcmeTrail, Trace
 from openacm.services.acme.server import AcmeServer, Answer
 from openacm.services.clock import InstallationClock
 
 log = logging.getLogger("openacm.acme")
-# What josepy verifies and ACME allows (§6.2: no "none", no MAC). EdDSA is not among them:
-# josepy has no Ed25519 key type, and openacm does not hand-write JWS verification.
-ALGORITHMS = ("RS256", "ES256", "ES384")
+# What josepy verifies and ACME allows (§6.2: no "none", no MAC); EdDSA (Ed25519) through
+# the key type and algorithm protocol/eddsa.py registers with josepy.
+ALGORITHMS = ("RS256", "ES256", "ES384", "EdDSA")
 MAX_BODY_BYTES = 64 * 1024
 PROBLEM_TYPE = "application/problem+json"
 # RFC 9773 §4.3: how long a client should wait before asking for renewal info again.
