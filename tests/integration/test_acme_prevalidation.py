@@ -210,6 +210,13 @@ def test_pre_approved_orders(tenant: Tenant, bind_server: BindServer) -> None:
     assert answer.status_code == 201, answer.text
     order = answer.json()
     assert order["status"] == "ready"
+    # The account's orders list (§7.1.2.1), its own only.
+    account = client.post(client.kid or "", None).json()
+    listed = client.post(account["orders"], None).json()["orders"]
+    assert listed == [answer.headers["Location"]]
+    stranger = endpoint.client()
+    stranger.new_account()
+    assert problem_type(stranger.post(account["orders"], None)) == "unauthorized"
     for url in order["authorizations"]:
         authz = client.post(url, None).json()
         assert authz["status"] == "valid" and authz["challenges"] == []

@@ -227,6 +227,7 @@ def acme_routes(
         Route(f"{prefix}/new-order", signed("newOrder", wire.new_order), methods=["POST"]),
         Route(f"{prefix}/acct/{{ident}}", signed("account", wire.account, None), methods=["POST"]),
         Route(f"{prefix}/order/{{ident}}", signed("order", wire.order, False), methods=["POST"]),
+        Route(f"{prefix}/orders/{{ident}}", signed("orders", wire.orders, False), methods=["POST"]),
         Route(f"{prefix}/authz/{{ident}}", signed("authz", wire.authz, False), methods=["POST"]),
         Route(
             f"{prefix}/chall/{{ident:path}}",
@@ -468,6 +469,18 @@ class _Wire:
         now: float,
     ) -> Answer:
         return self.server.order(endpoint, account, ident, now)
+
+    def orders(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: Any,
+        signed: SignedRequest,
+        ident: str,
+        now: float,
+    ) -> Answer:
+        if ident != account.account_id:
+            raise AcmeProblem("unauthorized", "these are another account's orders", status=403)
+        return self.server.orders(endpoint, account, now)
 
     def authz(
         self,

@@ -176,6 +176,16 @@ class AcmeStateStore:
         row = self.conn.execute(query).first()
         return None if row is None else _order(row)
 
+    def orders_of(self, account_id: str, *, limit: int) -> list[AcmeOrder]:
+        c = acme_orders.c
+        query = (
+            select(acme_orders)
+            .where(c.account_id == account_id)
+            .order_by(c.created_at.desc())
+            .limit(limit)
+        )
+        return [_order(row) for row in self.conn.execute(query).all()]
+
     def order_by_certificate(self, endpoint_id: str, certificate_arn: str) -> AcmeOrder | None:
         c = acme_orders.c
         query = select(acme_orders).where(

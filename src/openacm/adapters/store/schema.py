@@ -632,6 +632,8 @@ acme_orders = Table(
     Column("error_json", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # An account's orders list (RFC 8555 §7.1.2.1), newest first.
+    Index("ix_acme_orders_account_id_created_at", "account_id", "created_at"),
 )
 
 # One per (order, identifier), with its one challenge (the type the endpoint offers).

@@ -73,6 +73,7 @@ DNS01 = "dns-01"
 HTTP01 = "http-01"
 TLS_ALPN01 = "tls-alpn-01"
 CHALLENGE_TIMEOUT_SECONDS = 10.0
+MAX_LISTED_ORDERS = 1000
 # The challenge type of an authorization a domain validation gave (it has no challenge).
 PRE_APPROVED = "pre-approved"
 
@@ -206,7 +207,9 @@ class AcmeServer:
             store = AcmeStateStore(conn)
             existing = store.account_by_key(endpoint.endpoint_id, thumbprint)
             if existing is not None:  # §7.3.1: the key's account, 200 and its URL
-                return Answer(_account_view(existing), 200, urls.of("acct", existing.account_id))
+                return Answer(
+                    _account_view(existing, urls), 200, urls.of("acct", existing.account_id)
+                )
             if payload.get("onlyReturnExisting"):
                 raise AcmeProblem("accountDoesNotExist", "no account has this key")
             contact = _contact(payload, required=endpoint.contact == "REQUIRED")
@@ -223,7 +226,7 @@ class AcmeServer:
             )
             store.add_account(account)
         log.info("acme account created", extra={"endpoint": endpoint.arn})
-        return Answer(_account_view(account), 201, urls.of("acct", account.account_id))
+        return Answer(_account_view(account, urls), 201, urls.of("acct", account.account_id))
 
     def _bind(
         self,
@@ -271,7 +274,9 @@ class AcmeServer:
                 )
         changed = replace(account, contact=contact, status=status)
         return Answer(
-            _account_view(changed), 200, self.urls(endpoint).of("acct", account.account_id)
+            _account_view(changed, self.urls(endpoint)),
+            200,
+            self.urls(endpoint).of("acct", account.account_id),
         )
 
     # -- orders ---------------------------------------------------------------------------
@@ -346,6 +351,19 @@ class AcmeServer:
             challenge_validated_at=now if pre_approved else None,
             challenge_error=None,
         )
+
+    def orders(self, endpoint: AcmeEndpointRecord, account: AcmeAccount, now: float) -> Answer:
+        """The account's orders still pending or ready (§7.1.2.1: the server may leave out
+        the others), newest first, at most MAX_LISTED_ORDERS."""
+        with self.db.read() as conn:
+            found = AcmeStateStore(conn).orders_of(account.account_id, limit=MAX_LISTED_ORDERS)
+        urls = self.urls(endpoint)
+        listed = [
+            urls.of("order", order.order_id)
+            for order in found
+            if _order_at(order, now).status in ("pending", "ready")
+        ]
+        return Answer({"orders": listed})
 
     def order(
         self, endpoint: AcmeEndpointRecord, account: AcmeAccount, order_id: str, now: float
@@ -867,7 +885,7 @@ class AcmeServer:
             store.change_key(account.account_id, jwk=jwk, thumbprint=thumbprint)
         log.info("acme account key changed", extra={"endpoint": endpoint.arn})
         changed = replace(account, jwk=jwk, thumbprint=thumbprint)
-        return Answer(_account_view(changed), 200, urls.of("acct", account.account_id))
+        return Answer(_account_view(changed, urls), 200, urls.of("acct", account.account_id))
 
     def renewal_info(self, endpoint: AcmeEndpointRecord, cert_id: str) -> dict[str, Any]:
         """RFC 9773: the suggested window to renew the certificate `cert_id` names
@@ -1038,9 +1056,12 @@ def _contact(payload: Mapping[str, Any], *, required: bool) -> list[str]:
     return list(contact)
 
 
-def _account_view(account: AcmeAccount) -> dict[str, Any]:
-    # No "orders" list: listing an account's orders (§7.1.2.1) is not built yet.
-    return {"status": account.status, "contact": account.contact}
+def _account_view(account: AcmeAccount, urls: Urls) -> dict[str, Any]:
+    return {
+        "status": account.status,
+        "contact": account.contact,
+        "orders": urls.of("orders", account.account_id),
+    }
 
 
 def _challenge_view(urls: Urls, authz: AcmeAuthorization, kind: str) -> dict[str, Any]:

@@ -4,8 +4,8 @@ Revision ID: 0012
 Revises: 0010
 Create Date: 2026-12-04 17:00:00
 
-The chain is re-linked when the branches merge. Adds two tables and the binding an ACME
-account was registered with.
+The chain is re-linked when the branches merge. Adds two tables, the binding an ACME
+account was registered with, and the index of an account's orders list.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("acme_orders", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_acme_orders_account_id_created_at", ["account_id", "created_at"], unique=False
+        )
     with op.batch_alter_table("acme_client_accounts", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("external_account_binding_arn", sa.String(length=200), nullable=True)
@@ -75,3 +79,5 @@ def downgrade() -> None:
     op.drop_table("acme_external_account_bindings")
     with op.batch_alter_table("acme_client_accounts", schema=None) as batch_op:
         batch_op.drop_column("external_account_binding_arn")
+    with op.batch_alter_table("acme_orders", schema=None) as batch_op:
+        batch_op.drop_index("ix_acme_orders_account_id_created_at")
