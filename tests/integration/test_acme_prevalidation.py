@@ -27,7 +27,7 @@ from josepy import jwa
 from josepy.jwk import JWK, JWKEC
 from sqlalchemy import select
 
-from openacm.adapters.store.schema import audit_events
+from openacm.adapters.store.schema import audit_events, event_outbox
 from openacm.domain.acme_server import b64url
 from openacm.protocol.acme import AcmeJws
 from tests.conftest import Tenant, _tenant, finish_server, pki_env, start_server
@@ -402,6 +402,13 @@ def test_acme_certificates_are_acm_certificates(tenant: Tenant, bind_server: Bin
         assert (name, None) in events
     assert ("AcmeRevokeCert", "unauthorized") in events
     assert ("AcmeFinalize", "rateLimited") in events
+    # An ACM Certificate Available event for each certificate issued.
+    outbox = tenant.server.query(
+        select(event_outbox.c.resource_arn).where(
+            event_outbox.c.detail_type == "ACM Certificate Available"
+        )
+    )
+    assert set(arns.values()) <= {row.resource_arn for row in outbox}
     metrics = httpx.get(f"{tenant.server.endpoint}/metrics").text
     assert 'openacm_api_requests_total{operation="finalize",outcome="Success",service="acme"}' in (
         metrics
