@@ -93,3 +93,12 @@ def test_nobody_answers(tenant: Tenant, bind_server: BindServer) -> None:
     assert client.post(challenges["tls-alpn-01"]["url"], {}).json()["status"] == "pending"
     missing = client.post(challenges["dns-01"]["url"].replace("dns-01", "tls-sni-01"), {})
     assert problem_type(missing) == "malformed"
+
+
+def test_a_wildcard_is_offered_dns01_only(tenant: Tenant) -> None:
+    client = create_endpoint(tenant.acm).client()
+    client.new_account()
+    order = client.new_order("*.wild.openacm-test.com").json()
+    authz = client.post(order["authorizations"][0], None).json()
+    assert [c["type"] for c in authz["challenges"]] == ["dns-01"]
+    assert authz["wildcard"] is True

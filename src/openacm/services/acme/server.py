@@ -294,19 +294,20 @@ class AcmeServer:
         with self.db.read() as conn:
             validations = DomainValidationStore(conn).of_endpoint(endpoint.arn)
         outside = uncovered(identifiers, validations)
-        if outside and not self.challenges:
-            # PRE_APPROVED: only names a VALID domain validation covers (§7.4: one
-            # subproblem per refused identifier).
+        refused = [name for name in outside if not self._challenge_types(name)]
+        if refused:
+            # PRE_APPROVED: only names a VALID domain validation covers, unless a challenge
+            # allowed here can prove them (§7.4: one subproblem per refused identifier).
             raise AcmeProblem(
                 "rejectedIdentifier",
-                "no domain validation of this endpoint covers " + ", ".join(outside),
+                "no domain validation of this endpoint covers " + ", ".join(refused),
                 subproblems=[
                     {
                         "type": ERROR_NAMESPACE + "rejectedIdentifier",
                         "detail": f"{name} is outside this endpoint's validated domains",
                         "identifier": {"type": "dns", "value": name},
                     }
-                    for name in outside
+                    for name in refused
                 ],
             )
         expires_at = now + ORDER_LIFETIME_SECONDS
@@ -345,7 +346,7 @@ class AcmeServer:
             identifier=name,
             status="valid" if pre_approved else "pending",
             expires_at=order.expires_at,
-            challenge_type=PRE_APPROVED if pre_approved else self.challenges[0],
+            challenge_type=PRE_APPROVED if pre_approved else self._challenge_types(name)[0],
             challenge_token="" if pre_approved else b64url(secrets.token_bytes(32)),
             challenge_status="valid" if pre_approved else "pending",
             challenge_validated_at=now if pre_approved else None,
@@ -432,10 +433,18 @@ class AcmeServer:
             authz = self._validate(replace(authz, challenge_type=kind), account, now)
         return Answer(_challenge_view(self.urls(endpoint), authz, kind))
 
+    def _challenge_types(self, name: str) -> tuple[str, ...]:
+        """The challenge types the installation allows that can prove `name`: a wildcard
+        only dns-01 (RFC 8555 §7.1.3, RFC 8737 §3)."""
+        if name.startswith("*."):
+            return tuple(kind for kind in self.challenges if kind == DNS01)
+        return self.challenges
+
     def _offered(self, authz: AcmeAuthorization) -> tuple[str, ...]:
-        """The challenge types of a pending authorization: those the installation allows
-        (and the one it was answered with, should the configuration have changed since)."""
-        return tuple(dict.fromkeys((*self.challenges, authz.challenge_type)))
+        """The challenge types of a pending authorization: those allowed for its name (and
+        the one it was answered with, should the configuration have changed since)."""
+        allowed = self._challenge_types(authz.identifier)
+        return tuple(dict.fromkeys((*allowed, authz.challenge_type)))
 
     def _validate(
         self, authz: AcmeAuthorization, account: AcmeAccount, now: float
