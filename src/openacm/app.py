@@ -38,9 +38,10 @@ from openacm.services.acm.private_issuance import AcmPrivateIssuer
 from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
+from openacm.services.acme.challenges import ChallengePorts
 from openacm.services.acme.endpoints import api_base_url
 from openacm.services.acme.prevalidation import PrevalidationWorker
-from openacm.services.acme.server import AcmeServer, ChallengePorts
+from openacm.services.acme.server import AcmeServer
 from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.background import BackgroundWork
 from openacm.services.clock import InstallationClock

@@ -22,8 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Connection
 
-from openacm.adapters.challenges import ChallengeFetchError, fetch_http01, fetch_tls_alpn01
-from openacm.adapters.dns.resolver import DnsChecker, DnsLookupError
+from openacm.adapters.dns.resolver import DnsChecker
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.acme_endpoints import AcmeEndpointStore
 from openacm.adapters.store.acme_resources import BindingStore, DomainValidationStore
@@ -48,12 +47,8 @@ from openacm.domain.acme_server import (
     b64url,
     b64url_decode,
     check_csr,
-    dns01_record_name,
-    dns01_txt_value,
-    key_authorization,
     malformed,
     order_identifiers,
-    tls_alpn01_refusal,
 )
 from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord
@@ -62,6 +57,7 @@ from openacm.domain.renewal import renewal_due_at
 from openacm.services.acm.certificates import check_certificate_quotas
 from openacm.services.acm.private_issuance import AcmPrivateIssuer
 from openacm.services.acm.revocation import revoke_issued
+from openacm.services.acme.challenges import DNS01, ChallengeChecker, ChallengePorts
 from openacm.services.context import CallContext
 from openacm.services.events import emit_available
 from openacm.services.pca.revocation import PrivateCaRevocation, crl_enabled
@@ -69,10 +65,6 @@ from openacm.services.pki.builtin_ca import LoadedCa
 from openacm.services.pki.leaf_issuer import IssuanceRefused, LeafIssuer, serial_hex
 
 log = logging.getLogger("openacm.acme")
-DNS01 = "dns-01"
-HTTP01 = "http-01"
-TLS_ALPN01 = "tls-alpn-01"
-CHALLENGE_TIMEOUT_SECONDS = 10.0
 MAX_LISTED_ORDERS = 1000
 # The challenge type of an authorization a domain validation gave (it has no challenge).
 PRE_APPROVED = "pre-approved"
@@ -97,14 +89,6 @@ class Urls:
             "renewalInfo": self.of("renewal-info"),
             "meta": {"externalAccountRequired": True},
         }
-
-
-@dataclass(frozen=True)
-class ChallengePorts:
-    """Where http-01 and tls-alpn-01 connect (80 and 443 unless configured otherwise)."""
-
-    http01: int = 80
-    tls_alpn01: int = 443
 
 
 class BindingProof(Protocol):
@@ -143,7 +127,7 @@ class AcmeServer:
         self.db = db
         self.revocation = revocation
         self.private = private
-        self.ports = ports or ChallengePorts()
+        self.checker = ChallengeChecker(dns, ports or ChallengePorts())
         self.quotas = quotas or Quotas()
         self.cipher = cipher
         # Challenge types for names outside the endpoint's domain validations (beyond the
@@ -449,12 +433,7 @@ class AcmeServer:
     def _validate(
         self, authz: AcmeAuthorization, account: AcmeAccount, now: float
     ) -> AcmeAuthorization:
-        check = {
-            DNS01: self._dns01,
-            HTTP01: self._http01,
-            TLS_ALPN01: self._tls_alpn01,
-        }[authz.challenge_type]
-        problem = check(authz, account.thumbprint)
+        problem = self.checker.check(authz, account.thumbprint)
         if problem is None:
             done = replace(
                 authz, status="valid", challenge_status="valid", challenge_validated_at=now
@@ -479,79 +458,6 @@ class AcmeServer:
             },
         )
         return done
-
-    def _dns01(self, authz: AcmeAuthorization, thumbprint: str) -> AcmeProblem | None:
-        """The TXT record at _acme-challenge.<name>, aliases followed (§8.4)."""
-        expected = dns01_txt_value(authz.challenge_token, thumbprint)
-        record_name = dns01_record_name(authz.identifier)
-        try:
-            found = self.dns.txt_values(record_name)
-        except DnsLookupError as exc:
-            return AcmeProblem("dns", f"TXT lookup of {record_name} failed: {exc}")
-        if expected in found:
-            return None
-        return AcmeProblem(
-            "incorrectResponse",
-            f"no TXT record at {record_name} holds the expected value (found {len(found)})",
-            status=403,
-        )
-
-    def _addresses(self, name: str) -> tuple[str, ...] | AcmeProblem:
-        try:
-            addresses = self.dns.addresses(name)
-        except DnsLookupError as exc:
-            return AcmeProblem("dns", f"address lookup of {name} failed: {exc}")
-        return addresses or AcmeProblem("dns", f"{name} has no A or AAAA record")
-
-    def _http01(self, authz: AcmeAuthorization, thumbprint: str) -> AcmeProblem | None:
-        """http://<name>/.well-known/acme-challenge/<token> must hold the key authorization
-        (§8.3), on the first address that answers."""
-        if authz.identifier.startswith("*."):
-            return AcmeProblem("malformed", "a wildcard name cannot be validated by http-01")
-        addresses = self._addresses(authz.identifier)
-        if isinstance(addresses, AcmeProblem):
-            return addresses
-        expected = key_authorization(authz.challenge_token, thumbprint)
-        failure = ""
-        for address in addresses:
-            try:
-                body = fetch_http01(
-                    address, self.ports.http01, authz.identifier, authz.challenge_token,
-                    timeout=CHALLENGE_TIMEOUT_SECONDS,
-                )  # fmt: skip
-            except ChallengeFetchError as exc:
-                failure = str(exc)
-                continue
-            if body.strip() == expected:
-                return None
-            return AcmeProblem(
-                "incorrectResponse", "the HTTP resource does not hold the key authorization", 403
-            )
-        return AcmeProblem("connection", f"no address of {authz.identifier} answered: {failure}")
-
-    def _tls_alpn01(self, authz: AcmeAuthorization, thumbprint: str) -> AcmeProblem | None:
-        """The certificate offered for <name> over acme-tls/1 must carry the key
-        authorization's digest (RFC 8737)."""
-        if authz.identifier.startswith("*."):
-            return AcmeProblem("malformed", "a wildcard name cannot be validated by tls-alpn-01")
-        addresses = self._addresses(authz.identifier)
-        if isinstance(addresses, AcmeProblem):
-            return addresses
-        failure = ""
-        for address in addresses:
-            try:
-                certificate = fetch_tls_alpn01(
-                    address, self.ports.tls_alpn01, authz.identifier,
-                    timeout=CHALLENGE_TIMEOUT_SECONDS,
-                )  # fmt: skip
-            except ChallengeFetchError as exc:
-                failure = str(exc)
-                continue
-            refusal = tls_alpn01_refusal(
-                certificate, authz.identifier, authz.challenge_token, thumbprint
-            )
-            return None if refusal is None else AcmeProblem("incorrectResponse", refusal, 403)
-        return AcmeProblem("tls", f"no address of {authz.identifier} answered: {failure}")
 
     def _settle_order(self, store: AcmeStateStore, order_id: str, now: float) -> None:
         """A pending order becomes ready when every authorization is valid, invalid when one
