@@ -3,30 +3,35 @@ next to lego against Pebble (Debian `pebble`) in the same run.
 
 Each certificate is one `lego run` process, as a fleet of hosts would ask: a new ACME account
 bound with external account binding credentials, an order, finalize, download, with an EC
-P-256 key (`--key-type ec256`). `--concurrency` processes run at once. Neither server checks a
-challenge on the timed path: openacm's endpoint is PRE_APPROVED and the names are under a
-VALID domain validation (the model's behaviour: authorizations are valid at once), Pebble runs
-with PEBBLE_VA_ALWAYS_VALID (validation succeeds without a lookup; lego still answers the
-challenge, which openacm's path has none of). openacm runs as it is deployed (`--workers` one
-per core, SQLite, audit record per change, pkilint before signing); Pebble keeps everything in
-memory. The issuing CA's key type of each is printed with the figures: openacm runs twice, from
-its builtin CA (EC leaves signed by its P-384 intermediate) and from a private EC P-256 root of
-ACM-PCA backing the same endpoint; Pebble's CA key is whatever its build makes (RSA 2048 in
-Debian's, not configurable), which the run reports rather than hides.
+P-256 key (`--key-type ec256`). `--concurrency` processes run at once, after one untimed
+warm-up certificate. openacm is timed three ways on one endpoint: names under a VALID domain
+validation (PRE_APPROVED, the model's behaviour: no challenge) from its builtin CA (EC leaves
+signed by its P-384 intermediate); names outside it, which the installation lets http-01
+prove (lego writes the answer into the webroot of one shared web server, openacm fetches it
+over HTTP from the address BIND gives); and pre-approved names again with the endpoint backed
+by a private EC P-256 root of ACM-PCA. Pebble runs with PEBBLE_VA_ALWAYS_VALID (validation
+succeeds without a lookup; lego still answers the challenge and polls). openacm runs as it is
+deployed (`--workers` one per core, SQLite, an audit record per change, pkilint before the
+builtin CA signs); Pebble keeps everything in memory. Pebble's CA key is whatever its build
+makes (RSA 2048 in Debian's, not configurable), which the run reports rather than hides.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import functools
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +44,8 @@ from bench.progress import say
 from bench.servers import OPENACM, OPENACM_WORKERS, RunningServer, ServerError, free_port, running
 
 ZONE = "openacm-bench-acme.com"
+# Names no domain validation covers: openacm validates them by http-01 for real.
+HTTP_ZONE = "openacm-bench-http01.com"
 ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
 LEGO = shutil.which("lego") or "/usr/bin/lego"
 PEBBLE = shutil.which("pebble") or "/usr/bin/pebble"
@@ -52,6 +59,9 @@ class Directory:
     url: str
     eab: tuple[str, str]
     ca_bundle: str | None = None
+    # How lego answers a challenge (None: a built-in server on a free port, never asked).
+    solver: tuple[str, ...] | None = None
+    zone: str = ZONE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,8 +84,8 @@ def _lego(directory: Directory, work: Path, name: str) -> subprocess.CompletedPr
         LEGO, "--server", directory.url, "--accept-tos", "--path", str(work),
         "--eab", "--kid", directory.eab[0], "--hmac", directory.eab[1],
         "--email", "bench@openacm-bench-acme.com", "--key-type", "ec256",
-        # A challenge solver lego may start; openacm's authorizations need none.
-        "--http", "--http.port", f"127.0.0.1:{free_port()}",
+        # A challenge solver lego may start; pre-approved authorizations need none.
+        *(directory.solver or ("--http", "--http.port", f"127.0.0.1:{free_port()}")),
         "--domains", name, "run",
     ]  # fmt: skip
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
@@ -93,7 +103,7 @@ def _issuer_key(chain: Path) -> str:
 
 def timed(directory: Directory, work: Path, count: int, concurrency: int) -> Throughput:
     """`count` lego processes, `concurrency` at a time, each for its own name."""
-    names = [f"h{index:04d}.{directory.name}.{ZONE}" for index in range(count + 1)]
+    names = [f"h{index:04d}.{directory.name}.{directory.zone}" for index in range(count + 1)]
     # One first, untimed: lego's and the server's first-use costs are not throughput.
     warm = _lego(directory, work / "warm", names[-1])
     if warm.returncode != 0:
@@ -222,6 +232,27 @@ def _use_private_ca(server: RunningServer, directory: Directory, ca_arn: str) ->
     return dataclasses.replace(directory, name="openacm-private")
 
 
+@contextlib.contextmanager
+def _serving(webroot: Path, port: int) -> Iterator[None]:
+    """The web server lego's --http.webroot writes http-01 answers for (one for all the
+    concurrent lego processes, as a fleet's shared web server would be)."""
+    webroot.mkdir(parents=True, exist_ok=True)
+    handler = functools.partial(_QuietHandler, directory=str(webroot))
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 def _wait(condition: Callable[[], bool], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -230,7 +261,7 @@ def _wait(condition: Callable[[], bool], seconds: float = 60) -> None:
         time.sleep(0.2)
 
 
-def run(count: int, concurrency: int) -> tuple[Throughput, Throughput, Throughput]:
+def run(count: int, concurrency: int) -> tuple[Throughput, ...]:
     from tests.support.bind import BindServer  # imports pytest
     from tests.support.pebble import PebbleServer
 
@@ -246,17 +277,39 @@ def run(count: int, concurrency: int) -> tuple[Throughput, Throughput, Throughpu
     )
     with (
         tempfile.TemporaryDirectory(prefix="openacm-bench-acme-") as root,
-        BindServer(zones=(ZONE,)) as bind,
+        BindServer(zones=(ZONE, HTTP_ZONE)) as bind,
     ):
         work = Path(root)
         target = dataclasses.replace(
             target,
             env={**target.env, "OPENACM_VALIDATION_RESOLVERS": bind.nameserver_spec},
         )
-        with running(target, work / "openacm-server") as server:
+        webroot = work / "webroot"
+        http_port = free_port()
+        bind.add(f"*.openacm-http01.{HTTP_ZONE}", "A", "127.0.0.1")
+        target = dataclasses.replace(
+            target,
+            env={
+                **target.env,
+                "OPENACM_ACME_SERVER_CHALLENGES": "http-01",
+                "OPENACM_ACME_SERVER_HTTP01_PORT": str(http_port),
+            },
+        )
+        with (
+            running(target, work / "openacm-server") as server,
+            _serving(webroot, http_port),
+        ):
             say(f"openacm: {count} certificates, {concurrency} lego processes at a time")
             directory = _openacm_directory(server, bind)
             builtin = timed(directory, work / "openacm", count, concurrency)
+            say("openacm, names outside the domain validation: http-01 checked for each")
+            http01 = dataclasses.replace(
+                directory,
+                name="openacm-http01",
+                solver=("--http", "--http.webroot", str(webroot)),
+                zone=HTTP_ZONE,
+            )
+            validated = timed(http01, work / "openacm-http01", count, concurrency)
             say("openacm, the same endpoint backed by a private EC P-256 CA")
             directory = _use_private_ca(server, directory, _private_p256_ca(server))
             private = timed(directory, work / "openacm-private", count, concurrency)
@@ -275,7 +328,7 @@ def run(count: int, concurrency: int) -> tuple[Throughput, Throughput, Throughpu
             theirs = timed(directory, work / "pebble", count, concurrency)
         finally:
             pebble.stop()
-    return builtin, private, theirs
+    return builtin, validated, private, theirs
 
 
 def report(results: Sequence[Throughput], argv: Sequence[str]) -> str:
