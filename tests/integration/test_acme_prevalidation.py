@@ -36,6 +36,7 @@ from tests.integration.test_acme_server import lego, needs_certbot, needs_lego, 
 from tests.integration.test_associations import openacm_client
 from tests.integration.test_private_certificates import make_root_ca
 from tests.support.acme_client import (
+    ROLE_ARN,
     AcmeTestClient,
     Endpoint,
     create_endpoint,
@@ -190,6 +191,24 @@ def test_a_record_never_published_times_out(tenant: Tenant) -> None:
         httpx.post(f"{tenant.server.endpoint}/dev/clock", json={"reset": True})
     assert failed["Status"] == "INVALID"
     assert failed["FailureDetails"]["Reason"] == "TIMED_OUT"
+
+
+def test_an_expired_binding_registers_no_account(tenant: Tenant) -> None:
+    endpoint = create_endpoint(tenant.acm)
+    binding = tenant.acm.create_acme_external_account_binding(
+        AcmeEndpointArn=endpoint.arn, RoleArn=ROLE_ARN, Expiration={"Value": 1, "Type": "MINUTES"}
+    )["ExternalAccountBinding"]
+    credentials = tenant.acm.get_acme_external_account_binding_credentials(
+        AcmeExternalAccountBindingArn=binding["AcmeExternalAccountBindingArn"]
+    )
+    client = AcmeTestClient(endpoint.url, eab=(credentials["KeyId"], credentials["MacKey"]))
+    try:
+        moved = httpx.post(f"{tenant.server.endpoint}/dev/clock", json={"advance_seconds": 120})
+        assert moved.status_code == 200, moved.text
+        assert problem_type(client.new_account()) == "unauthorized"
+    finally:
+        httpx.post(f"{tenant.server.endpoint}/dev/clock", json={"reset": True})
+    assert client.new_account().status_code == 201  # before its expiry
 
 
 def test_pre_approved_orders(tenant: Tenant, bind_server: BindServer) -> None:
