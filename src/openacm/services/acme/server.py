@@ -1,11 +1,14 @@
-"""The ACME server (RFC 8555) of an ACM ACME endpoint: accounts, orders, authorizations,
-dns-01 challenges, finalize and certificate download.
+"""The ACME server (RFC 8555) of an ACM ACME endpoint: accounts (bound by external account
+bindings, key rollover), orders (names pre-approved by domain validations, or challenged as
+the installation allows), authorizations, finalize, certificate download, revocation and
+RFC 9773 renewal information.
 
 The protocol layer (protocol/acme.py) has verified the JWS and its nonce and URL before any
 of these run; they get the endpoint, the account (or the new account's key) and the payload,
 and return resource documents or raise `AcmeProblem`. Certificates are signed by the builtin
-CA through `LeafIssuer`, stored as ACM certificates with key pair origin ACME (the key stays
-with the client: nothing to export), and announced like any other issuance.
+CA through `LeafIssuer`, or by the endpoint's private CA through ACM's private issuance,
+stored as ACM certificates with key pair origin ACME (the key stays with the client: nothing
+to export), counted in ACM's quotas and announced like any other issuance.
 """
 
 from __future__ import annotations
