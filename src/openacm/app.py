@@ -26,6 +26,7 @@ from openacm.config import Settings, ValidationSettings
 from openacm.console import DirectServices, SessionStore, console_routes
 from openacm.domain.names import NamePolicy
 from openacm.protocol.acme import acme_routes
+from openacm.protocol.acme_trail import AcmeTrail
 from openacm.protocol.approvals import approval_csrf_key, approval_routes
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
 from openacm.protocol.metrics_endpoint import metrics_routes, request_observer
@@ -37,7 +38,9 @@ from openacm.services.acm.private_issuance import AcmPrivateIssuer
 from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
+from openacm.services.acme.challenges import ChallengePorts
 from openacm.services.acme.endpoints import api_base_url
+from openacm.services.acme.prevalidation import PrevalidationWorker
 from openacm.services.acme.server import AcmeServer
 from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.background import BackgroundWork
@@ -243,6 +246,9 @@ def create_app(settings: Settings) -> OpenAcmApp:
     )
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
     leaf_issuer = LeafIssuer(runtime.db, runtime.cipher, ca, keys_pool, settings.issuance)
+    private_issuer = AcmPrivateIssuer(
+        runtime.db, runtime.cipher, leaf_issuer, pca_service.issuer, settings.quotas
+    )
     worker = ValidationWorker(
         runtime.db,
         DnsChecker(resolvers_of(settings.validation), timeout=settings.validation.dns_timeout),
@@ -250,9 +256,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
         settings.validation,
         settings.issuance,
         # Private certificates requested through ACM: signed by ACM-PCA's own issuance path.
-        private=AcmPrivateIssuer(
-            runtime.db, runtime.cipher, leaf_issuer, pca_service.issuer, settings.quotas
-        ),
+        private=private_issuer,
         # Public certificates of acme regions: from the upstream ACME CA (docs/acme-issuer.md).
         acme=AcmeUpstream(
             runtime.db, runtime.cipher, settings.acme, validation_key,
@@ -279,12 +283,20 @@ def create_app(settings: Settings) -> OpenAcmApp:
             clock=clock,
         ),
         private_cas=pca_service.revocation,
-        more_work=email_validation_work(runtime.db, settings, worker.dns),
+        more_work=[
+            *email_validation_work(runtime.db, settings, worker.dns),
+            PrevalidationWorker(runtime.db, worker.dns, settings.validation).run_once,
+        ],
     )
 
     # ACME endpoints' servers (docs/acme-server.md): certificates from the builtin CA, dns-01
     # looked up through the validation resolvers.
-    acme_server = AcmeServer(runtime.db, leaf_issuer, worker.dns, api_base_url(settings))
+    acme_server = AcmeServer(
+        runtime.db, runtime.cipher, leaf_issuer, worker.dns, api_base_url(settings),
+        settings.acme_server.challenges, settings.quotas,
+        ChallengePorts(settings.acme_server.http01_port, settings.acme_server.tls_alpn01_port),
+        private_issuer, pca_service.revocation,
+    )  # fmt: skip
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -335,6 +347,6 @@ def create_app(settings: Settings) -> OpenAcmApp:
             ),
             dev=settings.dev,
         ),
-        *acme_routes(acme_server, clock),
+        *acme_routes(acme_server, clock, AcmeTrail(audit, metrics)),
     ]
     return OpenAcmApp(endpoint, Starlette(routes=routes, lifespan=lifespan))

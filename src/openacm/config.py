@@ -109,6 +109,10 @@ class ValidationSettings:
     lease_seconds: float = 120.0
     batch_size: int = 32
 
+    def retry_delay(self, attempts: int) -> float:
+        """The backoff before the next check of something checked `attempts` times."""
+        return min(self.retry_initial * 2.0 ** min(attempts, 30), self.retry_max)
+
 
 @dataclass(frozen=True)
 class IssuanceSettings:
@@ -156,6 +160,17 @@ class AcmeServerSettings:
     public_url: str = ""
     # ACME endpoints per account and region (CreateAcmeEndpoint: ServiceQuotaExceededException).
     endpoints_per_region: int = 10
+    # External account bindings and domain validations per endpoint (ServiceQuotaExceeded).
+    bindings_per_endpoint: int = 1000
+    domain_validations_per_endpoint: int = 100
+    # Beyond the model's PRE_APPROVED: challenge types ("dns-01", "http-01", "tls-alpn-01")
+    # that authorize a name no VALID domain validation covers. Empty: such names are refused
+    # with rejectedIdentifier, as ACM does.
+    challenges: tuple[str, ...] = ()
+    # The port http-01 and tls-alpn-01 validation connect to (80 and 443 by RFC 8555 §8.3 and
+    # RFC 8737; tests move them).
+    http01_port: int = 80
+    tls_alpn01_port: int = 443
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,31 +17,30 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from openacm.domain.acme_server import b64url, dns01_txt_value
 from openacm.protocol.acme import thumbprint
-from tests.conftest import Tenant
+from tests.conftest import Tenant, finish_server, start_server
 from tests.support.acme_client import (
     AcmeTestClient,
+    Endpoint,
+    binding_jws,
+    create_endpoint,
     csr_der_b64,
     ec_key,
+    ed25519_key,
     problem_type,
     rsa_key,
 )
 from tests.support.bind import BindServer
+from tests.support.server import OpenAcmServer
 
 DER = Encoding.DER
 
 
-def directory_of(tenant: Tenant, contact: str = "NOT_REQUIRED") -> str:
-    arn = tenant.acm.create_acme_endpoint(
-        AuthorizationBehavior="PRE_APPROVED",
-        Contact=contact,
-        CertificateAuthority={"PublicCertificateAuthority": {}},
-    )["AcmeEndpointArn"]
-    url: str = tenant.acm.describe_acme_endpoint(AcmeEndpointArn=arn)["AcmeEndpoint"]["EndpointUrl"]
-    return url
+def directory_of(tenant: Tenant, contact: str = "NOT_REQUIRED") -> Endpoint:
+    return create_endpoint(tenant.acm, Contact=contact)
 
 
 def test_directory_and_nonces(sqlite_tenant: Tenant) -> None:
-    url = directory_of(sqlite_tenant)
+    url = directory_of(sqlite_tenant).url
     answer = httpx.get(url)
     assert answer.status_code == 200
     assert answer.headers["Replay-Nonce"]
@@ -61,9 +61,9 @@ def test_directory_and_nonces(sqlite_tenant: Tenant) -> None:
 
 
 def test_accounts_with_each_algorithm(sqlite_tenant: Tenant) -> None:
-    url = directory_of(sqlite_tenant)
-    for key in (ec_key(), ec_key(ec.SECP384R1()), rsa_key()):
-        client = AcmeTestClient(url, key)
+    endpoint = directory_of(sqlite_tenant)
+    for key in (ec_key(), ec_key(ec.SECP384R1()), rsa_key(), ed25519_key()):
+        client = endpoint.client(key)
         created = client.new_account(contact=["mailto:ops@example.com"])
         assert created.status_code == 201, created.text
         assert created.json()["status"] == "valid"
@@ -75,21 +75,23 @@ def test_accounts_with_each_algorithm(sqlite_tenant: Tenant) -> None:
 
 
 def test_bad_nonces(sqlite_tenant: Tenant) -> None:
-    client = AcmeTestClient(directory_of(sqlite_tenant))
+    client = directory_of(sqlite_tenant).client()
     url = client.directory()["newAccount"]
     answer = client.post(url, {}, nonce="bm90LWEtbm9uY2U", use_jwk=True)
     assert answer.status_code == 400
     assert problem_type(answer) == "badNonce"
     assert answer.headers["Replay-Nonce"]  # a fresh one to retry with (§6.5)
 
-    body = client.signed_body(url, {}, use_jwk=True)
+    assert client.eab is not None
+    payload = {"externalAccountBinding": binding_jws(client.key, url, *client.eab)}
+    body = client.signed_body(url, payload, use_jwk=True)
     assert client.post_body(url, body).status_code == 201
     replayed = client.post_body(url, body)
     assert problem_type(replayed) == "badNonce"
 
 
 def test_bad_jws(sqlite_tenant: Tenant) -> None:
-    client = AcmeTestClient(directory_of(sqlite_tenant))
+    client = directory_of(sqlite_tenant).client()
     url = client.directory()["newAccount"]
 
     body = client.signed_body(url, {"contact": []}, use_jwk=True)
@@ -106,7 +108,7 @@ def test_bad_jws(sqlite_tenant: Tenant) -> None:
     }
     answer = client.post_body(url, forged)
     assert problem_type(answer) == "badSignatureAlgorithm"
-    assert answer.json()["algorithms"] == ["RS256", "ES256", "ES384"]
+    assert answer.json()["algorithms"] == ["RS256", "ES256", "ES384", "EdDSA"]
 
     answer = client.post(url + "?elsewhere", {}, use_jwk=True)
     assert problem_type(answer) == "unauthorized"
@@ -119,16 +121,54 @@ def test_bad_jws(sqlite_tenant: Tenant) -> None:
     assert problem_type(answer) == "accountDoesNotExist"
 
 
+def test_external_account_bindings(sqlite_tenant: Tenant) -> None:
+    acm = sqlite_tenant.acm
+    endpoint = directory_of(sqlite_tenant)
+    assert endpoint.client().directory()["meta"]["externalAccountRequired"] is True
+    kid, mac = endpoint.eab
+
+    def refusal(client: AcmeTestClient, binding: Any = None) -> str:
+        payload = {} if binding is None else {"externalAccountBinding": binding}
+        return problem_type(client.new_account(**payload))
+
+    bare = AcmeTestClient(endpoint.url)
+    assert refusal(bare) == "externalAccountRequired"
+    url = bare.directory()["newAccount"]
+    other_mac = b64url(b"k" * 32)
+    assert refusal(bare, binding_jws(bare.key, url, kid, other_mac)) == "unauthorized"
+    assert refusal(bare, binding_jws(bare.key, url, str(uuid.uuid4()), mac)) == "unauthorized"
+    assert refusal(bare, binding_jws(bare.key, url + "x", kid, mac)) == "malformed"
+    assert refusal(bare, binding_jws(ec_key(), url, kid, mac)) == "malformed"
+    assert refusal(bare, {"protected": "e30", "payload": "", "signature": ""}) == "malformed"
+    # Another endpoint's binding does not register accounts here.
+    elsewhere = directory_of(sqlite_tenant)
+    assert refusal(bare, binding_jws(bare.key, url, *elsewhere.eab)) == "unauthorized"
+    # Nothing was registered by all that.
+    assert acm.list_acme_accounts(AcmeEndpointArn=endpoint.arn)["AcmeAccounts"] == []
+
+    assert endpoint.client().new_account().status_code == 201
+    used = acm.describe_acme_external_account_binding(
+        AcmeExternalAccountBindingArn=endpoint.binding_arn
+    )["ExternalAccountBinding"]
+    assert "LastUsedAt" in used and "RevokedAt" not in used
+
+    acm.revoke_acme_external_account_binding(AcmeExternalAccountBindingArn=endpoint.binding_arn)
+    assert refusal(endpoint.client()) == "unauthorized"
+    acm.delete_acme_external_account_binding(AcmeExternalAccountBindingArn=endpoint.binding_arn)
+    assert refusal(endpoint.client()) == "unauthorized"
+    assert len(acm.list_acme_accounts(AcmeEndpointArn=endpoint.arn)["AcmeAccounts"]) == 1
+
+
 def test_contact_required(sqlite_tenant: Tenant) -> None:
-    client = AcmeTestClient(directory_of(sqlite_tenant, contact="REQUIRED"))
+    client = directory_of(sqlite_tenant, contact="REQUIRED").client()
     assert problem_type(client.new_account()) == "invalidContact"
     assert problem_type(client.new_account(contact=["tel:+1555"])) == "unsupportedContact"
     assert client.new_account(contact=["mailto:ops@example.com"]).status_code == 201
 
 
-def test_orders_of_other_accounts_and_not_ready(sqlite_tenant: Tenant) -> None:
-    url = directory_of(sqlite_tenant)
-    alice, mallory = AcmeTestClient(url), AcmeTestClient(url)
+def test_orders_of_other_accounts_and_not_ready(pki_tenant: Tenant) -> None:
+    endpoint = directory_of(pki_tenant)
+    alice, mallory = endpoint.client(), endpoint.client()
     alice.new_account()
     mallory.new_account()
     order = alice.new_order("Shop.example.com", "shop.example.com")
@@ -158,7 +198,7 @@ def test_orders_of_other_accounts_and_not_ready(sqlite_tenant: Tenant) -> None:
 
 
 def test_dns01_and_the_csr_check(pki_tenant: Tenant, bind_server: BindServer) -> None:
-    client = AcmeTestClient(directory_of(pki_tenant))
+    client = directory_of(pki_tenant).client()
     client.new_account()
     good = f"ok-{uuid.uuid4().hex[:8]}.openacm-test.com"
     bad = f"no-{uuid.uuid4().hex[:8]}.openacm-test.com"
@@ -200,7 +240,7 @@ def test_dns01_and_the_csr_check(pki_tenant: Tenant, bind_server: BindServer) ->
     # revokeCert: only by the account that ordered it, with an accepted reason, once.
     der = b64url(x509.load_pem_x509_certificates(chain.text.encode())[0].public_bytes(DER))
     revoke_url = client.directory()["revokeCert"]
-    stranger = AcmeTestClient(client.directory_url)
+    stranger = AcmeTestClient(client.directory_url, eab=client.eab)
     stranger.new_account()
     answer = stranger.post(revoke_url, {"certificate": der})
     assert problem_type(answer) == "unauthorized"
@@ -216,11 +256,11 @@ def test_dns01_and_the_csr_check(pki_tenant: Tenant, bind_server: BindServer) ->
     assert [summary["DomainName"] for summary in listed] == [good]
 
 
-def test_acme_accounts_in_acm(sqlite_tenant: Tenant) -> None:
-    acm = sqlite_tenant.acm
-    url = directory_of(sqlite_tenant)
-    arn = acm.list_acme_endpoints()["AcmeEndpoints"][-1]["AcmeEndpointArn"]
-    clients = [AcmeTestClient(url) for _ in range(3)]
+def test_acme_accounts_in_acm(pki_tenant: Tenant) -> None:
+    acm = pki_tenant.acm
+    endpoint = directory_of(pki_tenant)
+    url, arn = endpoint.url, endpoint.arn
+    clients = [endpoint.client() for _ in range(3)]
     for client in clients:
         assert client.new_account(contact=["mailto:ops@example.com"]).status_code == 201
     urls = [client.kid for client in clients]
@@ -239,6 +279,7 @@ def test_acme_accounts_in_acm(sqlite_tenant: Tenant) -> None:
     assert described["Status"] == "VALID"
     assert described["Contacts"] == ["mailto:ops@example.com"]
     assert described["PublicKeyThumbprint"] == thumbprint(clients[0].key)
+    assert described["AcmeExternalAccountBindingArn"] == endpoint.binding_arn
 
     acm.revoke_acme_account(AcmeEndpointArn=arn, AccountUrl=urls[0])
     described = acm.describe_acme_account(AcmeEndpointArn=arn, AccountUrl=urls[0])["AcmeAccount"]
@@ -255,17 +296,27 @@ def test_acme_accounts_in_acm(sqlite_tenant: Tenant) -> None:
 
 
 def test_account_deactivation(sqlite_tenant: Tenant) -> None:
-    client = AcmeTestClient(directory_of(sqlite_tenant))
+    client = directory_of(sqlite_tenant).client()
     client.new_account()
     answer = client.post(client.kid or "", {"status": "deactivated"})
     assert answer.json()["status"] == "deactivated"
     assert problem_type(client.new_order("a.example.com")) == "unauthorized"
 
 
-def test_orders_expire(fresh_server: Any) -> None:
+def test_orders_expire(tmp_path: Path) -> None:
+    fresh_server = start_server(
+        tmp_path, "sqlite", env={"OPENACM_ACME_SERVER_CHALLENGES": "dns-01"}
+    )
+    try:
+        orders_expire(fresh_server)
+    finally:
+        finish_server(fresh_server)
+
+
+def orders_expire(fresh_server: OpenAcmServer) -> None:
     account_id, key = fresh_server.new_account()
     tenant = Tenant(fresh_server, account_id, key, fresh_server.client(key=key))
-    client = AcmeTestClient(directory_of(tenant))
+    client = directory_of(tenant).client()
     client.new_account()
     answer = client.new_order("late.example.com")
     order_url, order = answer.headers["Location"], answer.json()

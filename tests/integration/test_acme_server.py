@@ -18,6 +18,7 @@ import pytest
 from cryptography import x509
 
 from tests.conftest import Tenant
+from tests.support.acme_client import Endpoint, create_endpoint
 from tests.support.bind import BindServer
 
 needs_lego = pytest.mark.skipif(shutil.which("lego") is None, reason="lego is not installed")
@@ -27,19 +28,16 @@ needs_certbot = pytest.mark.skipif(
 )
 
 
-def endpoint_url(tenant: Tenant, algorithms: list[str], **extra: Any) -> tuple[str, str]:
-    acm = tenant.acm
-    arn = acm.create_acme_endpoint(
-        AuthorizationBehavior="PRE_APPROVED",
+def endpoint_url(tenant: Tenant, algorithms: list[str], **extra: Any) -> Endpoint:
+    return create_endpoint(
+        tenant.acm,
         CertificateAuthority={"PublicCertificateAuthority": {"AllowedKeyAlgorithms": algorithms}},
         **extra,
-    )["AcmeEndpointArn"]
-    url: str = acm.describe_acme_endpoint(AcmeEndpointArn=arn)["AcmeEndpoint"]["EndpointUrl"]
-    return arn, url
+    )
 
 
 def lego(
-    bind: BindServer, directory: str, path: Path, *args: str
+    bind: BindServer, endpoint: Endpoint, path: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": "/usr/bin:/bin",
@@ -54,8 +52,13 @@ def lego(
     command = [
         "lego",
         "--server",
-        directory,
+        endpoint.url,
         "--accept-tos",
+        "--eab",
+        "--kid",
+        endpoint.eab[0],
+        "--hmac",
+        endpoint.eab[1],
         "--path",
         str(path),
         "--dns",
@@ -85,14 +88,15 @@ def verified_leaf(tenant: Tenant, chain: Path, tmp_path: Path) -> x509.Certifica
 def test_lego_obtains_a_certificate_listed_in_acm(
     pki_tenant: Tenant, bind_server: BindServer, tmp_path: Path
 ) -> None:
-    arn, directory = endpoint_url(
+    endpoint = endpoint_url(
         pki_tenant, ["EC_prime256v1"], CertificateTags=[{"Key": "via", "Value": "acme"}]
     )
+    arn = endpoint.arn
     name = f"lego-{uuid.uuid4().hex[:8]}.openacm-test.com"
     other = f"www.{name}"
     done = lego(
         bind_server,
-        directory,
+        endpoint,
         tmp_path,
         "--email",
         "ops@openacm-test.com",
@@ -127,7 +131,7 @@ def test_lego_obtains_a_certificate_listed_in_acm(
     assert tags == [{"Key": "via", "Value": "acme"}]
 
     # lego revokes it with the account key; ACM and the CRL say so.
-    revoked = lego(bind_server, directory, tmp_path, "--email", "ops@openacm-test.com",
+    revoked = lego(bind_server, endpoint, tmp_path, "--email", "ops@openacm-test.com",
                    "--domains", name, "revoke", "--reason", "4")  # fmt: skip
     assert revoked.returncode == 0, revoked.stdout + revoked.stderr
     described = acm.describe_certificate(CertificateArn=listed[0]["CertificateArn"])["Certificate"]
@@ -139,10 +143,10 @@ def test_lego_obtains_a_certificate_listed_in_acm(
 def test_lego_with_a_key_the_endpoint_does_not_allow(
     pki_tenant: Tenant, bind_server: BindServer, tmp_path: Path
 ) -> None:
-    _, directory = endpoint_url(pki_tenant, ["EC_prime256v1"])
+    endpoint = endpoint_url(pki_tenant, ["EC_prime256v1"])
     name = f"rsa-{uuid.uuid4().hex[:8]}.openacm-test.com"
     done = lego(
-        bind_server, directory, tmp_path, "--email", "ops@openacm-test.com",
+        bind_server, endpoint, tmp_path, "--email", "ops@openacm-test.com",
         "--key-type", "rsa2048", "--domains", name, "run",
     )  # fmt: skip
     assert done.returncode != 0
@@ -168,7 +172,7 @@ END
 def test_certbot_obtains_a_certificate(
     pki_tenant: Tenant, bind_server: BindServer, tmp_path: Path
 ) -> None:
-    arn, directory = endpoint_url(pki_tenant, ["EC_prime256v1", "EC_secp384r1"], Contact="REQUIRED")
+    endpoint = endpoint_url(pki_tenant, ["EC_prime256v1", "EC_secp384r1"], Contact="REQUIRED")
     name = f"certbot-{uuid.uuid4().hex[:8]}.openacm-test.com"
     hook = tmp_path / "hook.sh"
     hook.write_text(
@@ -183,7 +187,8 @@ def test_certbot_obtains_a_certificate(
     )
     hook.chmod(0o755)
     command = ["certbot", "certonly", "--non-interactive", "--agree-tos"]
-    command += ["-m", "ops@openacm-test.com", "--server", directory]
+    command += ["-m", "ops@openacm-test.com", "--server", endpoint.url]
+    command += ["--eab-kid", endpoint.eab[0], "--eab-hmac-key", endpoint.eab[1]]
     for option in ("config", "work", "logs"):
         command += [f"--{option}-dir", str(tmp_path / option)]
     command += ["--manual", "--preferred-challenges", "dns", "--manual-auth-hook", str(hook)]
@@ -199,4 +204,4 @@ def test_certbot_obtains_a_certificate(
     )["CertificateSummaryList"]
     assert [summary["DomainName"] for summary in listed] == [name]
     described = pki_tenant.acm.describe_certificate(CertificateArn=listed[0]["CertificateArn"])
-    assert described["Certificate"]["AcmeEndpointArn"] == arn
+    assert described["Certificate"]["AcmeEndpointArn"] == endpoint.arn

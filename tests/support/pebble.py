@@ -84,10 +84,13 @@ class PebbleServer:
         work_dir: Path | None = None,
         *,
         eab_keys: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
-        """`eab_keys` (key id → base64url HMAC key) makes external account binding required."""
+        """`eab_keys` (key id → base64url HMAC key) makes external account binding required;
+        `env` adds to (or overrides) the PEBBLE_* settings below."""
         self.dns_server = dns_server
         self.eab_keys = dict(eab_keys or {})
+        self.env = dict(env or {})
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="openacm-pebble-"))
         self.port = _free_tcp_port()
         self.management_port = _free_tcp_port()
@@ -127,6 +130,7 @@ class PebbleServer:
             "PEBBLE_VA_NOSLEEP": "1",  # no random 0-15 s wait before each validation
             "PEBBLE_WFE_NONCEREJECT": "0",  # no random badNonce: the tests want one path
             "PEBBLE_AUTHZREUSE": "0",  # every order validates afresh, as a renewal must
+            **self.env,
         }
         with (self.work_dir / "pebble.log").open("wb") as log:
             self._process = subprocess.Popen(

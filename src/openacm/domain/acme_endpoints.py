@@ -20,6 +20,9 @@ from openacm.domain.tags import Tag
 # asked to certify. An endpoint created without AllowedKeyAlgorithms allows them all.
 PUBLIC_KEY_ALGORITHMS = ("RSA_2048", "EC_prime256v1", "EC_secp384r1")
 ACTIVE = "ACTIVE"
+# Where the private CA's ARN is kept in the stored CertificateAuthority (never shown in ACM's
+# views, whose union has no such member).
+PRIVATE_CA_MEMBER = "openacm:PrivateCertificateAuthorityArn"
 DEFAULT_CONTACT = "NOT_REQUIRED"
 
 
@@ -39,6 +42,13 @@ class AcmeEndpointRecord:
     created_at: float
     updated_at: float
     failure_reason: str | None = None
+
+    @property
+    def private_ca_arn(self) -> str | None:
+        """The ACM-PCA CA the endpoint issues from instead of the builtin public CA
+        (openacm's PutAcmeEndpointCertificateAuthority; beyond ACM's model)."""
+        arn = self.certificate_authority.get(PRIVATE_CA_MEMBER)
+        return str(arn) if arn else None
 
     @property
     def allowed_key_algorithms(self) -> tuple[str, ...]:
@@ -78,7 +88,11 @@ def endpoint_view(record: AcmeEndpointRecord, base_url: str) -> dict[str, Any]:
         "Status": record.status,
         "AuthorizationBehavior": record.authorization_behavior,
         "Contact": record.contact,
-        "CertificateAuthority": record.certificate_authority,
+        "CertificateAuthority": {
+            member: value
+            for member, value in record.certificate_authority.items()
+            if member != PRIVATE_CA_MEMBER
+        },
         "CreatedAt": record.created_at,
         "UpdatedAt": record.updated_at,
     }

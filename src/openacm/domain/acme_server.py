@@ -36,6 +36,8 @@ class AcmeProblem(Exception):
     subproblems: list[dict[str, Any]] = field(default_factory=list)
     # Members some types add, e.g. badSignatureAlgorithm's "algorithms" (§6.2).
     extra: dict[str, Any] = field(default_factory=dict)
+    # The Location header some answers carry (keyChange's 409: the account with that key).
+    location: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.detail)
@@ -104,6 +106,33 @@ def dns01_txt_value(token: str, thumbprint: str) -> str:
 def dns01_record_name(identifier: str) -> str:
     """Where the TXT record goes; a wildcard's is the base name's (§8.4)."""
     return "_acme-challenge." + identifier.removeprefix("*.")
+
+
+# RFC 8737 §3: the acmeIdentifier extension of a tls-alpn-01 certificate.
+ACME_IDENTIFIER_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.31")
+
+
+def tls_alpn01_refusal(
+    certificate: x509.Certificate, name: str, token: str, thumbprint: str
+) -> str | None:
+    """Why a tls-alpn-01 certificate does not prove `name` (RFC 8737 §3), or None: exactly
+    one SAN, the name, and a critical acmeIdentifier holding SHA-256 of the key
+    authorization as a DER OCTET STRING."""
+    try:
+        sans = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        extension = certificate.extensions.get_extension_for_oid(ACME_IDENTIFIER_OID)
+    except x509.ExtensionNotFound:
+        return "the certificate lacks the subjectAltName or the acmeIdentifier extension"
+    names = [value.lower() for value in sans.get_values_for_type(x509.DNSName)]
+    if names != [name] or len(list(sans)) != 1:
+        return f"the certificate must name {name} and nothing else"
+    digest = hashlib.sha256(key_authorization(token, thumbprint).encode()).digest()
+    value = extension.value
+    if not extension.critical or not isinstance(value, x509.UnrecognizedExtension):
+        return "the acmeIdentifier extension must be critical"
+    if value.value != b"\x04\x20" + digest:
+        return "the acmeIdentifier does not hold this challenge's key authorization"
+    return None
 
 
 @dataclass(frozen=True)

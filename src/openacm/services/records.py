@@ -26,6 +26,7 @@ from openacm.domain.errors import InvalidParameterError, InvalidStateError
 from openacm.domain.validation import PENDING, ValidationRecord, chain_proves
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.acm.certificates import CertificateOperations
+from openacm.services.acme.endpoints import AcmeEndpointOperations
 from openacm.services.associations import AssociationOperations
 from openacm.services.context import CallContext
 
@@ -270,6 +271,7 @@ class OpenAcmService:
             settings.validation,
         )
         associations = AssociationOperations(db, certificates)
+        acme = AcmeEndpointOperations(db, settings, certificates.tag_limits)
         self.handlers: dict[str, Handler] = {
             "CreateValidationRecords": records.create_validation_records,
             "ListValidationZones": records.list_validation_zones,
@@ -277,6 +279,8 @@ class OpenAcmService:
             "AssociateCertificate": associations.associate_certificate,
             "DisassociateCertificate": associations.disassociate_certificate,
             "ListCertificateAssociations": associations.list_certificate_associations,
+            # ACME endpoints backed by a private CA: docs/acme-server.md.
+            "PutAcmeEndpointCertificateAuthority": acme.put_acme_endpoint_certificate_authority,
         }
 
     def handler(self, operation: str) -> Handler:

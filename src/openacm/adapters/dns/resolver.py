@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dns.exception
 import dns.message
@@ -165,19 +166,35 @@ class DnsChecker:
     def txt_values(self, name: str, *, max_links: int = MAX_CNAME_LINKS) -> tuple[str, ...]:
         """The TXT strings at `name` (aliases followed, as ACME dns-01 delegation needs); each
         record's character-strings joined, as RFC 8555 §8.4 reads them."""
+        records = self._following(name, dns.rdatatype.TXT, max_links)
+        return tuple(
+            b"".join(rdata.strings).decode("utf-8", "replace")
+            for rdata in records
+            if isinstance(rdata, TXT)
+        )
+
+    def addresses(self, name: str, *, max_links: int = MAX_CNAME_LINKS) -> tuple[str, ...]:
+        """The IPv4 then IPv6 addresses of `name` (aliases followed): where an ACME server
+        connects for http-01 and tls-alpn-01 (RFC 8555 §8.3, RFC 8737)."""
+        found: list[str] = []
+        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            found += [rdata.address for rdata in self._following(name, rdtype, max_links)]
+        return tuple(found)
+
+    def _following(self, name: str, rdtype: dns.rdatatype.RdataType, max_links: int) -> list[Any]:
+        """The records of `rdtype` at `name` or at the end of its CNAME chain."""
         current = _absolute(name)
         for _ in range(max_links + 1):
-            answer = self._lookup(current, dns.rdatatype.TXT)
+            answer = self._lookup(current, rdtype)
             if answer.records is not None:
-                return tuple(
-                    b"".join(rdata.strings).decode("utf-8", "replace")
-                    for rdata in answer.records
-                    if isinstance(rdata, TXT)
-                )
+                return list(answer.records)
             if answer.cname_target is None:
-                return ()
+                return []
             current = answer.cname_target
-        raise DnsLookupError(f"TXT lookup for {name}: CNAME chain longer than {max_links} links")
+        raise DnsLookupError(
+            f"{dns.rdatatype.to_text(rdtype)} lookup for {name}: CNAME chain longer than "
+            f"{max_links} links"
+        )
 
     def caa_records(self, name: str) -> CaaAnswer:
         """The relevant CAA RRset: the first non-empty set on the climb from `name` (or from

@@ -13,6 +13,7 @@ from openacm.adapters.store.schema import (
     acme_client_accounts,
     acme_nonces,
     acme_orders,
+    certificates,
 )
 
 
@@ -25,6 +26,7 @@ class AcmeAccount:
     contact: list[str]
     status: str
     created_at: float
+    external_account_binding_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class AcmeStateStore:
                 contact_json=orjson.dumps(account.contact).decode(),
                 status=account.status,
                 created_at=account.created_at,
+                external_account_binding_arn=account.external_account_binding_arn,
             )
         )
 
@@ -127,6 +130,28 @@ class AcmeStateStore:
             .values(contact_json=orjson.dumps(contact).decode(), status=status)
         )
 
+    def change_key(self, account_id: str, *, jwk: dict[str, Any], thumbprint: str) -> None:
+        self.conn.execute(
+            update(acme_client_accounts)
+            .where(acme_client_accounts.c.account_id == account_id)
+            .values(jwk_json=orjson.dumps(jwk).decode(), thumbprint=thumbprint)
+        )
+
+    def private_certificate_arn(
+        self, account_id: str, region: str, endpoint_arn: str, certificate_pem: str
+    ) -> str | None:
+        """The ACM certificate an endpoint backed by a private CA issued as `certificate_pem`
+        (through the account's PRIVATE certificates, an indexed scope)."""
+        c = certificates.c
+        query = select(c.arn).where(
+            c.account_id == account_id,
+            c.region == region,
+            c.type == "PRIVATE",
+            c.acme_endpoint_arn == endpoint_arn,
+            c.certificate_pem == certificate_pem,
+        )
+        return self.conn.execute(query).scalar_one_or_none()
+
     # -- orders ---------------------------------------------------------------------------
 
     def add_order(self, order: AcmeOrder, authorizations: list[AcmeAuthorization]) -> None:
@@ -150,6 +175,16 @@ class AcmeStateStore:
         query = select(acme_orders).where(c.endpoint_id == endpoint_id, c.order_id == order_id)
         row = self.conn.execute(query).first()
         return None if row is None else _order(row)
+
+    def orders_of(self, account_id: str, *, limit: int) -> list[AcmeOrder]:
+        c = acme_orders.c
+        query = (
+            select(acme_orders)
+            .where(c.account_id == account_id)
+            .order_by(c.created_at.desc())
+            .limit(limit)
+        )
+        return [_order(row) for row in self.conn.execute(query).all()]
 
     def order_by_certificate(self, endpoint_id: str, certificate_arn: str) -> AcmeOrder | None:
         c = acme_orders.c
@@ -215,6 +250,7 @@ def _account(row: Any) -> AcmeAccount:
         contact=orjson.loads(row.contact_json),
         status=row.status,
         created_at=row.created_at,
+        external_account_binding_arn=row.external_account_binding_arn,
     )
 
 

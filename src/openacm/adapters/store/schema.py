@@ -614,6 +614,8 @@ acme_client_accounts = Table(
     Column("contact_json", Text, nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", Float, nullable=False),
+    # The external account binding newAccount was bound to (RFC 8555 §7.3.4), when it was.
+    Column("external_account_binding_arn", String(200)),
     UniqueConstraint("endpoint_id", "thumbprint"),
 )
 
@@ -630,6 +632,8 @@ acme_orders = Table(
     Column("error_json", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # An account's orders list (RFC 8555 §7.1.2.1), newest first.
+    Index("ix_acme_orders_account_id_created_at", "account_id", "created_at"),
 )
 
 # One per (order, identifier), with its one challenge (the type the endpoint offers).
@@ -704,4 +708,48 @@ sts_sessions = Table(
     Column("expires_at", Float, nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_sts_sessions_expires_at", "expires_at"),
+)
+
+# -- ACME endpoints: external account bindings and domain validations (issue 9) ----------------
+
+# An external account binding (CreateAcmeExternalAccountBinding): its KeyId is the binding id,
+# its HMAC key sealed with the envelope cipher under the binding's ARN. A binding may register
+# any number of ACME accounts until it expires, is revoked or deleted.
+acme_external_account_bindings = Table(
+    "acme_external_account_bindings",
+    metadata,
+    Column("arn", String(200), primary_key=True),
+    Column("binding_id", String(64), nullable=False, unique=True),
+    Column("endpoint_arn", String(200), nullable=False),
+    Column("role_arn", String(2048), nullable=False),
+    Column("mac_key_sealed", LargeBinary, nullable=False),
+    Column("expires_at", Float),
+    Column("revoked_at", Float),
+    Column("last_used_at", Float),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index(
+        "ix_acme_external_account_bindings_endpoint_arn_created_at", "endpoint_arn", "created_at"
+    ),
+)
+
+# A pre-validated domain of an endpoint (CreateAcmeDomainValidation): the CNAME of ACM's DNS
+# validation proves control of `domain_name`; the scope says which names it then authorizes.
+# A VALIDATING one is checked by the background work through the work queue.
+acme_domain_validations = Table(
+    "acme_domain_validations",
+    metadata,
+    Column("arn", String(200), primary_key=True),
+    Column("endpoint_arn", String(200), nullable=False),
+    Column("domain_name", String(253), nullable=False),
+    Column("scope_json", Text, nullable=False),
+    Column("hosted_zone_id", String(32)),
+    Column("record_name", String(300), nullable=False),
+    Column("record_value", String(300), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("failure_reason", String(32)),
+    Column("failure_message", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("endpoint_arn", "domain_name"),
 )

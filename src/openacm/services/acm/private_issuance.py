@@ -190,6 +190,40 @@ class AcmPrivateIssuer:
             for action in SHARED_CA_ACTIONS
         )
 
+    def _signed(
+        self,
+        conn: Connection,
+        record: CertificateRecord,
+        ca_record: PrivateCaRecord,
+        csr_pem: bytes,
+        now: float,
+    ) -> CertificateRecord:
+        """The record with the certificate the CA signed for `csr_pem`, ACM's way: the
+        end-entity template, ACM's private validity."""
+        template = template_arn(END_ENTITY_TEMPLATE, _partition(ca_record.arn))
+        request = PrivateCertificateRequest(
+            csr=csr_pem,
+            validity=validity_window(
+                ca_record, template, ACM_PRIVATE_CERTIFICATE_VALIDITY, None, now=now
+            ),
+            template_arn=template,
+        )
+        issued = self.pca_issuer.issue(
+            conn, ca_record, request, signing_algorithm=ca_record.signing_algorithm, now=now
+        )
+        return with_certificate(record, issued.certificate, issued.chain_pem, now=now)
+
+    def sign_request(
+        self, conn: Connection, record: CertificateRecord, csr_pem: bytes, now: float
+    ) -> CertificateRecord | str:
+        """A certificate for a request whose key is not ACM's (an ACME client's CSR), from
+        the record's CertificateAuthorityArn, under the same rules as ACM's own private
+        certificates: the signed record, or the FailureReason (PCA_*) when the CA refuses."""
+        ca_record, refusal = self._issuing_ca(conn, record, now)
+        if refusal is not None or ca_record is None:
+            return refusal or "PCA_INVALID_ARN"
+        return self._signed(conn, record, ca_record, csr_pem, now)
+
     def _sign(
         self,
         conn: Connection,
@@ -200,18 +234,7 @@ class AcmPrivateIssuer:
         *,
         renewal: bool,
     ) -> str:
-        template = template_arn(END_ENTITY_TEMPLATE, _partition(ca_record.arn))
-        request = PrivateCertificateRequest(
-            csr=_csr_pem(record, key),
-            validity=validity_window(
-                ca_record, template, ACM_PRIVATE_CERTIFICATE_VALIDITY, None, now=now
-            ),
-            template_arn=template,
-        )
-        issued = self.pca_issuer.issue(
-            conn, ca_record, request, signing_algorithm=ca_record.signing_algorithm, now=now
-        )
-        stored = with_certificate(record, issued.certificate, issued.chain_pem, now=now)
+        stored = self._signed(conn, record, ca_record, _csr_pem(record, key), now)
         if renewal:
             stored = replace(
                 stored,
@@ -227,7 +250,7 @@ class AcmPrivateIssuer:
             notify_renewed(conn, record, stored, now)
         else:
             emit_available(conn, stored, "ISSUANCE", now)
-        log.info("private certificate issued", extra={"arn": record.arn, "serial": issued.serial})
+        log.info("private certificate issued", extra={"arn": record.arn, "serial": stored.serial})
         return "renewed" if renewal else "issued"
 
 

@@ -60,7 +60,9 @@ class RevocationOperations:
                     f"Certificate {arn} cannot be revoked: only issued public certificates "
                     "can be revoked."
                 )
-            if not (record.exported or record.export_option == "ENABLED"):
+            # An ACME certificate's key is its client's, like an exported one's.
+            key_outside = record.exported or record.key_pair_origin == "ACME"
+            if not (key_outside or record.export_option == "ENABLED"):
                 raise ValidationError(
                     f"Certificate {arn} cannot be revoked: only exportable certificates can "
                     "be revoked."

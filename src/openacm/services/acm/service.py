@@ -20,7 +20,9 @@ from openacm.services.acm.revocation import RevocationOperations
 from openacm.services.acm.tagging import TagOperations
 from openacm.services.acm.validation_move import OptionOperations
 from openacm.services.acme.accounts import AcmeAccountOperations
+from openacm.services.acme.bindings import AcmeBindingOperations
 from openacm.services.acme.endpoints import AcmeEndpointOperations
+from openacm.services.acme.prevalidation import AcmeDomainValidationOperations
 from openacm.services.acme.upstream import AcmeUpstream
 from openacm.services.context import CallContext
 from openacm.services.pki.builtin_ca import BuiltinCa
@@ -66,6 +68,16 @@ class AcmService:
         options = OptionOperations(db, certificates, settings.validation, validation_key)
         acme = AcmeEndpointOperations(db, settings, certificates.tag_limits)
         acme_accounts = AcmeAccountOperations(db, acme)
+        acme_validations = AcmeDomainValidationOperations(
+            db,
+            acme,
+            settings.validation,
+            validation_key,
+            settings.acme_server.domain_validations_per_endpoint,
+        )
+        acme_bindings = AcmeBindingOperations(
+            db, cipher, acme, settings.acme_server.bindings_per_endpoint
+        )
         tagging = TagOperations(certificates, acme)
         self.handlers: dict[str, Handler] = {
             "RequestCertificate": requests.request_certificate,
@@ -97,6 +109,27 @@ class AcmService:
             "DescribeAcmeAccount": acme_accounts.describe_acme_account,
             "ListAcmeAccounts": acme_accounts.list_acme_accounts,
             "RevokeAcmeAccount": acme_accounts.revoke_acme_account,
+            "CreateAcmeExternalAccountBinding": (
+                acme_bindings.create_acme_external_account_binding
+            ),
+            "DescribeAcmeExternalAccountBinding": (
+                acme_bindings.describe_acme_external_account_binding
+            ),
+            "ListAcmeExternalAccountBindings": acme_bindings.list_acme_external_account_bindings,
+            "GetAcmeExternalAccountBindingCredentials": (
+                acme_bindings.get_acme_external_account_binding_credentials
+            ),
+            "RevokeAcmeExternalAccountBinding": (
+                acme_bindings.revoke_acme_external_account_binding
+            ),
+            "DeleteAcmeExternalAccountBinding": (
+                acme_bindings.delete_acme_external_account_binding
+            ),
+            "CreateAcmeDomainValidation": acme_validations.create_acme_domain_validation,
+            "DescribeAcmeDomainValidation": acme_validations.describe_acme_domain_validation,
+            "ListAcmeDomainValidations": acme_validations.list_acme_domain_validations,
+            "UpdateAcmeDomainValidation": acme_validations.update_acme_domain_validation,
+            "DeleteAcmeDomainValidation": acme_validations.delete_acme_domain_validation,
         }
 
     def handler(self, operation: str) -> Handler:

@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from openacm.adapters.store.acme_endpoints import AcmeEndpointStore
 from openacm.adapters.store.certificates import TagStore
 from openacm.domain.arn import parse_arn
 from openacm.domain.errors import ServiceQuotaExceededError, TooManyTagsError
@@ -41,7 +40,7 @@ class TagOperations:
             and operation.endswith("Resource")
             and parse_arn(arn).resource_type == "acme-endpoint"
         ):
-            self.acme_endpoints.load(AcmeEndpointStore(conn), ctx, arn, operation)
+            self.acme_endpoints.load_any(conn, ctx, arn, operation)
         else:
             self.certificates.load(conn, ctx, arn, operation)
 

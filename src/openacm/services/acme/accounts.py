@@ -49,6 +49,8 @@ class AcmeAccountOperations:
         }
         if account.contact:
             view["Contacts"] = list(account.contact)
+        if account.external_account_binding_arn:
+            view["AcmeExternalAccountBindingArn"] = account.external_account_binding_arn
         return view
 
     def describe_acme_account(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:

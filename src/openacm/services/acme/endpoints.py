@@ -9,27 +9,33 @@ once (DELETING is never observable either).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import uuid
-from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import orjson
+from sqlalchemy import Connection
 
 from openacm.adapters.store.accounts import AccountStore, StoredToken
 from openacm.adapters.store.acme_endpoints import AcmeEndpointStore
+from openacm.adapters.store.acme_resources import BindingStore, DomainValidationStore
 from openacm.adapters.store.certificates import TagStore
 from openacm.adapters.store.database import Database
+from openacm.adapters.store.pca import PrivateCaStore
 from openacm.config import Settings
 from openacm.domain.acme_endpoints import (
     ACTIVE,
     DEFAULT_CONTACT,
+    PRIVATE_CA_MEMBER,
     AcmeEndpointRecord,
     acme_endpoint_arn,
     endpoint_view,
     normalise_authority,
 )
+from openacm.domain.acme_resources import BINDING, DOMAIN_VALIDATION, endpoint_arn_of
 from openacm.domain.arn import parse_arn
 from openacm.domain.errors import (
     AccessDeniedError,
@@ -44,6 +50,7 @@ from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
 from openacm.services.acm.certificates import make_page_token, query_digest_of, read_page_token
 from openacm.services.context import CallContext
 
+T = TypeVar("T")
 # How long an IdempotencyToken names the endpoint it created (ACM's RequestCertificate window).
 IDEMPOTENCY_WINDOW_SECONDS = 3600
 LIST_DEFAULT_MAX_RESULTS = 100
@@ -61,6 +68,57 @@ def api_base_url(settings: Settings) -> str:
         host = f"[{host}]"
     scheme = "https" if (settings.tls_cert or settings.self_tls) else "http"
     return f"{scheme}://{host}:{settings.port}"
+
+
+@dataclass
+class _Once:
+    """What an idempotent create answers: the earlier answer of the same token, or the one
+    the body sets."""
+
+    answer: dict[str, Any] | None = None
+
+
+@contextlib.contextmanager
+def idempotent(
+    conn: Connection, ctx: CallContext, params: Mapping[str, Any], operation: str
+) -> Iterator[_Once]:
+    """An IdempotencyToken of a create call: the same token within an hour answers what the
+    first call answered (the body is skipped when `once.answer` is set on entry); the same
+    token with other arguments is ConflictException. The account is locked for the body, so
+    two calls with one token create one resource."""
+    token = params.get("IdempotencyToken")
+    digest = query_digest_of(params, exclude=("IdempotencyToken",))
+    scope = (ctx.account_id, ctx.region, operation)
+    accounts = AccountStore(conn)
+    accounts.lock_account(ctx.account_id)
+    once = _Once()
+    if token:
+        earlier = accounts.token(scope, token, since=ctx.now - IDEMPOTENCY_WINDOW_SECONDS)
+        if earlier is not None:
+            # The same token is the same request; with other arguments it is a caller's
+            # mistake, not a second resource.
+            if earlier.request_digest != digest:
+                raise ConflictError(
+                    "The IdempotencyToken was already used with different parameters."
+                )
+            once.answer = orjson.loads(earlier.response_json)
+            yield once
+            return
+    yield once
+    if token and once.answer is not None:
+        accounts.put_token(
+            scope, token, StoredToken(digest, orjson.dumps(once.answer).decode(), ctx.now)
+        )
+
+
+def page_after(params: Mapping[str, Any], digest: str) -> tuple[float, str] | None:
+    """Where a List call's NextToken says the previous page ended: (created_at, key)."""
+    if not params.get("NextToken"):
+        return None
+    created, key = read_page_token(
+        params["NextToken"], digest, ValidationError, ((int, float), str)
+    )
+    return float(created), str(key)
 
 
 class AcmeEndpointOperations:
@@ -88,7 +146,42 @@ class AcmeEndpointOperations:
             raise ResourceNotFoundError(f"Could not find ACME endpoint with ARN {arn}.")
         return record
 
-    def _tags(self, params: Mapping[str, Any], member: str) -> list[Any]:
+    def load_child(
+        self,
+        ctx: CallContext,
+        arn: str,
+        kind: str,
+        operation: str,
+        get: Callable[[str], T | None],
+        what: str,
+    ) -> T:
+        """A resource under an endpoint (a binding, a domain validation) that `get` finds by
+        ARN, once it is one of the caller's account and region."""
+        if endpoint_arn_of(arn, kind) is None:
+            raise ValidationError(f"String '{arn}' is not a valid {what} ARN")
+        parsed = parse_arn(arn)
+        if parsed.account_id != ctx.account_id:
+            raise AccessDeniedError(
+                f"User: {ctx.principal_arn} is not authorized to perform: acm:{operation} on "
+                f"resource: {arn}"
+            )
+        found = get(arn)
+        if found is None or parsed.region != ctx.region or parsed.partition != ctx.partition:
+            raise ResourceNotFoundError(f"Could not find {what} with ARN {arn}.")
+        return found
+
+    def load_any(self, conn: Connection, ctx: CallContext, arn: str, operation: str) -> None:
+        """The endpoint, binding or domain validation an ARN names (the tag operations)."""
+        for kind, get, what in (
+            (BINDING, BindingStore(conn).get, "ACME external account binding"),
+            (DOMAIN_VALIDATION, DomainValidationStore(conn).get, "ACME domain validation"),
+        ):
+            if endpoint_arn_of(arn, kind) is not None:
+                self.load_child(ctx, arn, kind, operation, get, what)
+                return
+        self.load(AcmeEndpointStore(conn), ctx, arn, operation)
+
+    def tags_of(self, params: Mapping[str, Any], member: str) -> list[Any]:
         try:
             return merge_tags([], tags_from_api(params.get(member) or []), self.tag_limits)
         except TooManyTagsError as exc:
@@ -98,25 +191,11 @@ class AcmeEndpointOperations:
 
     def create_acme_endpoint(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
         authority = normalise_authority(params["CertificateAuthority"])
-        tags = self._tags(params, "Tags")
-        certificate_tags = self._tags(params, "CertificateTags")
-        token = params.get("IdempotencyToken")
-        digest = query_digest_of(params, exclude=("IdempotencyToken",))
-        scope = (ctx.account_id, ctx.region, "CreateAcmeEndpoint")
-        with self.db.write() as conn:
-            accounts = AccountStore(conn)
-            accounts.lock_account(ctx.account_id)
-            if token:
-                earlier = accounts.token(scope, token, since=ctx.now - IDEMPOTENCY_WINDOW_SECONDS)
-                if earlier is not None:
-                    # The same token is the same request; with other arguments it is a
-                    # caller's mistake, not a second endpoint.
-                    if earlier.request_digest != digest:
-                        raise ConflictError(
-                            "The IdempotencyToken was already used with different parameters."
-                        )
-                    answer: dict[str, Any] = orjson.loads(earlier.response_json)
-                    return answer
+        tags = self.tags_of(params, "Tags")
+        certificate_tags = self.tags_of(params, "CertificateTags")
+        with self.db.write() as conn, idempotent(conn, ctx, params, "CreateAcmeEndpoint") as once:
+            if once.answer is not None:
+                return once.answer
             store = AcmeEndpointStore(conn)
             if store.count(ctx.account_id, ctx.region) >= self.max_endpoints:
                 raise ServiceQuotaExceededError(
@@ -139,11 +218,8 @@ class AcmeEndpointOperations:
             )
             store.insert(record)
             TagStore(conn).put(record.arn, tags)
-            result = {"AcmeEndpointArn": record.arn}
-            if token:
-                stored = StoredToken(digest, orjson.dumps(result).decode(), ctx.now)
-                accounts.put_token(scope, token, stored)
-        return result
+            once.answer = {"AcmeEndpointArn": record.arn}
+        return once.answer
 
     # -- DescribeAcmeEndpoint / ListAcmeEndpoints -----------------------------------------
 
@@ -156,12 +232,7 @@ class AcmeEndpointOperations:
     def list_acme_endpoints(self, ctx: CallContext, params: Mapping[str, Any]) -> dict[str, Any]:
         limit = params.get("MaxResults") or LIST_DEFAULT_MAX_RESULTS
         digest = query_digest_of(params, exclude=("NextToken", "MaxResults"))
-        after = None
-        if params.get("NextToken"):
-            created, arn = read_page_token(
-                params["NextToken"], digest, ValidationError, ((int, float), str)
-            )
-            after = (float(created), str(arn))
+        after = page_after(params, digest)
         with self.db.read() as conn:
             page = AcmeEndpointStore(conn).page(
                 ctx.account_id, ctx.region, after=after, limit=limit
@@ -207,6 +278,44 @@ class AcmeEndpointOperations:
             except ResourceNotFoundError:
                 return {}
             store.delete(record.arn)
+            # Its bindings and domain validations go with it, and every one's tags.
+            bindings, validations = BindingStore(conn), DomainValidationStore(conn)
+            children = bindings.arns_of(record.arn) + validations.arns_of(record.arn)
+            bindings.delete(children)
+            validations.delete(children)
             tags = TagStore(conn)
-            tags.remove(record.arn, [tag.key for tag in tags.list(record.arn)])
+            for arn in (record.arn, *children):
+                tags.remove(arn, [tag.key for tag in tags.list(arn)])
+        return {}
+
+    # -- PutAcmeEndpointCertificateAuthority (openacm's API) ------------------------------
+
+    def put_acme_endpoint_certificate_authority(
+        self, ctx: CallContext, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The endpoint issues from an ACM-PCA CA of the installation (or, without one, from
+        the builtin public CA again). The CA must exist in the endpoint's region; whether it
+        may issue for ACM (ACTIVE, ACM's permission) is checked at each finalize, as for
+        RequestCertificate's private certificates."""
+        ca_arn = params.get("CertificateAuthorityArn")
+        with self.db.write() as conn:
+            store = AcmeEndpointStore(conn)
+            record = self.load(
+                store, ctx, params["AcmeEndpointArn"], "PutAcmeEndpointCertificateAuthority"
+            )
+            authority = {
+                member: value
+                for member, value in record.certificate_authority.items()
+                if member != PRIVATE_CA_MEMBER
+            }
+            if ca_arn:
+                parsed = parse_arn(ca_arn)
+                if parsed.region != record.region or parsed.partition != ctx.partition:
+                    raise ValidationError(
+                        f"The certificate authority {ca_arn} is not in {record.region}."
+                    )
+                if PrivateCaStore(conn).get(ca_arn) is None:
+                    raise ResourceNotFoundError(f"Could not find certificate authority {ca_arn}.")
+                authority[PRIVATE_CA_MEMBER] = ca_arn
+            store.replace(replace(record, certificate_authority=authority, updated_at=ctx.now))
         return {}

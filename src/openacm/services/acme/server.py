@@ -1,11 +1,14 @@
-"""The ACME server (RFC 8555) of an ACM ACME endpoint: accounts, orders, authorizations,
-dns-01 challenges, finalize and certificate download.
+"""The ACME server (RFC 8555) of an ACM ACME endpoint: accounts (bound by external account
+bindings, key rollover), orders (names pre-approved by domain validations, or challenged as
+the installation allows), authorizations, finalize, certificate download, revocation and
+RFC 9773 renewal information.
 
 The protocol layer (protocol/acme.py) has verified the JWS and its nonce and URL before any
 of these run; they get the endpoint, the account (or the new account's key) and the payload,
 and return resource documents or raise `AcmeProblem`. Certificates are signed by the builtin
-CA through `LeafIssuer`, stored as ACM certificates with key pair origin ACME (the key stays
-with the client: nothing to export), and announced like any other issuance.
+CA through `LeafIssuer`, or by the endpoint's private CA through ACM's private issuance,
+stored as ACM certificates with key pair origin ACME (the key stays with the client: nothing
+to export), counted in ACM's quotas and announced like any other issuance.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import Connection
 
-from openacm.adapters.dns.resolver import DnsChecker, DnsLookupError
+from openacm.adapters.dns.resolver import DnsChecker
+from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.acme_endpoints import AcmeEndpointStore
+from openacm.adapters.store.acme_resources import BindingStore, DomainValidationStore
 from openacm.adapters.store.acme_server import (
     AcmeAccount,
     AcmeAuthorization,
@@ -33,28 +38,39 @@ from openacm.adapters.store.acme_server import (
 from openacm.adapters.store.certificates import CertificateStore, TagStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
+from openacm.adapters.store.pca import IssuedCertificateStore, PrivateCaStore
+from openacm.config import Quotas
 from openacm.domain.acme_endpoints import ACTIVE, AcmeEndpointRecord
+from openacm.domain.acme_resources import uncovered
 from openacm.domain.acme_server import (
+    ERROR_NAMESPACE,
     NONCE_LIFETIME_SECONDS,
     ORDER_LIFETIME_SECONDS,
     AcmeProblem,
     b64url,
     b64url_decode,
     check_csr,
-    dns01_record_name,
-    dns01_txt_value,
     malformed,
     order_identifiers,
 )
 from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord
+from openacm.domain.errors import ApiError, LimitExceededError
+from openacm.domain.renewal import renewal_due_at
+from openacm.services.acm.certificates import check_certificate_quotas
+from openacm.services.acm.private_issuance import AcmPrivateIssuer
 from openacm.services.acm.revocation import revoke_issued
+from openacm.services.acme.challenges import DNS01, ChallengeChecker, ChallengePorts
+from openacm.services.context import CallContext
 from openacm.services.events import emit_available
+from openacm.services.pca.revocation import PrivateCaRevocation, crl_enabled
 from openacm.services.pki.builtin_ca import LoadedCa
 from openacm.services.pki.leaf_issuer import IssuanceRefused, LeafIssuer, serial_hex
 
 log = logging.getLogger("openacm.acme")
-DNS01 = "dns-01"
+MAX_LISTED_ORDERS = 1000
+# The challenge type of an authorization a domain validation gave (it has no challenge).
+PRE_APPROVED = "pre-approved"
 
 
 @dataclass(frozen=True)
@@ -72,8 +88,19 @@ class Urls:
             "newAccount": self.of("new-account"),
             "newOrder": self.of("new-order"),
             "revokeCert": self.of("revoke-cert"),
-            "meta": {"externalAccountRequired": False},
+            "keyChange": self.of("key-change"),
+            "renewalInfo": self.of("renewal-info"),
+            "meta": {"externalAccountRequired": True},
         }
+
+
+class BindingProof(Protocol):
+    """newAccount's externalAccountBinding as the protocol layer parsed it."""
+
+    @property
+    def kid(self) -> str: ...
+
+    def verify(self, mac_key: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -87,8 +114,28 @@ class Answer:
 
 
 class AcmeServer:
-    def __init__(self, db: Database, issuer: LeafIssuer, dns: DnsChecker, base_url: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cipher: EnvelopeCipher,
+        issuer: LeafIssuer,
+        dns: DnsChecker,
+        base_url: str,
+        challenges: tuple[str, ...] = (),
+        quotas: Quotas | None = None,
+        ports: ChallengePorts | None = None,
+        private: AcmPrivateIssuer | None = None,
+        revocation: PrivateCaRevocation | None = None,
+    ) -> None:
         self.db = db
+        self.revocation = revocation
+        self.private = private
+        self.checker = ChallengeChecker(dns, ports or ChallengePorts())
+        self.quotas = quotas or Quotas()
+        self.cipher = cipher
+        # Challenge types for names outside the endpoint's domain validations (beyond the
+        # model's PRE_APPROVED; none by default).
+        self.challenges = challenges
         self.issuer = issuer
         self.dns = dns
         self.base_url = base_url.rstrip("/")
@@ -140,16 +187,20 @@ class AcmeServer:
         thumbprint: str,
         payload: Mapping[str, Any],
         now: float,
+        binding: BindingProof | None = None,
     ) -> Answer:
         urls = self.urls(endpoint)
         with self.db.write() as conn:
             store = AcmeStateStore(conn)
             existing = store.account_by_key(endpoint.endpoint_id, thumbprint)
             if existing is not None:  # §7.3.1: the key's account, 200 and its URL
-                return Answer(_account_view(existing), 200, urls.of("acct", existing.account_id))
+                return Answer(
+                    _account_view(existing, urls), 200, urls.of("acct", existing.account_id)
+                )
             if payload.get("onlyReturnExisting"):
                 raise AcmeProblem("accountDoesNotExist", "no account has this key")
             contact = _contact(payload, required=endpoint.contact == "REQUIRED")
+            binding_arn = self._bind(conn, endpoint, binding, now)
             account = AcmeAccount(
                 account_id=str(uuid.uuid4()),
                 endpoint_id=endpoint.endpoint_id,
@@ -158,10 +209,38 @@ class AcmeServer:
                 contact=contact,
                 status="valid",
                 created_at=now,
+                external_account_binding_arn=binding_arn,
             )
             store.add_account(account)
         log.info("acme account created", extra={"endpoint": endpoint.arn})
-        return Answer(_account_view(account), 201, urls.of("acct", account.account_id))
+        return Answer(_account_view(account, urls), 201, urls.of("acct", account.account_id))
+
+    def _bind(
+        self,
+        conn: Connection,
+        endpoint: AcmeEndpointRecord,
+        proof: BindingProof | None,
+        now: float,
+    ) -> str:
+        """The binding a new account is registered with (§7.3.4): every endpoint requires
+        one, as ACM ties each ACME account to a binding's role. Its KeyId must name a binding
+        of this endpoint that is neither revoked, expired nor deleted, and its MAC verify."""
+        if proof is None:
+            raise AcmeProblem(
+                "externalAccountRequired",
+                "this endpoint requires an external account binding (see "
+                "GetAcmeExternalAccountBindingCredentials)",
+            )
+        store = BindingStore(conn)
+        binding = store.by_key_id(proof.kid)
+        if binding is None or binding.endpoint_arn != endpoint.arn:
+            raise AcmeProblem("unauthorized", "no external account binding has this key id", 403)
+        refusal = binding.refusal(now)
+        if refusal is not None:
+            raise AcmeProblem("unauthorized", refusal, 403)
+        proof.verify(self.cipher.open(binding.mac_key_sealed, binding.arn))
+        store.used(binding.arn, now)
+        return binding.arn
 
     def update_account(
         self, endpoint: AcmeEndpointRecord, account: AcmeAccount, payload: Mapping[str, Any]
@@ -182,7 +261,9 @@ class AcmeServer:
                 )
         changed = replace(account, contact=contact, status=status)
         return Answer(
-            _account_view(changed), 200, self.urls(endpoint).of("acct", account.account_id)
+            _account_view(changed, self.urls(endpoint)),
+            200,
+            self.urls(endpoint).of("acct", account.account_id),
         )
 
     # -- orders ---------------------------------------------------------------------------
@@ -197,32 +278,39 @@ class AcmeServer:
         if "notBefore" in payload or "notAfter" in payload:
             raise malformed("this server does not accept notBefore or notAfter in orders")
         identifiers = order_identifiers(payload)
+        with self.db.read() as conn:
+            validations = DomainValidationStore(conn).of_endpoint(endpoint.arn)
+        outside = uncovered(identifiers, validations)
+        refused = [name for name in outside if not self._challenge_types(name)]
+        if refused:
+            # PRE_APPROVED: only names a VALID domain validation covers, unless a challenge
+            # allowed here can prove them (§7.4: one subproblem per refused identifier).
+            raise AcmeProblem(
+                "rejectedIdentifier",
+                "no domain validation of this endpoint covers " + ", ".join(refused),
+                subproblems=[
+                    {
+                        "type": ERROR_NAMESPACE + "rejectedIdentifier",
+                        "detail": f"{name} is outside this endpoint's validated domains",
+                        "identifier": {"type": "dns", "value": name},
+                    }
+                    for name in refused
+                ],
+            )
+        expires_at = now + ORDER_LIFETIME_SECONDS
         order = AcmeOrder(
             order_id=str(uuid.uuid4()),
             endpoint_id=endpoint.endpoint_id,
             account_id=account.account_id,
-            status="pending",
+            status="pending" if outside else "ready",
             identifiers=list(identifiers),
-            expires_at=now + ORDER_LIFETIME_SECONDS,
+            expires_at=expires_at,
             certificate_arn=None,
             error=None,
             created_at=now,
         )
         authorizations = [
-            AcmeAuthorization(
-                authz_id=str(uuid.uuid4()),
-                order_id=order.order_id,
-                endpoint_id=endpoint.endpoint_id,
-                account_id=account.account_id,
-                identifier=name,
-                status="pending",
-                expires_at=order.expires_at,
-                challenge_type=DNS01,
-                challenge_token=b64url(secrets.token_bytes(32)),
-                challenge_status="pending",
-                challenge_validated_at=None,
-                challenge_error=None,
-            )
+            self._new_authorization(order, name, pre_approved=name not in outside, now=now)
             for name in identifiers
         ]
         with self.db.write() as conn:
@@ -231,6 +319,39 @@ class AcmeServer:
         return Answer(
             self._order_view(endpoint, order, authorizations), 201, urls.of("order", order.order_id)
         )
+
+    def _new_authorization(
+        self, order: AcmeOrder, name: str, *, pre_approved: bool, now: float
+    ) -> AcmeAuthorization:
+        """A name a domain validation covers is authorized already, without a challenge;
+        another gets the challenge the installation allows."""
+        return AcmeAuthorization(
+            authz_id=str(uuid.uuid4()),
+            order_id=order.order_id,
+            endpoint_id=order.endpoint_id,
+            account_id=order.account_id,
+            identifier=name,
+            status="valid" if pre_approved else "pending",
+            expires_at=order.expires_at,
+            challenge_type=PRE_APPROVED if pre_approved else self._challenge_types(name)[0],
+            challenge_token="" if pre_approved else b64url(secrets.token_bytes(32)),
+            challenge_status="valid" if pre_approved else "pending",
+            challenge_validated_at=now if pre_approved else None,
+            challenge_error=None,
+        )
+
+    def orders(self, endpoint: AcmeEndpointRecord, account: AcmeAccount, now: float) -> Answer:
+        """The account's orders still pending or ready (§7.1.2.1: the server may leave out
+        the others), newest first, at most MAX_LISTED_ORDERS."""
+        with self.db.read() as conn:
+            found = AcmeStateStore(conn).orders_of(account.account_id, limit=MAX_LISTED_ORDERS)
+        urls = self.urls(endpoint)
+        listed = [
+            urls.of("order", order.order_id)
+            for order in found
+            if _order_at(order, now).status in ("pending", "ready")
+        ]
+        return Answer({"orders": listed})
 
     def order(
         self, endpoint: AcmeEndpointRecord, account: AcmeAccount, order_id: str, now: float
@@ -275,10 +396,17 @@ class AcmeServer:
         return Answer(self._authz_view(endpoint, _authz_at(authz, now)))
 
     def challenge(
-        self, endpoint: AcmeEndpointRecord, account: AcmeAccount, authz_id: str, now: float
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: AcmeAccount,
+        authz_id: str,
+        kind: str,
+        now: float,
+        *,
+        answer: bool,
     ) -> Answer:
-        """The client says its dns-01 record is in place (§7.5.1): the TXT record is looked
-        up now, against the installation's validation resolvers, before the answer."""
+        """A challenge of an authorization: read (POST-as-GET), or answered, when the client
+        says its response is in place (§7.5.1) and it is checked now, before the answer."""
         with self.db.read() as conn:
             authz = _own(
                 AcmeStateStore(conn).authorization(endpoint.endpoint_id, authz_id),
@@ -286,29 +414,29 @@ class AcmeServer:
                 "challenge",
             )
         authz = _authz_at(authz, now)
-        if authz.status == "pending" and authz.challenge_status == "pending":
-            authz = self._validate(authz, account, now)
-        urls = self.urls(endpoint)
-        return Answer(_challenge_view(urls, authz))
+        if authz.challenge_type == PRE_APPROVED or kind not in self._offered(authz):
+            raise AcmeProblem("malformed", "this authorization has no such challenge", status=404)
+        if answer and authz.status == "pending" and authz.challenge_status == "pending":
+            authz = self._validate(replace(authz, challenge_type=kind), account, now)
+        return Answer(_challenge_view(self.urls(endpoint), authz, kind))
+
+    def _challenge_types(self, name: str) -> tuple[str, ...]:
+        """The challenge types the installation allows that can prove `name`: a wildcard
+        only dns-01 (RFC 8555 §7.1.3, RFC 8737 §3)."""
+        if name.startswith("*."):
+            return tuple(kind for kind in self.challenges if kind == DNS01)
+        return self.challenges
+
+    def _offered(self, authz: AcmeAuthorization) -> tuple[str, ...]:
+        """The challenge types of a pending authorization: those allowed for its name (and
+        the one it was answered with, should the configuration have changed since)."""
+        allowed = self._challenge_types(authz.identifier)
+        return tuple(dict.fromkeys((*allowed, authz.challenge_type)))
 
     def _validate(
         self, authz: AcmeAuthorization, account: AcmeAccount, now: float
     ) -> AcmeAuthorization:
-        expected = dns01_txt_value(authz.challenge_token, account.thumbprint)
-        record_name = dns01_record_name(authz.identifier)
-        try:
-            found = self.dns.txt_values(record_name)
-            problem = (
-                None
-                if expected in found
-                else AcmeProblem(
-                    "incorrectResponse",
-                    f"no TXT record at {record_name} holds the expected value (found {len(found)})",
-                    status=403,
-                )
-            )
-        except DnsLookupError as exc:
-            problem = AcmeProblem("dns", f"TXT lookup of {record_name} failed: {exc}")
+        problem = self.checker.check(authz, account.thumbprint)
         if problem is None:
             done = replace(
                 authz, status="valid", challenge_status="valid", challenge_validated_at=now
@@ -326,7 +454,11 @@ class AcmeServer:
             self._settle_order(store, authz.order_id, now)
         log.info(
             "acme challenge",
-            extra={"identifier": authz.identifier, "status": done.status},
+            extra={
+                "identifier": authz.identifier,
+                "challenge": authz.challenge_type,
+                "status": done.status,
+            },
         )
         return done
 
@@ -348,7 +480,14 @@ class AcmeServer:
             "identifier": {"type": "dns", "value": authz.identifier.removeprefix("*.")},
             "status": authz.status,
             "expires": _time(authz.expires_at),
-            "challenges": [_challenge_view(self.urls(endpoint), authz)],
+            "challenges": (
+                []
+                if authz.challenge_type == PRE_APPROVED
+                else [
+                    _challenge_view(self.urls(endpoint), authz, kind)
+                    for kind in self._offered(authz)
+                ]
+            ),
         }
         if authz.identifier.startswith("*."):
             view["wildcard"] = True
@@ -373,11 +512,15 @@ class AcmeServer:
             raise AcmeProblem(
                 "orderNotReady", f"the order is {order.status}, not ready", status=403
             )
+        self._still_covered(endpoint, order)
         csr_text = payload.get("csr")
         if not isinstance(csr_text, str):
             raise malformed("finalize needs a csr")
         csr = check_csr(b64url_decode(csr_text), order.identifiers, endpoint.allowed_key_algorithms)
         record = _acme_record(endpoint, account, order, csr.key_algorithm, csr.names, now)
+        if endpoint.private_ca_arn:
+            self._finalize_private(endpoint, order_id, record, b64url_decode(csr_text), now)
+            return self.order(endpoint, account, order_id, now)
         try:
             leaf = self.issuer.prepare_for_public_key(record, csr.public_key, now=now)
         except IssuanceRefused as exc:
@@ -389,7 +532,13 @@ class AcmeServer:
             # Compare-and-set: of two finalize requests for one order, one issues.
             if not store.set_order(order_id, status="processing", now=now, expect="ready"):
                 raise AcmeProblem("orderNotReady", "the order is already being finalized", 403)
-            CertificateStore(conn).insert(record, None)
+            certificates = CertificateStore(conn)
+            self._check_quotas(certificates, endpoint, now)
+            certificates.insert(record, None)
+            # Counted like RequestCertificate's public certificates: held, and per year.
+            certificates.record_quota_use(
+                endpoint.account_id, endpoint.region, "AMAZON_ISSUED", record.arn, now
+            )
             TagStore(conn).put(record.arn, list(endpoint.certificate_tags))
             self.issuer.plan(conn, leaf, now=now)
         try:
@@ -427,6 +576,96 @@ class AcmeServer:
         log.info("acme finalize", extra={"arn": record.arn, "issued": outcome.issued})
         return self.order(endpoint, account, order_id, now)
 
+    def _finalize_private(
+        self,
+        endpoint: AcmeEndpointRecord,
+        order_id: str,
+        record: CertificateRecord,
+        csr_der: bytes,
+        now: float,
+    ) -> None:
+        """A private-CA-backed endpoint: the CA signs the client's CSR through ACM's private
+        issuance (the CA's status and ACM's permission checked, ACM's template and validity),
+        in one transaction with the order's move; a refusal leaves the order ready."""
+        if self.private is None:
+            raise AcmeProblem("serverInternal", "private issuance is not available", 500)
+        private = replace(
+            record,
+            type="PRIVATE",
+            validation_method=None,
+            certificate_authority_arn=endpoint.private_ca_arn,
+        )
+        csr_pem = x509.load_der_x509_csr(csr_der).public_bytes(serialization.Encoding.PEM)
+        with self.db.write() as conn:
+            states = AcmeStateStore(conn)
+            if not states.set_order(order_id, status="processing", now=now, expect="ready"):
+                raise AcmeProblem("orderNotReady", "the order is already being finalized", 403)
+            try:
+                signed = self.private.sign_request(conn, private, csr_pem, now)
+            except ApiError as exc:
+                raise AcmeProblem(
+                    "badCSR", f"the private CA refuses the CSR: {exc.message}"
+                ) from exc
+            if isinstance(signed, str):
+                raise AcmeProblem(
+                    "unauthorized", f"the private CA does not issue for ACM: {signed}", 403
+                )
+            CertificateStore(conn).insert(signed, None)
+            TagStore(conn).put(signed.arn, list(endpoint.certificate_tags))
+            emit_available(conn, signed, "ISSUANCE", now)
+            states.set_order(
+                order_id, status="valid", now=now, expect="processing", certificate_arn=signed.arn
+            )
+        log.info("acme finalize", extra={"arn": signed.arn, "private_ca": endpoint.private_ca_arn})
+
+    def _check_quotas(
+        self, certificates: CertificateStore, endpoint: AcmeEndpointRecord, now: float
+    ) -> None:
+        """ACM's certificate quotas of the endpoint's account and region: an ACME certificate
+        is an ACM certificate (rateLimited, §6.6, when one is reached)."""
+        owner = CallContext(
+            account_id=endpoint.account_id,
+            region=endpoint.region,
+            partition=_partition(endpoint.arn),
+            access_key_id="",
+            user_name="acme",
+            request_id="",
+            source_ip="",
+            user_agent="",
+            now=now,
+            secure_transport=False,
+        )
+        try:
+            check_certificate_quotas(
+                certificates,
+                owner,
+                "AMAZON_ISSUED",
+                held_limit=self.quotas.certificates,
+                yearly_limit=self.quotas.certificates_per_year,
+                held_noun="ACM certificates",
+                yearly_noun="certificate requests",
+            )
+        except LimitExceededError as exc:
+            raise AcmeProblem("rateLimited", exc.message, status=429) from exc
+
+    def _still_covered(self, endpoint: AcmeEndpointRecord, order: AcmeOrder) -> None:
+        """The names a domain validation authorized must still be covered at finalize: a
+        deleted (or narrowed) domain validation stops issuance at once, as ACM says."""
+        with self.db.read() as conn:
+            pre_approved = [
+                a.identifier
+                for a in AcmeStateStore(conn).authorizations(order.order_id)
+                if a.challenge_type == PRE_APPROVED
+            ]
+            validations = DomainValidationStore(conn).of_endpoint(endpoint.arn)
+        outside = uncovered(pre_approved, validations)
+        if outside:
+            raise AcmeProblem(
+                "unauthorized",
+                "no domain validation of this endpoint covers " + ", ".join(outside) + " any more",
+                status=403,
+            )
+
     def certificate(self, endpoint: AcmeEndpointRecord, account: AcmeAccount, order_id: str) -> str:
         """The PEM chain (§7.4.2): the certificate, its issuing CA, the root."""
         with self.db.read() as conn:
@@ -445,12 +684,15 @@ class AcmeServer:
     def revoke(
         self,
         endpoint: AcmeEndpointRecord,
-        account: AcmeAccount,
+        account: AcmeAccount | None,
         payload: Mapping[str, Any],
         now: float,
+        *,
+        certificate_key: Any = None,
     ) -> None:
-        """revokeCert signed by the account that ordered the certificate (§7.6), through the
-        same revocation as RevokeCertificate: certificate, serial, CRL, OCSP."""
+        """revokeCert (§7.6), through the same revocation as RevokeCertificate: certificate,
+        serial, CRL, OCSP. Signed by the account that ordered the certificate, or (`account`
+        None) by the certificate's own key, `certificate_key`."""
         der = payload.get("certificate")
         if not isinstance(der, str):
             raise malformed("revokeCert needs a certificate")
@@ -460,20 +702,135 @@ class AcmeServer:
         except ValueError as exc:
             raise malformed("the certificate is not DER") from exc
         serial = serial_hex(certificate.serial_number)
+        pem = certificate.public_bytes(serialization.Encoding.PEM).decode()
         with self.db.write() as conn:
+            private = self._issued_privately(conn, endpoint, pem)
+            if private is not None:
+                self._check_revoker(private, account, certificate, certificate_key)
+                self._revoke_private(conn, private, certificate, reason, now)
+                return
             record, issuing = self._issued(conn, serial, certificate)
-            if record.acme_endpoint_arn != endpoint.arn or record.acme_account_id != (
-                account.account_id
-            ):
+            if record.acme_endpoint_arn != endpoint.arn:
                 raise AcmeProblem(
-                    "unauthorized", "this account did not order this certificate", status=403
+                    "unauthorized", "this endpoint did not issue this certificate", status=403
                 )
+            self._check_revoker(record, account, certificate, certificate_key)
             if record.status == "REVOKED" or not revoke_issued(
                 conn, record, issuing, reason, self.issuer.issuance, now=now
             ):
                 raise AcmeProblem("alreadyRevoked", "the certificate is already revoked")
         issuing.ocsp.invalidate(certificate.serial_number)
         log.info("acme certificate revoked", extra={"arn": record.arn, "reason": reason})
+
+    @staticmethod
+    def _check_revoker(
+        record: CertificateRecord,
+        account: AcmeAccount | None,
+        certificate: x509.Certificate,
+        certificate_key: Any,
+    ) -> None:
+        """§7.6: the account that ordered the certificate, or the certificate's own key."""
+        if account is None:
+            if not _same_key(certificate_key, certificate.public_key()):
+                raise AcmeProblem(
+                    "unauthorized", "the request is not signed by the certificate's key", 403
+                )
+        elif record.acme_account_id != account.account_id:
+            raise AcmeProblem(
+                "unauthorized", "this account did not order this certificate", status=403
+            )
+
+    def _issued_privately(
+        self, conn: Connection, endpoint: AcmeEndpointRecord, pem: str
+    ) -> CertificateRecord | None:
+        arn = AcmeStateStore(conn).private_certificate_arn(
+            endpoint.account_id, endpoint.region, endpoint.arn, pem
+        )
+        return None if arn is None else CertificateStore(conn).get(arn, with_bodies=True)
+
+    def _revoke_private(
+        self,
+        conn: Connection,
+        record: CertificateRecord,
+        certificate: x509.Certificate,
+        reason: str,
+        now: float,
+    ) -> None:
+        """A certificate of a private CA: revoked at its CA (serial, CRL when the CA
+        publishes one, OCSP) and in ACM, in one transaction, as ACM-PCA's RevokeCertificate
+        does."""
+        if self.revocation is None or record.certificate_authority_arn is None:
+            raise AcmeProblem("serverInternal", "private revocation is not available", 500)
+        ca = PrivateCaStore(conn).get(record.certificate_authority_arn)
+        serial = serial_hex(certificate.serial_number)
+        if record.status == "REVOKED" or ca is None:
+            raise AcmeProblem("alreadyRevoked", "the certificate is already revoked")
+        if not IssuedCertificateStore(conn).revoke(
+            ca.arn, serial, _PCA_REASONS.get(reason, reason), now
+        ):
+            raise AcmeProblem("alreadyRevoked", "the certificate is already revoked")
+        CertificateStore(conn).replace(
+            replace(record, status="REVOKED", revoked_at=now, revocation_reason=reason),
+            None,
+        )
+        if crl_enabled(ca):
+            self.revocation.regenerate_crl(conn, ca, now=now)
+        self.revocation.invalidate(ca.arn, certificate.serial_number)
+        log.info("acme certificate revoked", extra={"arn": record.arn, "reason": reason})
+
+    # -- key rollover and renewal information ---------------------------------------------
+
+    def change_key(
+        self,
+        endpoint: AcmeEndpointRecord,
+        account: AcmeAccount,
+        jwk: dict[str, Any],
+        thumbprint: str,
+    ) -> Answer:
+        """§7.3.5: the account's key becomes `jwk`, unless another account of the endpoint
+        has it (409, with that account's URL)."""
+        urls = self.urls(endpoint)
+        with self.db.write() as conn:
+            store = AcmeStateStore(conn)
+            holder = store.account_by_key(endpoint.endpoint_id, thumbprint)
+            if holder is not None:
+                raise AcmeProblem(
+                    "malformed",
+                    "an account of this endpoint has this key already",
+                    status=409,
+                    location=urls.of("acct", holder.account_id),
+                )
+            store.change_key(account.account_id, jwk=jwk, thumbprint=thumbprint)
+        log.info("acme account key changed", extra={"endpoint": endpoint.arn})
+        changed = replace(account, jwk=jwk, thumbprint=thumbprint)
+        return Answer(_account_view(changed, urls), 200, urls.of("acct", account.account_id))
+
+    def renewal_info(self, endpoint: AcmeEndpointRecord, cert_id: str) -> dict[str, Any]:
+        """RFC 9773: the suggested window to renew the certificate `cert_id` names
+        (base64url(AKI keyIdentifier) "." base64url(serial)), from its managed renewal
+        timing; a revoked certificate should be replaced now."""
+        key_id_text, dot, serial_text = cert_id.partition(".")
+        if not dot or not key_id_text or not serial_text:
+            raise malformed("the CertID must be base64url(AKI).base64url(serial)")
+        key_id, serial_bytes = b64url_decode(key_id_text), b64url_decode(serial_text)
+        serial = serial_hex(int.from_bytes(serial_bytes, "big"))
+        with self.db.read() as conn:
+            record = None
+            for issuing in self.issuer.ca.by_id.values():
+                if _key_identifier(issuing.certificate) != key_id:
+                    continue
+                entry = AuthorityStore(conn).serial(issuing.ca_id, serial)
+                if entry is not None:
+                    record = CertificateStore(conn).get(entry.certificate_arn)
+        if record is None or record.acme_endpoint_arn != endpoint.arn:
+            raise AcmeProblem("malformed", "this endpoint did not issue this certificate", 404)
+        assert record.not_before is not None and record.not_after is not None
+        if record.status == "REVOKED":
+            start, end = record.not_before, record.not_before + 1
+        else:
+            start = renewal_due_at(replace(record, status="ISSUED")) or record.not_after
+            end = start + (record.not_after - start) / 2
+        return {"suggestedWindow": {"start": _time(start), "end": _time(end)}}
 
     def _issued(
         self, conn: Connection, serial: str, certificate: x509.Certificate
@@ -543,6 +900,29 @@ _REASONS = {
 }
 
 
+def _same_key(jwk_key: Any, public_key: Any) -> bool:
+    """Whether a JWS was signed by the certificate's key (§7.6)."""
+    der = serialization.Encoding.DER
+    info = serialization.PublicFormat.SubjectPublicKeyInfo
+    try:
+        signer = jwk_key.public_key() if hasattr(jwk_key, "private_bytes") else jwk_key
+        return bool(signer.public_bytes(der, info) == public_key.public_bytes(der, info))
+    except (AttributeError, ValueError, TypeError):
+        return False
+
+
+def _key_identifier(ca: x509.Certificate) -> bytes:
+    """The CA's subject key identifier: what its certificates' AKI names (RFC 9773 CertID)."""
+    try:
+        return ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest
+
+
+# ACM-PCA's name of the one reason ACM names otherwise.
+_PCA_REASONS = {"CA_COMPROMISE": "CERTIFICATE_AUTHORITY_COMPROMISE"}
+
+
 def _revocation_reason(code: Any) -> str:
     if isinstance(code, bool) or not isinstance(code, int) or code not in _REASONS:
         raise AcmeProblem("badRevocationReason", f"reason {code!r} is not accepted")
@@ -594,22 +974,29 @@ def _contact(payload: Mapping[str, Any], *, required: bool) -> list[str]:
     return list(contact)
 
 
-def _account_view(account: AcmeAccount) -> dict[str, Any]:
-    # No "orders" list: listing an account's orders (§7.1.2.1) is not built yet.
-    return {"status": account.status, "contact": account.contact}
+def _account_view(account: AcmeAccount, urls: Urls) -> dict[str, Any]:
+    return {
+        "status": account.status,
+        "contact": account.contact,
+        "orders": urls.of("orders", account.account_id),
+    }
 
 
-def _challenge_view(urls: Urls, authz: AcmeAuthorization) -> dict[str, Any]:
+def _challenge_view(urls: Urls, authz: AcmeAuthorization, kind: str) -> dict[str, Any]:
+    """One challenge of an authorization: the one it was answered with carries the outcome,
+    the others stay pending."""
+    answered = kind == authz.challenge_type
     view: dict[str, Any] = {
-        "type": authz.challenge_type,
-        "url": urls.of("chall", authz.authz_id),
-        "status": authz.challenge_status,
+        "type": kind,
+        "url": urls.of("chall", f"{authz.authz_id}/{kind}"),
+        "status": authz.challenge_status if answered else "pending",
         "token": authz.challenge_token,
     }
-    if authz.challenge_validated_at is not None:
+    if answered and authz.challenge_validated_at is not None:
         view["validated"] = _time(authz.challenge_validated_at)
-    if authz.challenge_error:
+    if answered and authz.challenge_error:
         view["error"] = authz.challenge_error
+
     return view
 
 
