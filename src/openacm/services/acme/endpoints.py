@@ -162,8 +162,7 @@ class AcmeEndpointOperations:
         parsed = parse_arn(arn)
         if parsed.account_id != ctx.account_id:
             raise AccessDeniedError(
-                f"User: {ctx.principal_arn} is not authorized to perform: acm:{operation} on "
-                f"resource: {arn}"
+                NO_RESOURCE_POLICY.message(ctx.principal_arn, f"acm:{operation}", arn)
             )
         found = get(arn)
         if found is None or parsed.region != ctx.region or parsed.partition != ctx.partition:
