@@ -7,7 +7,7 @@ IssueCertificate against the raw signing limit (neither is part of the default r
 `python -m bench renewal` the renewal sweep and renewal throughput (part of it);
 `python -m bench console` the web console's pages and list latency with 10,000 certificates
 (not part of the default run); `python -m bench throttling` what the request-rate limiter adds
-to each call, in memory and in Redis (not part of the default run); `python -m bench acme` lego's
+to each call, in memory and in Redis (not part of the default run); `python -m bench acme-server` lego's
 throughput against openacm's ACME endpoint and against Pebble (part of it).
 """
 
@@ -17,7 +17,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench import acme, cli, console, crl, issuance, pca, renewal, throttling
+from bench import acme_server, cli, console, crl, issuance, pca, renewal, throttling
 
 API_FAILED = (2, 3, 130)  # a server failed, the machine is busy, or Ctrl-C: stop there
 
@@ -35,8 +35,8 @@ def main(argv: Sequence[str]) -> int:
         return console.main(argv[1:])
     if argv[:1] == ["throttling"]:
         return throttling.main(argv[1:])
-    if argv[:1] == ["acme"]:
-        return acme.main(argv[1:])
+    if argv[:1] == ["acme-server"]:
+        return acme_server.main(argv[1:])
     if argv[:1] == ["api"]:
         return cli.main(argv[1:])
     status = cli.main(argv)
@@ -45,7 +45,7 @@ def main(argv: Sequence[str]) -> int:
         return status  # `--only moto`: the issuance benchmark has no moto side
     issued = issuance.main(["--results", shared.results] if shared.results else [])
     renewed = renewal.main([])
-    acme_issued = acme.main([])
+    acme_issued = acme_server.main([])
     return status or issued or renewed or acme_issued
 
 

@@ -1,4 +1,4 @@
-"""`python -m bench acme`: certificates per second that lego gets from openacm's ACME endpoint,
+"""`python -m bench acme-server`: certificates per second that lego gets from openacm's ACME endpoint,
 next to lego against Pebble (Debian `pebble`) in the same run.
 
 Each certificate is one `lego run` process, as a fleet of hosts would ask: a new ACME account
@@ -333,7 +333,7 @@ def run(count: int, concurrency: int) -> tuple[Throughput, ...]:
 
 def report(results: Sequence[Throughput], argv: Sequence[str]) -> str:
     lines = [
-        f"command: python -m bench acme {' '.join(argv)}".rstrip(),
+        f"command: python -m bench acme-server {' '.join(argv)}".rstrip(),
         f"machine: {os.cpu_count()} cores; openacm --workers {OPENACM_WORKERS}",
     ]
     for result in results:
@@ -348,13 +348,13 @@ def report(results: Sequence[Throughput], argv: Sequence[str]) -> str:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench acme", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench acme-server", description=__doc__)
     parser.add_argument("--certs", type=int, default=60, help="certificates per server")
     parser.add_argument("--concurrency", type=int, default=4, help="lego processes at once")
     options = parser.parse_args(argv)
     for tool in (LEGO, PEBBLE):
         if not os.access(tool, os.X_OK):
-            print(f"bench acme: {tool} is missing (apt-get install lego pebble)", file=sys.stderr)
+            print(f"bench acme-server: {tool} is missing (apt-get install lego pebble)", file=sys.stderr)
             return 2
     with only_run_on_this_machine() as holder:
         if holder is not None:
@@ -363,7 +363,7 @@ def main(argv: Sequence[str]) -> int:
         try:
             results = run(options.certs, options.concurrency)
         except (ServerError, RuntimeError) as error:
-            print(f"bench acme: {error}", file=sys.stderr)
+            print(f"bench acme-server: {error}", file=sys.stderr)
             return 2
     print(report(results, argv))
     return 0
