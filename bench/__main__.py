@@ -7,8 +7,8 @@ IssueCertificate against the raw signing limit (neither is part of the default r
 `python -m bench renewal` the renewal sweep and renewal throughput (part of it);
 `python -m bench console` the web console's pages and list latency with 10,000 certificates
 (not part of the default run); `python -m bench throttling` what the request-rate limiter adds
-to each call, in memory and in Redis (not part of the default run); `python -m bench acme-server` lego's
-throughput against openacm's ACME endpoint and against Pebble (part of it).
+to each call, in memory and in Redis (not part of the default run); `python -m bench
+acme-server` lego's throughput against openacm's ACME endpoint and against Pebble (part of it).
 """
 
 from __future__ import annotations

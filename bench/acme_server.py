@@ -1,5 +1,5 @@
-"""`python -m bench acme-server`: certificates per second that lego gets from openacm's ACME endpoint,
-next to lego against Pebble (Debian `pebble`) in the same run.
+"""`python -m bench acme-server`: certificates per second that lego gets from openacm's ACME
+endpoint, next to lego against Pebble (Debian `pebble`) in the same run.
 
 Each certificate is one `lego run` process, as a fleet of hosts would ask: a new ACME account
 bound with external account binding credentials, an order, finalize, download, with an EC
@@ -354,7 +354,8 @@ def main(argv: Sequence[str]) -> int:
     options = parser.parse_args(argv)
     for tool in (LEGO, PEBBLE):
         if not os.access(tool, os.X_OK):
-            print(f"bench acme-server: {tool} is missing (apt-get install lego pebble)", file=sys.stderr)
+            missing = f"bench acme-server: {tool} is missing (apt-get install lego pebble)"
+            print(missing, file=sys.stderr)
             return 2
     with only_run_on_this_machine() as holder:
         if holder is not None:
