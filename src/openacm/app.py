@@ -25,6 +25,7 @@ from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import Settings, ValidationSettings
 from openacm.console import SessionStore, console_routes
 from openacm.domain.names import NamePolicy
+from openacm.domain.validation import HTTP01_PATH
 from openacm.protocol.acme import acme_routes
 from openacm.protocol.approvals import approval_csrf_key, approval_routes
 from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
@@ -39,7 +40,7 @@ from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.acme.endpoints import api_base_url
 from openacm.services.acme.server import AcmeServer
-from openacm.services.acme.upstream import AcmeUpstream
+from openacm.services.acme.upstream import AcmeUpstream, http01_answer
 from openacm.services.background import BackgroundWork
 from openacm.services.clock import InstallationClock
 from openacm.services.events import EventDelivery, EventWork
@@ -261,6 +262,15 @@ def create_app(settings: Settings) -> OpenAcmApp:
     # looked up through the validation resolvers.
     acme_server = AcmeServer(runtime.db, leaf_issuer, worker.dns, api_base_url(settings))
 
+    async def http01(request: Request) -> Response:
+        """HTTP validation (acme issuer): the answers of ACME http-01 challenges, reached
+        through the redirect each name has to its RedirectTo."""
+        label, token = request.path_params["label"], request.path_params["token"]
+        answer = await asyncio.to_thread(http01_answer, runtime.db, label, token)
+        if answer is None:
+            return PlainTextResponse("not found\n", status_code=404)
+        return PlainTextResponse(answer)
+
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok\n")
 
@@ -285,6 +295,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route(f"{HTTP01_PATH}{{label}}/{{token}}", http01, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *pki_routes(
             runtime.db,

@@ -194,6 +194,12 @@ class AcmeSettings:
     # How long one order may take, polling included, before the attempt is given up and retried;
     # below the validation worker's lease (120 s), which the order runs under.
     order_timeout: float = 90.0
+    # HTTP validation: the base of RedirectTo, where the CA's http-01 requests are redirected
+    # (default: the server's plain-HTTP public URL, `[issuance] public_url` or the PKI port),
+    # and the port of a name's own HTTP server that openacm checks the redirect on (the CA
+    # always uses 80; a test CA may be told another).
+    http_url: str = ""
+    http_port: int = 80
 
     def public_issuer(self, region: str) -> str:
         """ "acme" or "builtin": which issuer signs this region's public certificates."""

@@ -91,6 +91,8 @@ class PebbleServer:
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="openacm-pebble-"))
         self.port = _free_tcp_port()
         self.management_port = _free_tcp_port()
+        # Where Pebble's VA sends http-01 requests (a CA's port 80): a test's redirect server.
+        self.http_port = _free_tcp_port()
         self._process: subprocess.Popen[bytes] | None = None
         self.ca_bundle = ""
 
@@ -112,8 +114,8 @@ class PebbleServer:
                 "managementListenAddress": f"{ADDRESS}:{self.management_port}",
                 "certificate": str(cert),
                 "privateKey": str(key),
-                # Unused (only DNS-01 is answered), but Pebble wants ports to dial.
-                "httpPort": 5002,
+                "httpPort": self.http_port,
+                # Unused (tls-alpn-01 is never answered), but Pebble wants a port to dial.
                 "tlsPort": 5001,
                 "ocspResponderURL": "",
                 "externalAccountBindingRequired": bool(self.eab_keys),

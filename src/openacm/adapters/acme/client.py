@@ -47,12 +47,22 @@ class AcmeFailure(Exception):
         self.retry_after = retry_after
 
 
+DNS01 = "dns-01"
+HTTP01 = "http-01"
+_CHALLENGES: dict[str, type[challenges.KeyAuthorizationChallenge]] = {
+    DNS01: challenges.DNS01,
+    HTTP01: challenges.HTTP01,
+}
+
+
 @dataclass(frozen=True)
-class DnsChallenge:
-    """One DNS-01 challenge: the name authorized and the TXT value that proves it."""
+class Challenge:
+    """One challenge to answer: the name authorized, the challenge's token and the value that
+    proves it (dns-01: the TXT value; http-01: the key authorization served at the token)."""
 
     domain: str  # as in the authorization: `example.com` also for `*.example.com`
-    txt_value: str
+    token: str
+    value: str
 
 
 def new_account_key() -> JWKEC:
@@ -119,23 +129,29 @@ class AcmeClient:
     def issue(
         self,
         csr_pem: bytes,
-        answer: Callable[[Sequence[DnsChallenge]], None],
+        answer: Callable[[Sequence[Challenge]], None],
         *,
         timeout: float,
+        challenge_type: str = DNS01,
     ) -> str:
-        """The full order flow for the names of `csr_pem`: order, DNS-01 answers published by
-        `answer` before the CA is told to look, finalize, download. Returns the PEM chain."""
+        """The full order flow for the names of `csr_pem`: order, answers of `challenge_type`
+        published by `answer` before the CA is told to look, finalize, download. Returns the
+        PEM chain."""
         deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout)
         with self._failures("ordering"):
             order = self.client.new_order(csr_pem)
             pending = [
-                (authz, _dns01(authz))
+                (authz, _challenge(authz, challenge_type))
                 for authz in order.authorizations
                 if authz.body.status == messages.STATUS_PENDING
             ]
             answer(
                 [
-                    DnsChallenge(authz.body.identifier.value, challenge.validation(self.key))
+                    Challenge(
+                        authz.body.identifier.value,
+                        challenge.chall.encode("token"),
+                        challenge.validation(self.key),
+                    )
                     for authz, challenge in pending
                 ]
             )
@@ -181,12 +197,12 @@ def retry_after_seconds(value: str | None, *, now: datetime.datetime) -> float |
     return max(0.0, (when - now).total_seconds())
 
 
-def _dns01(authz: messages.AuthorizationResource) -> messages.ChallengeBody:
+def _challenge(authz: messages.AuthorizationResource, kind: str) -> messages.ChallengeBody:
     for challenge in authz.body.challenges:
-        if isinstance(challenge.chall, challenges.DNS01):
+        if isinstance(challenge.chall, _CHALLENGES[kind]):
             return challenge
     raise AcmeFailure(
-        f"the CA offers no dns-01 challenge for {authz.body.identifier.value}", transient=False
+        f"the CA offers no {kind} challenge for {authz.body.identifier.value}", transient=False
     )
 
 

@@ -179,6 +179,22 @@ class DnsChecker:
             current = answer.cname_target
         raise DnsLookupError(f"TXT lookup for {name}: CNAME chain longer than {max_links} links")
 
+    def addresses(self, name: str, *, max_links: int = MAX_CNAME_LINKS) -> tuple[str, ...]:
+        """The IPv4 then IPv6 addresses of `name`, aliases followed (where a CA's http-01
+        request goes)."""
+        found: list[str] = []
+        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            current = _absolute(name)
+            for _ in range(max_links + 1):
+                answer = self._lookup(current, rdtype)
+                if answer.records is not None:
+                    found.extend(rdata.to_text() for rdata in answer.records)
+                    break
+                if answer.cname_target is None:
+                    break
+                current = answer.cname_target
+        return tuple(found)
+
     def caa_records(self, name: str) -> CaaAnswer:
         """The relevant CAA RRset: the first non-empty set on the climb from `name` (or from
         `x.y` for `*.x.y`) towards the root, which is never queried."""

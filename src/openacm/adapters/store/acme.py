@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from openacm.adapters.store.schema import acme_accounts, acme_dns_answers
+from openacm.adapters.store.schema import acme_accounts, acme_dns_answers, acme_http_answers
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,36 @@ class AcmeDnsAnswers:
             select(acme_dns_answers.c.value).where(acme_dns_answers.c.owner == _key(owner))
         )
         return sorted(row.value for row in rows)
+
+
+class AcmeHttpAnswers:
+    """The http-01 key authorizations openacm serves under a name's RedirectTo label."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def put(self, label: str, token: str, key_authorization: str, now: float) -> None:
+        self.delete(label, token)
+        self.conn.execute(
+            insert(acme_http_answers).values(
+                label=label, token=token, key_authorization=key_authorization, created_at=now
+            )
+        )
+
+    def delete(self, label: str, token: str) -> None:
+        self.conn.execute(
+            delete(acme_http_answers).where(
+                acme_http_answers.c.label == label, acme_http_answers.c.token == token
+            )
+        )
+
+    def get(self, label: str, token: str) -> str | None:
+        value: str | None = self.conn.execute(
+            select(acme_http_answers.c.key_authorization).where(
+                acme_http_answers.c.label == label, acme_http_answers.c.token == token
+            )
+        ).scalar()
+        return value
 
 
 def _key(owner: str) -> str:

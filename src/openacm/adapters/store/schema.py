@@ -650,3 +650,16 @@ acme_authorizations = Table(
     Column("challenge_error_json", Text),
     Index("ix_acme_authorizations_order_id", "order_id"),
 )
+
+# -- The acme public issuer, HTTP validation (issue 8) -----------------------------------------
+
+# The key authorizations of ACME http-01 challenges under way, served at the RedirectTo path
+# (`/.well-known/acme-challenge/<label>/<token>`) by any process of the installation.
+acme_http_answers = Table(
+    "acme_http_answers",
+    metadata,
+    Column("label", String(64), primary_key=True),
+    Column("token", String(128), primary_key=True),
+    Column("key_authorization", String(512), nullable=False),
+    Column("created_at", Float, nullable=False),
+)

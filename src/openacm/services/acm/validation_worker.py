@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection
 
 from openacm.adapters.acme.client import AcmeFailure
+from openacm.adapters.acme.http01 import RedirectProbe
 from openacm.adapters.dns.resolver import CnameChain, DnsChecker, DnsLookupError
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
@@ -43,6 +44,7 @@ from openacm.domain.renewal import PENDING_VALIDATION as RENEWAL_PENDING_VALIDAT
 from openacm.domain.renewal import SUCCESS as RENEWAL_SUCCESS
 from openacm.domain.validation import (
     FAILED,
+    HTTP,
     PENDING,
     SUCCESS,
     ValidationRecord,
@@ -125,6 +127,8 @@ class ValidationWorker:
         self.private = private
         self.validation = validation
         self.issuance = issuance
+        # HTTP validation: the redirect each name needs, checked before the CA is asked.
+        self.http_probe = RedirectProbe(dns, port=acme.settings.http_port) if acme else None
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
         self._lookups = ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="openacm-dns")
         self._seconds_per_item = 0.0  # 0 until a batch was timed
@@ -480,6 +484,11 @@ class ValidationWorker:
         new request always looks again, so a deleted record stops new issuance."""
         if validation.status == SUCCESS or not validation.record_name:
             return validation
+        if validation.validation_method == HTTP:
+            redirected = self.http_probe is not None and self.http_probe.redirected(
+                validation.record_name, validation.record_value or ""
+            )
+            return replace(validation, status=SUCCESS) if redirected else validation
         expected = ValidationRecord(validation.record_name, validation.record_value or "")
         if validation.record_name not in chains:
             try:

@@ -19,20 +19,39 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 from josepy.jwk import JWKEC
 
-from openacm.adapters.acme.client import AcmeClient, AcmeFailure, DnsChallenge, new_account_key
+from openacm.adapters.acme.client import (
+    HTTP01,
+    AcmeClient,
+    AcmeFailure,
+    Challenge,
+    new_account_key,
+)
 from openacm.adapters.ca.revocation import REVOCATION_REASONS
 from openacm.adapters.dns.resolver import Nameserver
 from openacm.adapters.dns.update import DnsUpdateError, DnsUpdater, TsigKey
 from openacm.adapters.envelope import EnvelopeCipher
-from openacm.adapters.store.acme import AcmeAccountStore, AcmeDnsAnswers
+from openacm.adapters.store.acme import AcmeAccountStore, AcmeDnsAnswers, AcmeHttpAnswers
 from openacm.adapters.store.database import Database
-from openacm.config import AcmeSettings, DnsZone
+from openacm.config import AcmeSettings, DnsZone, Settings
 from openacm.domain.certificates import CertificateRecord
-from openacm.domain.validation import acme_validation_record, base_name
+from openacm.domain.validation import (
+    HTTP,
+    HTTP01_PROBE,
+    acme_http_label,
+    acme_validation_record,
+    base_name,
+)
+from openacm.services.pki.builtin_ca import public_base_url
 from openacm.services.pki.leaf_keys import LeafPrivateKey, private_key_der
 
 log = logging.getLogger("openacm.acme")
 TXT_TTL = 60
+
+
+def acme_http_base_url(settings: Settings) -> str:
+    """The base of HTTP validation's RedirectTo: `[acme] http_url`, else the server's
+    plain-HTTP public URL (CAs follow a redirect to http on port 80 or https on 443)."""
+    return settings.acme.http_url.rstrip("/") or public_base_url(settings)
 
 
 @dataclass(frozen=True)
@@ -70,6 +89,8 @@ class AcmeUpstream:
     ) -> AcmeIssued | AcmeFailure:
         """`issue` for a certificate record; a failure is returned, for the caller to map."""
         try:
+            if record.validation_method == HTTP:
+                return self.issue_http(record.account_id, record.names, key, now=now)
             return self.issue(record.account_id, record.names, key, now=now)
         except AcmeFailure as failure:
             log.info("ACME order failed", extra={"arn": record.arn, "error": str(failure)})
@@ -142,11 +163,11 @@ class AcmeUpstream:
         }
         published: list[str] = []
 
-        def answer(challenges: Sequence[DnsChallenge]) -> None:
+        def answer(challenges: Sequence[Challenge]) -> None:
             by_owner: dict[str, list[str]] = {}
             for challenge in challenges:
                 owner = tokens[challenge.domain.lower()]
-                by_owner.setdefault(owner, []).append(challenge.txt_value)
+                by_owner.setdefault(owner, []).append(challenge.value)
             for owner, values in by_owner.items():
                 self._publish(owner, values, now)
                 published.append(owner)
@@ -155,11 +176,37 @@ class AcmeUpstream:
             pem = self.client(now).issue(csr, answer, timeout=self.settings.order_timeout)
         finally:
             self._withdraw(published)
-        certificates = x509.load_pem_x509_certificates(pem.encode())
-        chain = "".join(
-            c.public_bytes(serialization.Encoding.PEM).decode() for c in certificates[1:]
-        )
-        return AcmeIssued(certificates[0], chain)
+        return _issued(pem)
+
+    def issue_http(
+        self, account_id: str, names: Sequence[str], key: LeafPrivateKey, *, now: float
+    ) -> AcmeIssued:
+        """`issue` with http-01: each key authorization is stored under the name's RedirectTo
+        label, whence any process of the installation serves it (`http01_answer`)."""
+        csr = _csr(names, key)
+        labels = {
+            name.lower(): acme_http_label(self.validation_key, account_id, name) for name in names
+        }
+        published: list[tuple[str, str]] = []
+
+        def answer(challenges: Sequence[Challenge]) -> None:
+            with self.db.write() as conn:
+                answers = AcmeHttpAnswers(conn)
+                for challenge in challenges:
+                    label = labels[challenge.domain.lower()]
+                    answers.put(label, challenge.token, challenge.value, now)
+                    published.append((label, challenge.token))
+
+        try:
+            pem = self.client(now).issue(
+                csr, answer, timeout=self.settings.order_timeout, challenge_type=HTTP01
+            )
+        finally:
+            if published:  # single-use, like the TXT answers
+                with self.db.write() as conn:
+                    for label, token in published:
+                        AcmeHttpAnswers(conn).delete(label, token)
+        return _issued(pem)
 
     def _publish(self, owner: str, values: Sequence[str], now: float) -> None:
         """Through RFC 2136 where a `[[dns_zones]]` entry holds the validation zone, else into
@@ -209,6 +256,21 @@ _RFC5280_CODES = {
     x509.ReasonFlags.privilege_withdrawn: 9,
     x509.ReasonFlags.aa_compromise: 10,
 }
+
+
+def http01_answer(db: Database, label: str, token: str) -> str | None:
+    """What openacm answers at `<RedirectTo>/<token>`: the key authorization of a challenge
+    under way, or, for the redirect check's probe, the label itself."""
+    if token == HTTP01_PROBE:
+        return label
+    with db.read() as conn:
+        return AcmeHttpAnswers(conn).get(label, token)
+
+
+def _issued(pem: str) -> AcmeIssued:
+    certificates = x509.load_pem_x509_certificates(pem.encode())
+    chain = "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certificates[1:])
+    return AcmeIssued(certificates[0], chain)
 
 
 def _key_der(key: JWKEC) -> bytes:
