@@ -170,6 +170,11 @@ class PebbleServer:
         return answer
 
     def stop(self) -> None:
+        self.halt()
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def halt(self) -> None:
+        """The CA goes down; its files stay (a client's trust bundle among them)."""
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
@@ -177,7 +182,6 @@ class PebbleServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

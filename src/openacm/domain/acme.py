@@ -3,10 +3,25 @@ FailureReason ACM's API reports, and whether trying again later can help."""
 
 from __future__ import annotations
 
+import hashlib
+
 ACME_ERROR_PREFIX = "urn:ietf:params:acme:error:"
 # `issuer_ca_id` of a certificate the upstream ACME CA issued (the builtin CA's are its ids):
 # what RevokeCertificate forwards to the CA.
 ACME_ISSUER_ID = "acme"
+
+
+def acme_issuer_id(directory_url: str) -> str:
+    """`issuer_ca_id` of a certificate one of several upstream CAs issued: which CA revokes
+    it (a short digest: the column holds 64 characters, a directory URL may hold more)."""
+    return f"{ACME_ISSUER_ID}:{hashlib.sha256(directory_url.encode()).hexdigest()[:24]}"
+
+
+def is_acme_issued(issuer_ca_id: str | None) -> bool:
+    return issuer_ca_id is not None and (
+        issuer_ca_id == ACME_ISSUER_ID or issuer_ca_id.startswith(f"{ACME_ISSUER_ID}:")
+    )
+
 
 # The CA refuses the name itself, or CAA forbids it: trying again cannot help.
 _FAILURE_REASONS = {

@@ -32,7 +32,6 @@ from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
 from openacm.adapters.store.work import VALIDATE_WORK, WorkItem, WorkQueue
 from openacm.config import IssuanceSettings, ValidationSettings
-from openacm.domain.acme import ACME_ISSUER_ID
 from openacm.domain.acme import failure_reason as acme_failure_reason
 from openacm.domain.caa import CaaRecord, caa_permits
 from openacm.domain.certificates import CertificateRecord, DomainValidation
@@ -381,12 +380,16 @@ class ValidationWorker:
                 outcomes.append((check, None, None))
                 continue
             fresh = self.issuer.keys_for([check.record])[0]
-            outcomes.append((check, fresh, self.acme.try_issue(check.record, fresh, now=now)))
+            lease_ends = started + self.validation.lease_seconds
+            outcomes.append(
+                (check, fresh, self.acme.try_issue(check.record, fresh, now=now,
+                                                   must_end_by=lease_ends))
+            )  # fmt: skip
         with self.db.write() as conn:
             held = WorkQueue(conn).held([check.item for check in ready], self.owner, now)
-            for check, key, outcome in outcomes:
+            for check, key, result in outcomes:
                 results[check.item.item_id] = self._store_upstream(
-                    conn, check, key, outcome, held, now
+                    conn, check, key, result, held, now
                 )
 
     def _store_upstream(
@@ -428,7 +431,7 @@ class ValidationWorker:
             )  # fmt: skip
         issued = replace(
             with_certificate(updated, outcome.certificate, outcome.chain_pem, now=now),
-            issuer_ca_id=ACME_ISSUER_ID,
+            issuer_ca_id=outcome.issuer_id,
         )
         if not CertificateStore(conn).replace(issued, self.acme.sealed_key(key, record.arn)):
             return StepResult(record.arn, "lost_lease")

@@ -11,6 +11,7 @@ without such an entry, into the store for openacm's own responder (`serve --dns-
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,7 +33,8 @@ from openacm.adapters.dns.update import DnsUpdateError, DnsUpdater, TsigKey
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.acme import AcmeAccountStore, AcmeDnsAnswers, AcmeHttpAnswers
 from openacm.adapters.store.database import Database
-from openacm.config import AcmeSettings, DnsZone, Settings
+from openacm.config import AcmeCa, AcmeSettings, DnsZone, Settings
+from openacm.domain.acme import ACME_ISSUER_ID, acme_issuer_id
 from openacm.domain.certificates import CertificateRecord
 from openacm.domain.validation import (
     HTTP,
@@ -58,6 +60,7 @@ def acme_http_base_url(settings: Settings) -> str:
 class AcmeIssued:
     certificate: x509.Certificate
     chain_pem: str  # the CA's intermediates, as the upstream sent them
+    issuer_id: str = ACME_ISSUER_ID  # which CA: `issuer_ca_id` of the certificate
 
 
 class AcmeUpstream:
@@ -76,7 +79,7 @@ class AcmeUpstream:
         self.validation_key = validation_key
         self.validation_zone = validation_zone
         self.dns_zones = tuple(dns_zones)
-        self._client: AcmeClient | None = None
+        self._clients: dict[str, AcmeClient] = {}  # by directory URL
 
     def handles(self, record: CertificateRecord) -> bool:
         """Whether this certificate's region takes its public certificates from the ACME CA."""
@@ -85,15 +88,44 @@ class AcmeUpstream:
         )
 
     def try_issue(
-        self, record: CertificateRecord, key: LeafPrivateKey, *, now: float
+        self,
+        record: CertificateRecord,
+        key: LeafPrivateKey,
+        *,
+        now: float,
+        must_end_by: float | None = None,
     ) -> AcmeIssued | AcmeFailure:
-        """`issue` for a certificate record; a failure is returned, for the caller to map."""
+        """`issue` for a certificate record at the configured CAs in order of preference:
+        a CA that is down or refuses for a passing reason hands the order to the next (no
+        new order starts that could end after `must_end_by`, a `time.monotonic()`); a refusal
+        of the names is final. A failure is returned, for the caller to map."""
+        failures: list[AcmeFailure] = []
+        for ca in self.settings.cas():
+            if (
+                failures
+                and must_end_by is not None
+                and (time.monotonic() + self.settings.order_timeout > must_end_by)
+            ):
+                break
+            outcome = self._try_at(ca, record, key, now)
+            if isinstance(outcome, AcmeIssued) or not outcome.transient:
+                return outcome
+            failures.append(outcome)
+        return _soonest_retry(failures)
+
+    def _try_at(
+        self, ca: AcmeCa, record: CertificateRecord, key: LeafPrivateKey, now: float
+    ) -> AcmeIssued | AcmeFailure:
         try:
-            if record.validation_method == HTTP:
-                return self.issue_http(record.account_id, record.names, key, now=now)
-            return self.issue(record.account_id, record.names, key, now=now)
+            return self.issue(
+                record.account_id, record.names, key, now=now, ca=ca,
+                method=record.validation_method or "DNS",
+            )  # fmt: skip
         except AcmeFailure as failure:
-            log.info("ACME order failed", extra={"arn": record.arn, "error": str(failure)})
+            log.info(
+                "ACME order failed",
+                extra={"arn": record.arn, "directory": ca.directory_url, "error": str(failure)},
+            )
             return failure
         except DnsUpdateError as exc:
             # The validation zone's server refused or is down: passing, in all likelihood.
@@ -104,21 +136,33 @@ class AcmeUpstream:
         """The certificate's key as the store keeps every leaf key (sealed, ARN as context)."""
         return self.cipher.seal(private_key_der(key), arn)
 
-    def revoke(self, certificate_pem: str, reason: str, *, now: float) -> None:
+    def revoke(
+        self, certificate_pem: str, reason: str, *, now: float, issuer_id: str = ACME_ISSUER_ID
+    ) -> None:
         """RevokeCertificate forwarded to the CA that issued it (ACM's reason names)."""
         flag = REVOCATION_REASONS[reason]
         certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
-        self.client(now).revoke(certificate, _RFC5280_CODES[flag])
+        self.client(now, self._ca_of(issuer_id)).revoke(certificate, _RFC5280_CODES[flag])
 
-    # -- the account ------------------------------------------------------------------------
+    def _ca_of(self, issuer_id: str) -> AcmeCa:
+        cas = self.settings.cas()
+        for ca in cas:
+            if acme_issuer_id(ca.directory_url) == issuer_id:
+                return ca
+        if issuer_id == ACME_ISSUER_ID:  # issued before several CAs could be configured
+            return cas[0]
+        raise AcmeFailure("the ACME CA that issued it is no longer configured", transient=False)
 
-    def client(self, now: float) -> AcmeClient:
-        """The registered client, made on first use: the key is generated and sealed in the
-        store before it is registered, so a crash in between only re-registers the same key
-        (the CA answers with the existing account)."""
-        if self._client is not None:
-            return self._client
-        url = self.settings.directory_url
+    # -- the accounts (one per CA) ------------------------------------------------------------
+
+    def client(self, now: float, ca: AcmeCa | None = None) -> AcmeClient:
+        """The registered client of `ca` (the first CA by default), made on first use: the
+        key is generated and sealed in the store before it is registered, so a crash in
+        between only re-registers the same key (the CA answers with the existing account)."""
+        ca = ca or self.settings.cas()[0]
+        url = ca.directory_url
+        if url in self._clients:
+            return self._clients[url]
         # Read first: the account exists after the first order, and RevokeCertificate asks
         # for it from inside its own write transaction.
         with self.db.read() as conn:
@@ -135,25 +179,50 @@ class AcmeUpstream:
         key = JWKEC(key=serialization.load_der_private_key(
             self.cipher.open(stored.key_sealed, url), password=None))  # fmt: skip
         account_url = stored.account_url
-        client = AcmeClient(url, key, account_url, ca_bundle=self.settings.ca_bundle)
+        client = AcmeClient(url, key, account_url, ca_bundle=ca.ca_bundle)
         if account_url is None:
-            registered = client.register(
-                self.settings.contact, self.settings.eab_key_id, self.settings.eab_hmac_key
-            )
+            registered = client.register(self.settings.contact, ca.eab_key_id, ca.eab_hmac_key)
             with self.db.write() as conn:
                 AcmeAccountStore(conn).set_account_url(url, registered, now)
             log.info("ACME account registered", extra={"directory": url, "account": registered})
-        self._client = client
+        self._clients[url] = client
         return client
 
     # -- issuance ---------------------------------------------------------------------------
 
     def issue(
-        self, account_id: str, names: Sequence[str], key: LeafPrivateKey, *, now: float
+        self,
+        account_id: str,
+        names: Sequence[str],
+        key: LeafPrivateKey,
+        *,
+        now: float,
+        ca: AcmeCa | None = None,
+        method: str = "DNS",
     ) -> AcmeIssued:
         """One certificate for `names` (the first is the subject's CN) on `key`, through the
-        full order flow. Raises AcmeFailure (with the problem type) or DnsUpdateError."""
+        full order flow at `ca` (the first CA by default), proven by dns-01 or, for HTTP
+        validation, http-01. Raises AcmeFailure (with the problem type) or DnsUpdateError."""
+        ca = ca or self.settings.cas()[0]
         csr = _csr(names, key)
+        client = self.client(now, ca)
+        timeout = self.settings.order_timeout
+        if method == HTTP:
+            pem = self._order_http(client, csr, account_id, names, now, timeout)
+        else:
+            pem = self._order_dns(client, csr, account_id, names, now, timeout)
+        return _issued(pem, acme_issuer_id(ca.directory_url))
+
+    def _order_dns(
+        self,
+        client: AcmeClient,
+        csr: bytes,
+        account_id: str,
+        names: Sequence[str],
+        now: float,
+        timeout: float,
+    ) -> str:
+        """dns-01 through the CNAME delegation: TXT answers under `<token>.<validation zone>`."""
         # Keyed as authorizations name them: `*.example.com` is authorized as `example.com`.
         tokens = {
             base_name(name).lower(): acme_validation_record(
@@ -173,17 +242,21 @@ class AcmeUpstream:
                 published.append(owner)
 
         try:
-            pem = self.client(now).issue(csr, answer, timeout=self.settings.order_timeout)
+            return client.issue(csr, answer, timeout=timeout)
         finally:
             self._withdraw(published)
-        return _issued(pem)
 
-    def issue_http(
-        self, account_id: str, names: Sequence[str], key: LeafPrivateKey, *, now: float
-    ) -> AcmeIssued:
-        """`issue` with http-01: each key authorization is stored under the name's RedirectTo
-        label, whence any process of the installation serves it (`http01_answer`)."""
-        csr = _csr(names, key)
+    def _order_http(
+        self,
+        client: AcmeClient,
+        csr: bytes,
+        account_id: str,
+        names: Sequence[str],
+        now: float,
+        timeout: float,
+    ) -> str:
+        """http-01: each key authorization is stored under the name's RedirectTo label,
+        whence any process of the installation serves it (`http01_answer`)."""
         labels = {
             name.lower(): acme_http_label(self.validation_key, account_id, name) for name in names
         }
@@ -198,15 +271,12 @@ class AcmeUpstream:
                     published.append((label, challenge.token))
 
         try:
-            pem = self.client(now).issue(
-                csr, answer, timeout=self.settings.order_timeout, challenge_type=HTTP01
-            )
+            return client.issue(csr, answer, timeout=timeout, challenge_type=HTTP01)
         finally:
             if published:  # single-use, like the TXT answers
                 with self.db.write() as conn:
                     for label, token in published:
                         AcmeHttpAnswers(conn).delete(label, token)
-        return _issued(pem)
 
     def _publish(self, owner: str, values: Sequence[str], now: float) -> None:
         """Through RFC 2136 where a `[[dns_zones]]` entry holds the validation zone, else into
@@ -267,10 +337,19 @@ def http01_answer(db: Database, label: str, token: str) -> str | None:
         return AcmeHttpAnswers(conn).get(label, token)
 
 
-def _issued(pem: str) -> AcmeIssued:
+def _issued(pem: str, issuer_id: str) -> AcmeIssued:
     certificates = x509.load_pem_x509_certificates(pem.encode())
     chain = "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certificates[1:])
-    return AcmeIssued(certificates[0], chain)
+    return AcmeIssued(certificates[0], chain, issuer_id)
+
+
+def _soonest_retry(failures: Sequence[AcmeFailure]) -> AcmeFailure:
+    """Every CA failed for a passing reason: the last failure, to be retried as soon as the
+    first CA that named a time allows (at the worker's backoff if one named none)."""
+    last = failures[-1]
+    waits = [f.retry_after for f in failures]
+    soonest = None if None in waits else min(w for w in waits if w is not None)
+    return AcmeFailure(str(last), last.problem_type, transient=True, retry_after=soonest)
 
 
 def _key_der(key: JWKEC) -> bytes:
