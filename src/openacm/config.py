@@ -222,6 +222,12 @@ class AcmeSettings:
     # (directory_url, eab_key_id, eab_hmac_key, ca_bundle), or OPENACM_ACME_UPSTREAMS as
     # comma-separated directory URLs sharing `ca_bundle`.
     upstreams: tuple[AcmeCa, ...] = ()
+    # Of the chains a CA offers (its default and Link rel="alternate" ones), the one whose top
+    # certificate is issued by the CA of this common name ("ISRG Root X1"); else the default.
+    preferred_chain: str = ""
+    # The certificate profile asked for in each order (draft-ietf-acme-profiles, e.g. Let's
+    # Encrypt's "tlsserver" or "shortlived"), where the CA's directory offers it.
+    profile: str = ""
 
     def cas(self) -> tuple[AcmeCa, ...]:
         """Every configured CA, most preferred first (`directory_url` and its options first)."""

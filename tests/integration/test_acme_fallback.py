@@ -7,7 +7,6 @@ each CA has its own account; RevokeCertificate goes to the CA that issued the ce
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from cryptography import x509
 
 from openacm.adapters.store.acme import AcmeAccountStore
 from tests.conftest import Tenant, _tenant, finish_server, pki_env, start_server
-from tests.integration.test_acme_issuer import VALIDATION_ZONE
+from tests.integration.test_acme_issuer import VALIDATION_ZONE, chain_verifies
 from tests.integration.test_create_records import zone_entry
 from tests.support.acm_flow import TEST_ZONE, describe, publish_records, request, unique_domain
 from tests.support.acm_flow import wait_for_status as wait_status
@@ -73,19 +72,6 @@ def fallback_server(
     finish_server(started)
 
 
-def _issued_under(tenant: Tenant, arn: str, root_pem: bytes, tmp_path: Path) -> bool:
-    got = tenant.acm.get_certificate(CertificateArn=arn)
-    (tmp_path / "leaf.pem").write_text(got["Certificate"])
-    (tmp_path / "chain.pem").write_text(got["CertificateChain"])
-    (tmp_path / "root.pem").write_bytes(root_pem)
-    result = subprocess.run(
-        ["openssl", "verify", "-CAfile", str(tmp_path / "root.pem"),
-         "-untrusted", str(tmp_path / "chain.pem"), str(tmp_path / "leaf.pem")],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return result.returncode == 0
-
-
 def _issue(tenant: Tenant, bind_server: BindServer, prefix: str) -> str:
     arn = request(tenant.acm, unique_domain(prefix), Options={"Export": "ENABLED"})
     publish_records(bind_server, describe(tenant.acm, arn))
@@ -105,15 +91,15 @@ def test_orders_fall_back_in_order_and_revocation_finds_the_issuing_ca(
     tenant = _tenant(fallback_server)
     # The rate-limited CA is passed over; the second Pebble, preferred to the first, issues.
     first = _issue(tenant, bind_server, "fallback-1")
-    assert _issued_under(tenant, first, second_pebble.root_pem(), tmp_path)
-    assert not _issued_under(tenant, first, pebble_server.root_pem(), tmp_path)
+    assert chain_verifies(tenant, first, second_pebble.root_pem(), tmp_path)
+    assert not chain_verifies(tenant, first, pebble_server.root_pem(), tmp_path)
     assert "rateLimited" in fallback_server.log()
 
     # The second Pebble goes down: the next order goes on to the last CA.
     second_root = second_pebble.root_pem()
     second_pebble.halt()
     other = _issue(tenant, bind_server, "fallback-2")
-    assert _issued_under(tenant, other, pebble_server.root_pem(), tmp_path)
+    assert chain_verifies(tenant, other, pebble_server.root_pem(), tmp_path)
 
     # One account per CA, each sealed in the store (the rate-limited CA registered none).
     with fallback_server._runtime().db.read() as conn:
@@ -133,4 +119,4 @@ def test_orders_fall_back_in_order_and_revocation_finds_the_issuing_ca(
     with pytest.raises(tenant.acm.exceptions.ClientError, match="could not be reached"):
         tenant.acm.revoke_certificate(CertificateArn=first, RevocationReason="SUPERSEDED")
     assert describe(tenant.acm, first)["Status"] == "ISSUED"
-    assert _issued_under(tenant, first, second_root, tmp_path)
+    assert chain_verifies(tenant, first, second_root, tmp_path)

@@ -60,6 +60,8 @@ def acme_server(
         OPENACM_ACME_CONTACT="mailto:ops@openacm-test.com",
         OPENACM_ACME_REGIONS="us-east-1",
         OPENACM_ACME_ORDER_TIMEOUT="60",
+        # Pebble offers a second chain, to another root: openacm keeps that one.
+        OPENACM_ACME_PREFERRED_CHAIN=pebble_server.root_name(1),
     )
     started = start_server(root, "sqlite", env=env, extra_args=["--config", str(config)])
     yield started
@@ -73,7 +75,8 @@ def tenant(acme_server: OpenAcmServer) -> Iterator[Tenant]:
     move_clock(acme_server, reset=True)
 
 
-def _verify_chain(tenant: Tenant, arn: str, root_pem: bytes, tmp_path: Path) -> None:
+def chain_verifies(tenant: Tenant, arn: str, root_pem: bytes, tmp_path: Path) -> bool:
+    """Whether `openssl verify` accepts the certificate and its chain under `root_pem`."""
     got = tenant.acm.get_certificate(CertificateArn=arn)
     (tmp_path / "leaf.pem").write_text(got["Certificate"])
     (tmp_path / "chain.pem").write_text(got["CertificateChain"])
@@ -83,7 +86,11 @@ def _verify_chain(tenant: Tenant, arn: str, root_pem: bytes, tmp_path: Path) -> 
          "-untrusted", str(tmp_path / "chain.pem"), str(tmp_path / "leaf.pem")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+    return result.returncode == 0
+
+
+def _verify_chain(tenant: Tenant, arn: str, root_pem: bytes, tmp_path: Path) -> None:
+    assert chain_verifies(tenant, arn, root_pem, tmp_path)
 
 
 def test_the_record_is_the_acme_challenge_cname_and_pebble_issues(
@@ -113,7 +120,9 @@ def test_the_record_is_the_acme_challenge_cname_and_pebble_issues(
     assert issued["Type"] == "AMAZON_ISSUED"
     assert [o["ValidationStatus"] for o in issued["DomainValidationOptions"]] == ["SUCCESS"] * 2
     assert "Pebble" in issued["Issuer"]
-    _verify_chain(tenant, arn, pebble_server.root_pem(), tmp_path)
+    # The preferred (alternate) chain was kept, not Pebble's default one.
+    _verify_chain(tenant, arn, pebble_server.root_pem(1), tmp_path)
+    assert not chain_verifies(tenant, arn, pebble_server.root_pem(0), tmp_path)
     # The second request needs no new record.
     assert wait_for_status(tenant.acm, again["CertificateArn"], timeout=60)["Status"] == "ISSUED"
 

@@ -129,6 +129,8 @@ class PebbleServer:
             "PEBBLE_VA_NOSLEEP": "1",  # no random 0-15 s wait before each validation
             "PEBBLE_WFE_NONCEREJECT": "0",  # no random badNonce: the tests want one path
             "PEBBLE_AUTHZREUSE": "0",  # every order validates afresh, as a renewal must
+            # A second root and chain, offered as Link rel="alternate" (preferred_chain).
+            "PEBBLE_ALTERNATE_ROOTS": "1",
         }
         with (self.work_dir / "pebble.log").open("wb") as log:
             self._process = subprocess.Popen(
@@ -157,9 +159,14 @@ class PebbleServer:
             body: bytes = response.read()
             return body
 
-    def root_pem(self) -> bytes:
-        """The root Pebble issues under (made at its start)."""
-        return self._get(f"https://{ADDRESS}:{self.management_port}/roots/0")
+    def root_pem(self, index: int = 0) -> bytes:
+        """A root Pebble issues under (made at its start): 0 tops the default chain, 1 the
+        alternate one."""
+        return self._get(f"https://{ADDRESS}:{self.management_port}/roots/{index}")
+
+    def root_name(self, index: int) -> str:
+        root = x509.load_pem_x509_certificate(self.root_pem(index))
+        return str(root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
 
     def certificate_status(self, serial_number: int) -> dict[str, object]:
         """Pebble's view of one certificate it issued ("Status": "Valid" or "Revoked")."""

@@ -3,10 +3,16 @@ upstream CAs in the settings."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from openacm.config import AcmeCa, sections_from
-from openacm.domain.acme import acme_issuer_id, is_acme_issued
+from openacm.domain.acme import acme_issuer_id, choose_chain, is_acme_issued, order_profile
 from openacm.domain.errors import ValidationError
 from openacm.domain.validation import (
     acme_http_label,
@@ -79,3 +85,43 @@ def test_bad_upstreams_are_refused_at_start(upstreams: list[object], message: st
     table = {"directory_url": "https://one.example/dir", "upstreams": upstreams}
     with pytest.raises(ValueError, match=message):
         sections_from({"acme": table}, {})
+
+
+def _chain(*issuers: str) -> str:
+    """A PEM chain of self-made certificates, the last one issued by `issuers[-1]`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    pems = []
+    for index, issuer in enumerate(issuers):
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"c{index}")]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256())
+        )
+        pems.append(certificate.public_bytes(serialization.Encoding.PEM).decode())
+    return "".join(pems)
+
+
+def test_the_preferred_chain_is_the_one_topped_by_that_issuer() -> None:
+    default = _chain("R10", "ISRG Root X1")
+    alternate = _chain("R10", "ISRG Root X2")
+    assert choose_chain([default, alternate], "ISRG Root X2") == alternate
+    assert choose_chain([default, alternate], "ISRG Root X1") == default
+    # No chain matches, or no preference: the CA's default.
+    assert choose_chain([default, alternate], "Other Root") == default
+    assert choose_chain([default, alternate], "") == default
+    # Only the top counts (certbot's rule), not an issuer further down.
+    assert choose_chain([default, alternate], "R10") == default
+
+
+def test_the_profile_is_asked_for_where_the_ca_offers_it() -> None:
+    offered = {"classic": "90 days", "shortlived": "6 days"}
+    assert order_profile(offered, "shortlived") == "shortlived"
+    assert order_profile(offered, "tlsserver") == ""
+    assert order_profile({}, "shortlived") == ""
+    assert order_profile(offered, "") == ""

@@ -1,9 +1,14 @@
-"""What ACME problem documents (RFC 8555 §6.7) mean for a certificate request: the
-FailureReason ACM's API reports, and whether trying again later can help."""
+"""The acme issuer's pure rules: what ACME problem documents (RFC 8555 §6.7) mean for a
+certificate request (the FailureReason ACM's API reports, and whether trying again later can
+help), which of the CA's chains to keep, which certificate profile to ask for."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 ACME_ERROR_PREFIX = "urn:ietf:params:acme:error:"
 # `issuer_ca_id` of a certificate the upstream ACME CA issued (the builtin CA's are its ids):
@@ -47,3 +52,24 @@ def failure_reason(problem_type: str | None) -> str:
 
 def is_transient(problem_type: str | None) -> bool:
     return problem_code(problem_type) in _TRANSIENT
+
+
+def choose_chain(chains: Sequence[str], preferred_issuer: str) -> str:
+    """The chain to keep among the CA's default (first) and its alternates (RFC 8555 §7.4.2,
+    Link rel="alternate"): the first whose topmost certificate is issued by a CA named
+    `preferred_issuer` (its subject's common name, as certbot's --preferred-chain reads it),
+    else the default."""
+    if preferred_issuer:
+        for chain in chains:
+            certificates = x509.load_pem_x509_certificates(chain.encode())
+            issuer = certificates[-1].issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+            if issuer and issuer[0].value == preferred_issuer:
+                return chain
+    return chains[0]
+
+
+def order_profile(offered: Mapping[str, str], wanted: str) -> str:
+    """The `profile` of a new order (draft-ietf-acme-profiles): the configured one when the
+    CA's directory offers it, else none (the CA's default), so that one setting serves
+    several CAs, some without profiles."""
+    return wanted if wanted and wanted in offered else ""

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from josepy.jwa import ES256
 from josepy.jwk import JWKEC
 
-from openacm.domain.acme import is_transient, problem_code
+from openacm.domain.acme import choose_chain, is_transient, order_profile, problem_code
 
 USER_AGENT = "openacm"
 NETWORK_TIMEOUT = 30
@@ -133,13 +133,18 @@ class AcmeClient:
         *,
         timeout: float,
         challenge_type: str = DNS01,
+        profile: str = "",
+        preferred_chain: str = "",
     ) -> str:
-        """The full order flow for the names of `csr_pem`: order, answers of `challenge_type`
-        published by `answer` before the CA is told to look, finalize, download. Returns the
-        PEM chain."""
+        """The full order flow for the names of `csr_pem`: order (with `profile` where the
+        CA offers it), answers of `challenge_type` published by `answer` before the CA is
+        told to look, finalize, download (the alternate chain whose top is issued by
+        `preferred_chain`, if the CA offers one). Returns the PEM chain."""
         deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout)
         with self._failures("ordering"):
-            order = self.client.new_order(csr_pem)
+            order = self.client.new_order(
+                csr_pem, profile=order_profile(self.profiles(), profile) or None
+            )
             pending = [
                 (authz, _challenge(authz, challenge_type))
                 for authz in order.authorizations
@@ -157,8 +162,18 @@ class AcmeClient:
             )
             for _, challenge in pending:
                 self.client.answer_challenge(challenge, challenge.response(self.key))
-            done = self.client.poll_and_finalize(order, deadline)
-        return str(done.fullchain_pem)
+            order = self.client.poll_authorizations(order, deadline)
+            done = self.client.finalize_order(
+                order, deadline, fetch_alternative_chains=bool(preferred_chain)
+            )
+        chains = [str(done.fullchain_pem), *(str(c) for c in done.alternative_fullchains_pem or ())]
+        return choose_chain(chains, preferred_chain)
+
+    def profiles(self) -> dict[str, str]:
+        """The certificate profiles the CA's directory offers (draft-ietf-acme-profiles):
+        name → description; none when the CA has no profiles."""
+        meta = self.directory.meta
+        return dict(meta.profiles or {}) if meta is not None else {}
 
     def revoke(self, certificate: x509.Certificate, reason_code: int) -> None:
         """Revoke a certificate this account ordered (RFC 8555 §7.6); one the CA already

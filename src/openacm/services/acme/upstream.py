@@ -242,7 +242,7 @@ class AcmeUpstream:
                 published.append(owner)
 
         try:
-            return client.issue(csr, answer, timeout=timeout)
+            return client.issue(csr, answer, timeout=timeout, **self._order_options())
         finally:
             self._withdraw(published)
 
@@ -271,12 +271,17 @@ class AcmeUpstream:
                     published.append((label, challenge.token))
 
         try:
-            return client.issue(csr, answer, timeout=timeout, challenge_type=HTTP01)
+            return client.issue(
+                csr, answer, timeout=timeout, challenge_type=HTTP01, **self._order_options()
+            )
         finally:
             if published:  # single-use, like the TXT answers
                 with self.db.write() as conn:
                     for label, token in published:
                         AcmeHttpAnswers(conn).delete(label, token)
+
+    def _order_options(self) -> dict[str, str]:
+        return {"profile": self.settings.profile, "preferred_chain": self.settings.preferred_chain}
 
     def _publish(self, owner: str, values: Sequence[str], now: float) -> None:
         """Through RFC 2136 where a `[[dns_zones]]` entry holds the validation zone, else into
