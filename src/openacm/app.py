@@ -39,6 +39,7 @@ from openacm.services.acm.renewal_scheduler import RenewalScheduler
 from openacm.services.acm.service import AcmService
 from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.acme.endpoints import api_base_url
+from openacm.services.acme.renewal_info import RenewalInfoSweep
 from openacm.services.acme.server import AcmeServer
 from openacm.services.acme.upstream import AcmeUpstream, http01_answer
 from openacm.services.background import BackgroundWork
@@ -219,6 +220,14 @@ def create_app(settings: Settings) -> OpenAcmApp:
     )
     keys_pool = LeafKeys(runtime.db, runtime.cipher, settings.issuance.rsa_key_pool_size)
     leaf_issuer = LeafIssuer(runtime.db, runtime.cipher, ca, keys_pool, settings.issuance)
+    upstream = (
+        AcmeUpstream(
+            runtime.db, runtime.cipher, settings.acme, validation_key,
+            settings.validation.zone, settings.dns_zones,
+        )
+        if settings.acme.directory_url
+        else None
+    )  # fmt: skip
     worker = ValidationWorker(
         runtime.db,
         DnsChecker(resolvers_of(settings.validation), timeout=settings.validation.dns_timeout),
@@ -230,13 +239,8 @@ def create_app(settings: Settings) -> OpenAcmApp:
             runtime.db, runtime.cipher, leaf_issuer, pca_service.issuer, settings.quotas
         ),
         # Public certificates of acme regions: from the upstream ACME CA (docs/acme-issuer.md).
-        acme=AcmeUpstream(
-            runtime.db, runtime.cipher, settings.acme, validation_key,
-            settings.validation.zone, settings.dns_zones,
-        )
-        if settings.acme.directory_url
-        else None,
-    )  # fmt: skip
+        acme=upstream,
+    )
     background = BackgroundWork(
         runtime.db,
         worker,
@@ -255,7 +259,11 @@ def create_app(settings: Settings) -> OpenAcmApp:
             clock=clock,
         ),
         private_cas=pca_service.revocation,
-        more_work=email_validation_work(runtime.db, settings, worker.dns),
+        more_work=[
+            *email_validation_work(runtime.db, settings, worker.dns),
+            # ACME Renewal Information of the upstream CAs' certificates.
+            *([RenewalInfoSweep(runtime.db, upstream).run_once] if upstream else []),
+        ],
     )
 
     # ACME endpoints' servers (docs/acme-server.md): certificates from the builtin CA, dns-01

@@ -4,6 +4,7 @@ help), which of the CA's chains to keep, which certificate profile to ask for.""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Mapping, Sequence
 
@@ -73,3 +74,17 @@ def order_profile(offered: Mapping[str, str], wanted: str) -> str:
     CA's directory offers it, else none (the CA's default), so that one setting serves
     several CAs, some without profiles."""
     return wanted if wanted and wanted in offered else ""
+
+
+def ari_certificate_id(certificate: x509.Certificate) -> str:
+    """The certificate's identifier in ACME Renewal Information (RFC 9773 §4.1), the value of
+    `replaces` in a renewal's newOrder: base64url of the Authority Key Identifier's
+    keyIdentifier, ".", base64url of the serial number's DER integer bytes (no padding)."""
+    aki = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    serial = certificate.serial_number
+    serial_bytes = serial.to_bytes((serial.bit_length() + 8) // 8, "big", signed=True)
+    return f"{_b64url(aki.key_identifier or b'')}.{_b64url(serial_bytes)}"
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import cast
 
 import requests
-from acme import challenges, errors, messages
+from acme import challenges, crypto_util, errors, messages
 from acme.client import ClientNetwork, ClientV2
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from josepy.json_util import field as jose_field
 from josepy.jwa import ES256
 from josepy.jwk import JWKEC
 
@@ -63,6 +64,12 @@ class Challenge:
     domain: str  # as in the authorization: `example.com` also for `*.example.com`
     token: str
     value: str
+
+
+class _ReplacingOrder(messages.NewOrder):
+    """newOrder with `replaces` (RFC 9773 §5): the certificate a renewal replaces."""
+
+    replaces: str = jose_field("replaces", omitempty=True)
 
 
 def new_account_key() -> JWKEC:
@@ -135,15 +142,20 @@ class AcmeClient:
         challenge_type: str = DNS01,
         profile: str = "",
         preferred_chain: str = "",
+        replaces: str = "",
     ) -> str:
         """The full order flow for the names of `csr_pem`: order (with `profile` where the
         CA offers it), answers of `challenge_type` published by `answer` before the CA is
         told to look, finalize, download (the alternate chain whose top is issued by
-        `preferred_chain`, if the CA offers one). Returns the PEM chain."""
+        `preferred_chain`, if the CA offers one). A renewal names the certificate it
+        `replaces` (its ARI identifier) where the CA offers renewal information (RFC 9773
+        §5). Returns the PEM chain."""
         deadline = datetime.datetime.now() + datetime.timedelta(seconds=timeout)
         with self._failures("ordering"):
-            order = self.client.new_order(
-                csr_pem, profile=order_profile(self.profiles(), profile) or None
+            order = self._new_order(
+                csr_pem,
+                order_profile(self.profiles(), profile),
+                replaces if self.offers_renewal_info else "",
             )
             pending = [
                 (authz, _challenge(authz, challenge_type))
@@ -168,6 +180,52 @@ class AcmeClient:
             )
         chains = [str(done.fullchain_pem), *(str(c) for c in done.alternative_fullchains_pem or ())]
         return choose_chain(chains, preferred_chain)
+
+    @property
+    def offers_renewal_info(self) -> bool:
+        """Whether the directory has `renewalInfo` (ACME Renewal Information, RFC 9773)."""
+        try:
+            self.directory["renewalInfo"]
+        except KeyError:
+            return False
+        return True
+
+    def renewal_time(
+        self, certificate_pem: str
+    ) -> tuple[datetime.datetime | None, datetime.datetime]:
+        """When to renew, by the CA's suggestedWindow (a random time within it, RFC 9773
+        §4.2; None when the CA offers no renewal information), and when to ask again (its
+        Retry-After, six hours by default). Naive local datetimes, as the library gives."""
+        with self._failures("fetching renewal information"):
+            try:
+                when, next_check = self.client.renewal_time(certificate_pem.encode())
+            except errors.ARIError as exc:
+                raise AcmeFailure(f"fetching renewal information: {exc}", transient=True) from exc
+        return when, next_check
+
+    def _new_order(self, csr_pem: bytes, profile: str, replaces: str) -> messages.OrderResource:
+        if not replaces:
+            return self.client.new_order(csr_pem, profile=profile or None)
+        # The library's newOrder has no `replaces`: the same request with it.
+        csr = x509.load_pem_x509_csr(csr_pem)
+        dns_names, _ = crypto_util.get_identifiers_from_x509(csr.subject, csr.extensions)
+        body = _ReplacingOrder(
+            identifiers=[
+                messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=name) for name in dns_names
+            ],
+            profile=profile,
+            replaces=replaces,
+        )
+        response = self.client._post(self.directory["newOrder"], body)
+        order = messages.Order.from_json(response.json())
+        authorizations = [
+            self.client._authzr_from_response(self.client._post_as_get(url), uri=url)
+            for url in order.authorizations
+        ]
+        return messages.OrderResource(
+            body=order, uri=response.headers.get("Location"),
+            authorizations=authorizations, csr_pem=csr_pem,
+        )  # fmt: skip
 
     def profiles(self) -> dict[str, str]:
         """The certificate profiles the CA's directory offers (draft-ietf-acme-profiles):

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from openacm.adapters.store.schema import acme_accounts, acme_dns_answers, acme_http_answers
+from openacm.adapters.store.schema import (
+    acme_accounts,
+    acme_dns_answers,
+    acme_http_answers,
+    acme_renewal_info,
+    certificates,
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,56 @@ class AcmeHttpAnswers:
             )
         ).scalar()
         return value
+
+
+class AcmeRenewalInfo:
+    """Certificates whose CA offers ACME Renewal Information (RFC 9773): when to ask next."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def track(self, arn: str, issuer_id: str, now: float) -> None:
+        """A certificate just issued (or renewed): ask about it at the next sweep."""
+        self.drop(arn)
+        self.conn.execute(
+            insert(acme_renewal_info).values(
+                arn=arn, issuer_id=issuer_id, next_check_at=now, renew_at=None
+            )
+        )
+
+    def drop(self, arn: str) -> None:
+        self.conn.execute(delete(acme_renewal_info).where(acme_renewal_info.c.arn == arn))
+
+    def due(self, now: float, limit: int) -> list[tuple[str, str]]:
+        """(arn, issuer_id) of the certificates to ask about now, the longest-due first."""
+        rows = self.conn.execute(
+            select(acme_renewal_info.c.arn, acme_renewal_info.c.issuer_id)
+            .where(acme_renewal_info.c.next_check_at <= now)
+            .order_by(acme_renewal_info.c.next_check_at)
+            .limit(limit)
+        )
+        return [(row.arn, row.issuer_id) for row in rows]
+
+    def checked(self, arn: str, next_check_at: float, renew_at: float | None) -> None:
+        self.conn.execute(
+            update(acme_renewal_info)
+            .where(acme_renewal_info.c.arn == arn)
+            .values(next_check_at=next_check_at, renew_at=renew_at)
+        )
+
+    def bring_renewal_forward(self, arn: str, renew_at: float) -> bool:
+        """The CA wants the certificate renewed by `renew_at`: its managed renewal becomes
+        due then, if that is sooner than ACM's window (never later)."""
+        moved = self.conn.execute(
+            update(certificates)
+            .where(
+                certificates.c.arn == arn,
+                certificates.c.status == "ISSUED",
+                certificates.c.renewal_due_at > renew_at,
+            )
+            .values(renewal_due_at=renew_at)
+        )
+        return moved.rowcount == 1
 
 
 def _key(owner: str) -> str:

@@ -663,3 +663,16 @@ acme_http_answers = Table(
     Column("key_authorization", String(512), nullable=False),
     Column("created_at", Float, nullable=False),
 )
+
+# ACME Renewal Information (RFC 9773) of certificates an upstream CA that offers it issued:
+# when to ask the CA next, and the renewal time it suggested (which brings the certificate's
+# `renewal_due_at` forward). One row per certificate ARN, replaced at each renewal.
+acme_renewal_info = Table(
+    "acme_renewal_info",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("issuer_id", String(64), nullable=False),
+    Column("next_check_at", Float, nullable=False),
+    Column("renew_at", Float),
+    Index("ix_acme_renewal_info_next_check_at", "next_check_at"),
+)

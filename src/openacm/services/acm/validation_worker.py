@@ -27,6 +27,7 @@ from sqlalchemy import Connection
 from openacm.adapters.acme.client import AcmeFailure
 from openacm.adapters.acme.http01 import RedirectProbe
 from openacm.adapters.dns.resolver import CnameChain, DnsChecker, DnsLookupError
+from openacm.adapters.store.acme import AcmeRenewalInfo
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
@@ -436,6 +437,8 @@ class ValidationWorker:
         if not CertificateStore(conn).replace(issued, self.acme.sealed_key(key, record.arn)):
             return StepResult(record.arn, "lost_lease")
         self._record_validated(ValidationStore(conn), check, now)
+        if outcome.renewal_info:  # the CA's renewal information is asked for from now on
+            AcmeRenewalInfo(conn).track(record.arn, outcome.issuer_id, now)
         if check.renewal:
             notify_renewed(conn, record, issued, now)
         else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -32,9 +32,10 @@ from openacm.adapters.dns.resolver import Nameserver
 from openacm.adapters.dns.update import DnsUpdateError, DnsUpdater, TsigKey
 from openacm.adapters.envelope import EnvelopeCipher
 from openacm.adapters.store.acme import AcmeAccountStore, AcmeDnsAnswers, AcmeHttpAnswers
+from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.config import AcmeCa, AcmeSettings, DnsZone, Settings
-from openacm.domain.acme import ACME_ISSUER_ID, acme_issuer_id
+from openacm.domain.acme import ACME_ISSUER_ID, acme_issuer_id, ari_certificate_id
 from openacm.domain.certificates import CertificateRecord
 from openacm.domain.validation import (
     HTTP,
@@ -61,6 +62,13 @@ class AcmeIssued:
     certificate: x509.Certificate
     chain_pem: str  # the CA's intermediates, as the upstream sent them
     issuer_id: str = ACME_ISSUER_ID  # which CA: `issuer_ca_id` of the certificate
+    renewal_info: bool = False  # whether that CA offers ACME Renewal Information
+
+
+@dataclass(frozen=True)
+class RenewalTime:
+    renew_at: float | None
+    next_check_at: float
 
 
 class AcmeUpstream:
@@ -119,7 +127,7 @@ class AcmeUpstream:
         try:
             return self.issue(
                 record.account_id, record.names, key, now=now, ca=ca,
-                method=record.validation_method or "DNS",
+                method=record.validation_method or "DNS", replaces=self._replaces(record, ca),
             )  # fmt: skip
         except AcmeFailure as failure:
             log.info(
@@ -131,6 +139,27 @@ class AcmeUpstream:
             # The validation zone's server refused or is down: passing, in all likelihood.
             log.warning("DNS-01 answer not published", extra={"arn": record.arn, "error": str(exc)})
             return AcmeFailure(str(exc), transient=True)
+
+    def _replaces(self, record: CertificateRecord, ca: AcmeCa) -> str:
+        """For a renewal at the CA that issued the current certificate: that certificate's
+        ARI identifier, which the new order names (RFC 9773 §5)."""
+        if record.status != "ISSUED" or record.issuer_ca_id != acme_issuer_id(ca.directory_url):
+            return ""
+        with self.db.read() as conn:
+            current = CertificateStore(conn).get(record.arn, with_bodies=True)
+        if current is None or current.certificate_pem is None:
+            return ""
+        return ari_certificate_id(x509.load_pem_x509_certificate(current.certificate_pem.encode()))
+
+    def renewal_time(self, certificate_pem: str, issuer_id: str, *, now: float) -> RenewalTime:
+        """ACME Renewal Information of a certificate, on openacm's clock: when the CA would
+        have it renewed (None: it has no opinion) and when to ask again."""
+        when, next_check = self.client(now, self._ca_of(issuer_id)).renewal_time(certificate_pem)
+        offset = now - time.time()  # the dev clock may run ahead of the wall clock
+        return RenewalTime(
+            renew_at=when.timestamp() + offset if when is not None else None,
+            next_check_at=next_check.timestamp() + offset,
+        )
 
     def sealed_key(self, key: LeafPrivateKey, arn: str) -> bytes:
         """The certificate's key as the store keeps every leaf key (sealed, ARN as context)."""
@@ -199,6 +228,7 @@ class AcmeUpstream:
         now: float,
         ca: AcmeCa | None = None,
         method: str = "DNS",
+        replaces: str = "",
     ) -> AcmeIssued:
         """One certificate for `names` (the first is the subject's CN) on `key`, through the
         full order flow at `ca` (the first CA by default), proven by dns-01 or, for HTTP
@@ -207,11 +237,13 @@ class AcmeUpstream:
         csr = _csr(names, key)
         client = self.client(now, ca)
         timeout = self.settings.order_timeout
+        options = {**self._order_options(), "replaces": replaces}
         if method == HTTP:
-            pem = self._order_http(client, csr, account_id, names, now, timeout)
+            pem = self._order_http(client, csr, account_id, names, now, timeout, options)
         else:
-            pem = self._order_dns(client, csr, account_id, names, now, timeout)
-        return _issued(pem, acme_issuer_id(ca.directory_url))
+            pem = self._order_dns(client, csr, account_id, names, now, timeout, options)
+        issued = _issued(pem, acme_issuer_id(ca.directory_url))
+        return replace(issued, renewal_info=client.offers_renewal_info)
 
     def _order_dns(
         self,
@@ -221,6 +253,7 @@ class AcmeUpstream:
         names: Sequence[str],
         now: float,
         timeout: float,
+        options: dict[str, str],
     ) -> str:
         """dns-01 through the CNAME delegation: TXT answers under `<token>.<validation zone>`."""
         # Keyed as authorizations name them: `*.example.com` is authorized as `example.com`.
@@ -242,7 +275,7 @@ class AcmeUpstream:
                 published.append(owner)
 
         try:
-            return client.issue(csr, answer, timeout=timeout, **self._order_options())
+            return client.issue(csr, answer, timeout=timeout, **options)
         finally:
             self._withdraw(published)
 
@@ -254,6 +287,7 @@ class AcmeUpstream:
         names: Sequence[str],
         now: float,
         timeout: float,
+        options: dict[str, str],
     ) -> str:
         """http-01: each key authorization is stored under the name's RedirectTo label,
         whence any process of the installation serves it (`http01_answer`)."""
@@ -271,9 +305,7 @@ class AcmeUpstream:
                     published.append((label, challenge.token))
 
         try:
-            return client.issue(
-                csr, answer, timeout=timeout, challenge_type=HTTP01, **self._order_options()
-            )
+            return client.issue(csr, answer, timeout=timeout, challenge_type=HTTP01, **options)
         finally:
             if published:  # single-use, like the TXT answers
                 with self.db.write() as conn:
