@@ -4,6 +4,7 @@ upstream CAs in the settings."""
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 
 import pytest
 from cryptography import x509
@@ -12,7 +13,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from openacm.config import AcmeCa, sections_from
-from openacm.domain.acme import acme_issuer_id, choose_chain, is_acme_issued, order_profile
+from openacm.domain.acme import (
+    DnsPersistRecord,
+    acme_issuer_id,
+    choose_chain,
+    is_acme_issued,
+    order_profile,
+)
 from openacm.domain.errors import ValidationError
 from openacm.domain.validation import (
     acme_http_label,
@@ -125,3 +132,27 @@ def test_the_profile_is_asked_for_where_the_ca_offers_it() -> None:
     assert order_profile(offered, "tlsserver") == ""
     assert order_profile({}, "shortlived") == ""
     assert order_profile(offered, "") == ""
+
+
+def test_the_dns_persist_record_follows_the_draft() -> None:
+    account = "https://acme-v02.api.letsencrypt.org/acme/acct/1234"
+    record = DnsPersistRecord("LetsEncrypt.org.", account, wildcard=True, persist_until=1900000000)
+    assert record.owner("*.Example.com") == "_validation-persist.example.com."
+    assert record.value() == (
+        f"letsencrypt.org; accounturi={account}; policy=wildcard; persistUntil=1900000000"
+    )
+    assert DnsPersistRecord.parse(record.value()) == replace(
+        record, issuer_domain_name="letsencrypt.org"
+    )
+    plain = DnsPersistRecord.parse(f"letsencrypt.org;accounturi={account}")
+    assert not plain.wildcard and plain.persist_until is None
+    issuers = ["letsencrypt.org"]
+    assert plain.authorizes("www.example.com", issuers, account, now=0)
+    assert not plain.authorizes("*.example.com", issuers, account, now=0)  # no policy=wildcard
+    assert not plain.authorizes("www.example.com", ["other.ca"], account, now=0)
+    assert not plain.authorizes("www.example.com", issuers, account + "9", now=0)
+    assert record.authorizes("*.example.com", issuers, account, now=1800000000)
+    assert not record.authorizes("*.example.com", issuers, account, now=2000000000)  # expired
+    for bad in ("", f"accounturi={account}", "letsencrypt.org; policy=wildcard", "ca; x"):
+        with pytest.raises(ValueError):
+            DnsPersistRecord.parse(bad)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -88,3 +89,63 @@ def ari_certificate_id(certificate: x509.Certificate) -> str:
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+# draft-ietf-acme-dns-persist: the persistent TXT record a CA offering dns-persist-01 reads.
+DNS_PERSIST_LABEL = "_validation-persist"
+
+
+@dataclass(frozen=True)
+class DnsPersistRecord:
+    """The content of a `_validation-persist.<name>` TXT record: the CA's issuer domain name
+    (one of the challenge's `issuer-domain-names`), the ACME account it binds the name to,
+    whether it also covers wildcards under the name, and until when (unix seconds)."""
+
+    issuer_domain_name: str
+    account_uri: str
+    wildcard: bool = False
+    persist_until: int | None = None
+
+    def owner(self, name: str) -> str:
+        """Where the record lives for `name` (a wildcard's at its base name)."""
+        return f"{DNS_PERSIST_LABEL}.{name.removeprefix('*.').lower().rstrip('.')}."
+
+    def value(self) -> str:
+        """The TXT value, in RFC 8659's issue-value syntax: `issuer; key=value; ...`."""
+        parts = [self.issuer_domain_name.lower().rstrip("."), f"accounturi={self.account_uri}"]
+        if self.wildcard:
+            parts.append("policy=wildcard")
+        if self.persist_until is not None:
+            parts.append(f"persistUntil={self.persist_until}")
+        return "; ".join(parts)
+
+    @classmethod
+    def parse(cls, value: str) -> DnsPersistRecord:
+        """A TXT value read back; ValueError when it is not one (no issuer or accounturi)."""
+        issuer, *fields = (part.strip() for part in value.split(";"))
+        parameters: dict[str, str] = {}
+        for field_text in fields:
+            key, sep, field_value = field_text.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"malformed parameter {field_text!r}")
+            parameters[key.strip().lower()] = field_value.strip()
+        if not issuer or "accounturi" not in parameters:
+            raise ValueError("a dns-persist-01 record names its issuer and accounturi")
+        until = parameters.get("persistuntil")
+        return cls(
+            issuer_domain_name=issuer.lower(),
+            account_uri=parameters["accounturi"],
+            wildcard=parameters.get("policy", "").lower() == "wildcard",
+            persist_until=int(until) if until is not None else None,
+        )
+
+    def authorizes(self, name: str, issuers: Sequence[str], account_uri: str, now: float) -> bool:
+        """Whether a CA with these issuer domain names may take this record as proof of
+        control of `name` for that account (the draft's validation steps)."""
+        return (
+            self.issuer_domain_name.lower().rstrip(".")
+            in {issuer.lower().rstrip(".") for issuer in issuers}
+            and self.account_uri == account_uri
+            and (self.wildcard or not name.startswith("*."))
+            and (self.persist_until is None or now <= self.persist_until)
+        )
