@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from sqlalchemy import func, select
 
+from openacm.adapters.store.schema import acme_http_answers
 from tests.conftest import Tenant, _tenant, finish_server, pki_env, start_server
 from tests.integration.test_acme_issuer import VALIDATION_ZONE, _verify_chain
 from tests.integration.test_managed_renewal import (
@@ -162,6 +164,22 @@ def test_a_redirect_elsewhere_keeps_the_name_pending(
     assert detail["DomainValidationOptions"][0]["ValidationStatus"] == "PENDING_VALIDATION"
     web.redirect(**_snake(redirect))
     assert wait_for_status(tenant.acm, arn, timeout=60)["Status"] == "ISSUED"
+
+
+def test_a_server_that_answers_the_ca_wrongly_fails_the_request(
+    tenant: Tenant, bind_server: BindServer, web: RedirectServer, http_server: OpenAcmServer
+) -> None:
+    domain = unique_domain("http-refused")
+    _hosted(bind_server, domain)
+    arn = _request_http(tenant, domain)
+    redirect = describe(tenant.acm, arn)["DomainValidationOptions"][0]["HttpRedirect"]
+    web.redirect(**_snake(redirect), probe_only=True)
+    detail = wait_for_status(tenant.acm, arn, timeout=60)
+    assert detail["Status"] == "FAILED", detail
+    assert detail["FailureReason"] == "OTHER"
+    # Nothing half-done: the key authorizations openacm served are gone.
+    with http_server._runtime().db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(acme_http_answers)).scalar() == 0
 
 
 def test_what_http_validation_refuses(tenant: Tenant) -> None:

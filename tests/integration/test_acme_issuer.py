@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 
 from tests.conftest import Tenant, _tenant, finish_server, pki_env, start_server
+from tests.integration.test_acme_upstream import _txt_at
 from tests.integration.test_create_records import zone_entry
 from tests.integration.test_managed_renewal import (
     PASSPHRASE,
@@ -286,3 +287,53 @@ def test_revocation_is_forwarded_to_the_ca(
     assert pebble_server.certificate_status(leaf.serial_number)["Status"] == "Revoked"
     with pytest.raises(tenant.acm.exceptions.ClientError, match="already revoked"):
         tenant.acm.revoke_certificate(CertificateArn=arn, RevocationReason="KEY_COMPROMISE")
+
+
+def test_a_ca_that_finds_wrong_answers_fails_the_request_and_the_renewal(
+    tenant: Tenant, bind_server: BindServer
+) -> None:
+    """The delegation is right (openacm's check passes) but the CA finds no right TXT: here
+    the token's own name is made an alias elsewhere, so the answers openacm writes there are
+    not what the CA reads. The renewal ends FAILED (the certificate stays ISSUED), a new
+    request FAILED with OTHER; no answer is left in the zone."""
+    domain = unique_domain("acme-refused")
+    arn = request(tenant.acm, domain, Options={"Export": "ENABLED"})
+    detail = describe(tenant.acm, arn)
+    publish_records(bind_server, detail)
+    before = wait_for_status(tenant.acm, arn, timeout=60)
+    assert before["Status"] == "ISSUED", before
+    tenant.acm.export_certificate(CertificateArn=arn, Passphrase=PASSPHRASE)  # eligible
+
+    token_name = detail["DomainValidationOptions"][0]["ResourceRecord"]["Value"]
+    elsewhere = f"elsewhere-{domain}"
+    bind_server.add_txt(elsewhere, "not-the-key-authorization")
+    bind_server.add_cname(token_name, elsewhere + ".")
+
+    into_renewal_window(tenant.server, before)
+    after = wait_renewal(tenant.acm, arn, ("SUCCESS", "FAILED"), timeout=60)
+    assert after["RenewalSummary"]["RenewalStatus"] == "FAILED", after["RenewalSummary"]
+    assert after["RenewalSummary"]["RenewalStatusReason"] == "OTHER"
+    assert after["Status"] == "ISSUED" and after["Serial"] == before["Serial"]
+
+    again = request(tenant.acm, domain)
+    refused = wait_for_status(tenant.acm, again, timeout=60)
+    assert refused["Status"] == "FAILED", refused
+    assert refused["FailureReason"] == "OTHER"
+    assert "unauthorized" in tenant.server.log()
+    # Nothing half-done: no TXT answer stays at the token's name.
+    bind_server.delete(token_name, "CNAME")
+    assert _txt_at(bind_server, token_name) == []
+
+
+def test_a_missing_cname_times_out_without_an_order(
+    tenant: Tenant, acme_server: OpenAcmServer
+) -> None:
+    arn = request(tenant.acm, unique_domain("acme-missing"))
+    time.sleep(1)  # several looks with the test's short backoff: the CNAME is not there
+    assert describe(tenant.acm, arn)["Status"] == "PENDING_VALIDATION"
+    move_clock(acme_server, advance_seconds=72 * 3600 + 60)
+    detail = wait_for_status(tenant.acm, arn, timeout=30)
+    assert detail["Status"] == "VALIDATION_TIMED_OUT", detail
+    assert detail["DomainValidationOptions"][0]["ValidationStatus"] == "FAILED"
+    # The CA was never asked.
+    assert not [line for line in acme_server.log().splitlines() if arn in line and "ACME" in line]
