@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
 import requests
-from acme import challenges, crypto_util, errors, messages
 from acme.client import ClientNetwork, ClientV2
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -23,6 +23,7 @@ from josepy.json_util import field as jose_field
 from josepy.jwa import ES256
 from josepy.jwk import JWKEC
 
+from acme import challenges, crypto_util, errors, messages
 from openacm.domain.acme import choose_chain, is_transient, order_profile, problem_code
 
 USER_AGENT = "openacm"
@@ -99,12 +100,22 @@ class AcmeClient:
             )
         self.key = account_key
         # The library raises a problem without its response: keep the Retry-After of the last
-        # error answer (rateLimited, serverInternal) so the caller can wait as long as asked.
-        self.last_retry_after: float | None = None
+        # error answer (rateLimited, serverInternal) so the caller can wait as long as asked;
+        # per thread, as several orders may use one client at once.
+        self._local = threading.local()
         self.net.session.hooks["response"].append(self._remember_retry_after)
         with self._failures("fetching the directory"):
             self.directory = ClientV2.get_directory(directory_url, self.net)
         self.client = ClientV2(self.directory, self.net)
+
+    @property
+    def last_retry_after(self) -> float | None:
+        value: float | None = getattr(self._local, "retry_after", None)
+        return value
+
+    @last_retry_after.setter
+    def last_retry_after(self, value: float | None) -> None:
+        self._local.retry_after = value
 
     @property
     def account_url(self) -> str | None:

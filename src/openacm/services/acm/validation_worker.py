@@ -73,11 +73,14 @@ ISSUED = "ISSUED"
 # parsing a query costs dnspython about 0.4 ms of CPU under the GIL, so against a fast
 # nameserver more threads would only add thread switches.
 DNS_THREADS = 4
+# ACME orders of one batch in flight at once: an order mostly waits for the CA to validate
+# and sign, so a few at a time multiply throughput; more would only queue at the CA.
+ORDER_THREADS = 8
 # A batch is sized to take about this long, from what recent batches took per certificate:
 # enough to share each transaction among many certificates, little enough that several
 # processes share a burst evenly and the first certificate of a batch does not wait long for
-# the last (an RSA key generated on demand takes tens of milliseconds). The DNS lookups are
-# not counted: a slow nameserver must not shrink the batches.
+# the last (an RSA key generated on demand takes tens of milliseconds). The DNS lookups and
+# ACME orders are not counted: a slow nameserver or CA must not shrink the batches.
 BATCH_TARGET_SECONDS = 0.25
 # How fast the seconds-per-certificate estimate follows cheaper batches; it follows costlier
 # ones at once, so that a run of slow certificates does not wait behind one big lease.
@@ -131,8 +134,11 @@ class ValidationWorker:
         self.http_probe = RedirectProbe(dns, port=acme.settings.http_port) if acme else None
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
         self._lookups = ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="openacm-dns")
+        self._orders = ThreadPoolExecutor(ORDER_THREADS, thread_name_prefix="openacm-acme")
         self._seconds_per_item = 0.0  # 0 until a batch was timed
-        self._lookup_seconds = 0.0  # of the batch in progress
+        # Of the batch in progress: time spent waiting on DNS lookups and ACME CAs, which the
+        # batch sizing leaves out (a slow nameserver or CA must not shrink the batches).
+        self._waiting_seconds = 0.0
 
     def run_once(self, now: float) -> list[StepResult]:
         """Lease the due certificates and take each one step further."""
@@ -150,14 +156,14 @@ class ValidationWorker:
         if not items:
             return []
         started = time.monotonic()
-        self._lookup_seconds = 0.0
+        self._waiting_seconds = 0.0
         try:
             results = self._step_batch(items, now)
         except Exception:
             # A failed transaction must not stop the worker; the batch is retried later.
             log.exception("validation batch failed", extra={"items": len(items)})
             results = [self._retry_after_failure(item, now) for item in items]
-        self._time_batch(time.monotonic() - started - self._lookup_seconds, len(items))
+        self._time_batch(time.monotonic() - started - self._waiting_seconds, len(items))
         return results
 
     def batch_limit(self) -> int:
@@ -198,7 +204,7 @@ class ValidationWorker:
                     to_check.append((item, record, validations))
         looking_up = time.monotonic()
         checks = list(self._lookups.map(lambda args: self._check(*args), to_check))
-        self._lookup_seconds = time.monotonic() - looking_up
+        self._waiting_seconds = time.monotonic() - looking_up
         ready = [check for check in checks if check.verdict == "ready"]
         # Regions whose public issuer is an ACME CA: issued by it, after the builtin batch.
         upstream = [check for check in ready if self.acme and self.acme.handles(check.record)]
@@ -217,7 +223,9 @@ class ValidationWorker:
             with self.db.write() as conn:
                 self._commit(conn, now, signed, unsigned, results)
         if upstream:
+            ordering = time.monotonic()
             self._issue_upstream(upstream, now, results)
+            self._waiting_seconds += time.monotonic() - ordering
         if private and self.private:
             outcomes = self.private.issue_batch(private, self.owner, now)
             for item, record in private:
@@ -369,23 +377,29 @@ class ValidationWorker:
         self, ready: list[_Check], now: float, results: dict[int, StepResult]
     ) -> None:
         """Validated certificates of acme regions: one ACME order each (network, outside any
-        transaction), then one transaction storing what came of them while leases are held."""
-        assert self.acme is not None
-        # The orders run one after another under the batch's leases: no order starts that
-        # could end after them; the rest go back to the queue, due at once.
-        budget = self.validation.lease_seconds - self.acme.settings.order_timeout
+        transaction, a few at once), then one transaction storing what came of them while
+        leases are held."""
+        acme = self.acme
+        assert acme is not None
+        # The orders run under the batch's leases, up to ORDER_THREADS at once: no group of
+        # orders starts that could end after them; the rest go back to the queue, due at once.
+        budget = self.validation.lease_seconds - acme.settings.order_timeout
         started = time.monotonic()
+        lease_ends = started + self.validation.lease_seconds
         outcomes: list[tuple[_Check, LeafPrivateKey | None, AcmeIssued | AcmeFailure | None]] = []
-        for check in ready:
+        for group in _order_groups(ready):
             if outcomes and time.monotonic() - started > budget:
-                outcomes.append((check, None, None))
+                outcomes.extend((check, None, None) for check in group)
                 continue
-            fresh = self.issuer.keys_for([check.record])[0]
-            lease_ends = started + self.validation.lease_seconds
-            outcomes.append(
-                (check, fresh, self.acme.try_issue(check.record, fresh, now=now,
-                                                   must_end_by=lease_ends))
-            )  # fmt: skip
+            keys = self.issuer.keys_for([check.record for check in group])
+            results_of_group = self._orders.map(
+                lambda check, key: acme.try_issue(
+                    check.record, key, now=now, must_end_by=lease_ends
+                ),
+                group,
+                keys,
+            )
+            outcomes.extend(zip(group, keys, results_of_group, strict=True))
         with self.db.write() as conn:
             held = WorkQueue(conn).held([check.item for check in ready], self.owner, now)
             for check, key, result in outcomes:
@@ -605,6 +619,23 @@ class ValidationWorker:
         ValidationStore(conn).set_all_pending(record.arn, FAILED, now)
         WorkQueue(conn).finish(item, self.owner, now)
         return StepResult(record.arn, outcome)
+
+
+def _order_groups(ready: Sequence[_Check]) -> list[list[_Check]]:
+    """The validated certificates in groups of at most ORDER_THREADS whose orders may run at
+    once: no two of a group share a name, as their dns-01 answers would share one TXT owner
+    (each order replaces the values there, and removes them when it ends)."""
+    groups: list[tuple[list[_Check], set[str]]] = []
+    for check in ready:
+        names = {base_name(name).lower() for name in check.record.names}
+        for group, taken in groups:
+            if len(group) < ORDER_THREADS and not names & taken:
+                group.append(check)
+                taken |= names
+                break
+        else:
+            groups.append(([check], names))
+    return [group for group, _ in groups]
 
 
 def is_public_renewal(record: CertificateRecord) -> bool:

@@ -11,6 +11,7 @@ without such an entry, into the store for openacm's own responder (`serve --dns-
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -88,6 +89,7 @@ class AcmeUpstream:
         self.validation_zone = validation_zone
         self.dns_zones = tuple(dns_zones)
         self._clients: dict[str, AcmeClient] = {}  # by directory URL
+        self._lock = threading.Lock()
 
     def handles(self, record: CertificateRecord) -> bool:
         """Whether this certificate's region takes its public certificates from the ACME CA."""
@@ -189,9 +191,13 @@ class AcmeUpstream:
         key is generated and sealed in the store before it is registered, so a crash in
         between only re-registers the same key (the CA answers with the existing account)."""
         ca = ca or self.settings.cas()[0]
+        with self._lock:  # several orders of a batch may ask at once: one client per CA
+            if ca.directory_url not in self._clients:
+                self._clients[ca.directory_url] = self._registered_client(ca, now)
+            return self._clients[ca.directory_url]
+
+    def _registered_client(self, ca: AcmeCa, now: float) -> AcmeClient:
         url = ca.directory_url
-        if url in self._clients:
-            return self._clients[url]
         # Read first: the account exists after the first order, and RevokeCertificate asks
         # for it from inside its own write transaction.
         with self.db.read() as conn:
@@ -214,7 +220,6 @@ class AcmeUpstream:
             with self.db.write() as conn:
                 AcmeAccountStore(conn).set_account_url(url, registered, now)
             log.info("ACME account registered", extra={"directory": url, "account": registered})
-        self._clients[url] = client
         return client
 
     # -- issuance ---------------------------------------------------------------------------
