@@ -1,6 +1,7 @@
-"""ACME Renewal Information (RFC 9773): the certificate identifier, and the sweep that asks a
-CA (a loopback one offering renewalInfo, whose window for the certificate has opened) and
-brings the certificate's renewal forward, on a real store."""
+"""The acme issuer's store on both backends: the http-01 answers, and ACME Renewal
+Information (RFC 9773): the certificate identifier, and the sweep that asks a CA (a loopback
+one offering renewalInfo, whose window for the certificate has opened) and brings the
+certificate's renewal forward."""
 
 from __future__ import annotations
 
@@ -11,24 +12,31 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from acme import messages
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
+from acme import messages
 from openacm.adapters.acme.client import _ReplacingOrder
 from openacm.adapters.envelope import EnvelopeCipher, MasterKey
-from openacm.adapters.store.acme import AcmeRenewalInfo
+from openacm.adapters.store.acme import AcmeHttpAnswers, AcmeRenewalInfo
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.schema import acme_renewal_info, certificates
 from openacm.config import AcmeSettings
 from openacm.domain.acme import acme_issuer_id, ari_certificate_id
+from openacm.domain.validation import HTTP01_PROBE
 from openacm.services.acme.renewal_info import RenewalInfoSweep
-from openacm.services.acme.upstream import AcmeUpstream
+from openacm.services.acme.upstream import AcmeUpstream, http01_answer
+from tests.conftest import IN_CI
 from tests.support.fake_acme import RenewalInfoCa
+from tests.support.server import (
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_available,
+)
 from tests.unit.test_events_domain import record
 
 DAY = 86400.0
@@ -64,11 +72,41 @@ def ca() -> Iterator[RenewalInfoCa]:
         yield running
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A store migrated to head, on each backend."""
+    url = f"sqlite:///{tmp_path / 'openacm.db'}"
+    if request.param == "postgresql":
+        reason = postgres_available()
+        if reason:
+            if IN_CI:
+                pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+            pytest.skip(reason)
+        url = create_postgres_database()
+    database = Database(url)
+    database.migrate()
+    yield database
+    database.dispose()
+    if request.param == "postgresql":
+        drop_postgres_database(url)
+
+
+def test_http01_answers_are_kept_per_label_and_token(db: Database) -> None:
+    with db.write() as conn:
+        AcmeHttpAnswers(conn).put("label1", "tokenA", "tokenA.thumbprint", 1.0)
+        AcmeHttpAnswers(conn).put("label1", "tokenA", "tokenA.thumbprint", 2.0)  # again: one
+        AcmeHttpAnswers(conn).put("label2", "tokenB", "tokenB.thumbprint", 1.0)
+    assert http01_answer(db, "label1", "tokenA") == "tokenA.thumbprint"
+    assert http01_answer(db, "label2", "tokenA") is None  # another name's path
+    assert http01_answer(db, "label2", HTTP01_PROBE) == "label2"
+    with db.write() as conn:
+        AcmeHttpAnswers(conn).delete("label1", "tokenA")
+    assert http01_answer(db, "label1", "tokenA") is None
+
+
 def test_the_sweep_brings_the_renewal_forward_when_the_ca_says(
-    tmp_path: Path, ca: RenewalInfoCa
+    db: Database, ca: RenewalInfoCa
 ) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'openacm.db'}")
-    db.migrate()
     settings = AcmeSettings(directory_url=ca.directory_url, regions=("*",))
     upstream = AcmeUpstream(
         db, EnvelopeCipher(MasterKey(os.urandom(32))), settings, b"k" * 32, "v.example", []
