@@ -90,7 +90,10 @@ class RequestOperations:
         if private:
             # No validation: the CA's owner vouches for the names (inventory §7).
             check_certificate_authority_arn(params["CertificateAuthorityArn"])
-        elif method not in ("DNS", EMAIL, HTTP):
+        elif method not in ("DNS", EMAIL, HTTP) or (
+            # HTTP validation answers an ACME CA's http-01; the builtin CA has none.
+            method == HTTP and self.acme.public_issuer(ctx.region) != "acme"
+        ):
             raise NotImplementedOperationError(
                 f"openacm does not implement {method} validation; use DNS or EMAIL."
             )
@@ -99,12 +102,6 @@ class RequestOperations:
             raise ValidationError(
                 f"Public certificates in {ctx.region} come from an ACME CA: "
                 "use ValidationMethod DNS or HTTP."
-            )
-        elif method == HTTP and self.acme.public_issuer(ctx.region) != "acme":
-            # HTTP validation is the ACME CA's http-01 challenge, answered by openacm.
-            raise ValidationError(
-                f"HTTP validation is available where public certificates come from an ACME "
-                f"CA, not in {ctx.region}: use ValidationMethod DNS or EMAIL."
             )
         key_algorithm = params.get("KeyAlgorithm") or DEFAULT_KEY_ALGORITHM
         if key_algorithm not in REQUESTABLE_KEY_ALGORITHMS:
