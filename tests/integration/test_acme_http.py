@@ -43,12 +43,18 @@ def web(pebble_server: PebbleServer) -> Iterator[RedirectServer]:  # noqa: F811
 
 
 @pytest.fixture(scope="module")
+def pki_url() -> str:
+    """The server's plain-HTTP PKI port, where RedirectTo points, as in production."""
+    return f"http://{LOOPBACK}:{free_port()}"
+
+
+@pytest.fixture(scope="module")
 def http_server(
     tmp_path_factory: pytest.TempPathFactory,
     bind_server: BindServer,
     pebble_server: PebbleServer,  # noqa: F811
+    pki_url: str,
 ) -> Iterator[OpenAcmServer]:
-    port = free_port()
     env = pki_env(
         bind_server,
         OPENACM_VALIDATION_ZONE=VALIDATION_ZONE,
@@ -57,12 +63,14 @@ def http_server(
         OPENACM_ACME_CA_BUNDLE=pebble_server.ca_bundle,
         OPENACM_ACME_REGIONS="us-east-1",
         OPENACM_ACME_ORDER_TIMEOUT="60",
-        # RedirectTo: this server's own (plain HTTP) address; the names' web server listens
-        # where Pebble was told a CA's port 80 is.
-        OPENACM_ACME_HTTP_URL=f"http://{LOOPBACK}:{port}",
+        # The names' web server listens where Pebble was told a CA's port 80 is.
+        OPENACM_ACME_HTTP_URL=pki_url,
         OPENACM_ACME_HTTP_PORT=str(pebble_server.http_port),
     )
-    started = start_server(tmp_path_factory.mktemp("acme-http"), "sqlite", env=env, port=port)
+    started = start_server(
+        tmp_path_factory.mktemp("acme-http"), "sqlite", env=env,
+        extra_args=["--pki-port", pki_url.rsplit(":", 1)[1]],
+    )  # fmt: skip
     yield started
     finish_server(started)
 
@@ -91,7 +99,7 @@ def test_http_validation_through_a_real_redirect(
     bind_server: BindServer,
     pebble_server: PebbleServer,  # noqa: F811
     web: RedirectServer,
-    http_server: OpenAcmServer,
+    pki_url: str,
     tmp_path: Path,
 ) -> None:
     domain = unique_domain("http")
@@ -104,9 +112,7 @@ def test_http_validation_through_a_real_redirect(
     redirects = [o["HttpRedirect"] for o in options]
     for name, redirect in zip(names, redirects, strict=True):
         assert redirect["RedirectFrom"] == f"http://{name}/.well-known/acme-challenge/"
-        assert redirect["RedirectTo"].startswith(
-            f"{http_server.endpoint}/.well-known/acme-challenge/"
-        )
+        assert redirect["RedirectTo"].startswith(f"{pki_url}/.well-known/acme-challenge/")
     assert redirects[0]["RedirectTo"] != redirects[1]["RedirectTo"]
 
     # No redirect yet: openacm's own check keeps the names pending, the CA is not asked.
@@ -147,7 +153,7 @@ def test_http_validation_through_a_real_redirect(
 
 
 def test_a_redirect_elsewhere_keeps_the_name_pending(
-    tenant: Tenant, bind_server: BindServer, web: RedirectServer, http_server: OpenAcmServer
+    tenant: Tenant, bind_server: BindServer, web: RedirectServer, pki_url: str
 ) -> None:
     domain = unique_domain("http-wrong")
     _hosted(bind_server, domain)
@@ -156,7 +162,7 @@ def test_a_redirect_elsewhere_keeps_the_name_pending(
     # Another name's label: openacm answers there, but not with this name's.
     web.redirect(
         redirect["RedirectFrom"],
-        f"{http_server.endpoint}/.well-known/acme-challenge/{'0' * 32}/",
+        f"{pki_url}/.well-known/acme-challenge/{'0' * 32}/",
     )
     time.sleep(1.5)
     detail = describe(tenant.acm, arn)
