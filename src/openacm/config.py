@@ -179,6 +179,9 @@ class AcmeCa:
     eab_key_id: str = ""
     eab_hmac_key: str = ""
     ca_bundle: str = ""
+    # This CA's own names for `[acme] preferred_chain` and `profile` (empty: those).
+    preferred_chain: str = ""
+    profile: str = ""
 
     def check(self) -> AcmeCa:
         if bool(self.eab_key_id) != bool(self.eab_hmac_key):

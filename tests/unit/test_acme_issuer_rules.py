@@ -61,7 +61,7 @@ def test_several_cas_in_order_of_preference() -> None:
         "regions": ["*"],
         "upstreams": [
             {"directory_url": "https://two.example/dir", "eab_key_id": "k", "eab_hmac_key": "h"},
-            {"directory_url": "https://three.example/dir"},
+            {"directory_url": "https://three.example/dir", "profile": "shortlived"},
         ],
     }
     acme = sections_from({"acme": table}, {})["acme"]
@@ -72,6 +72,7 @@ def test_several_cas_in_order_of_preference() -> None:
     ]
     assert acme.cas()[0].ca_bundle == "/etc/one.pem"
     assert acme.cas()[1] == AcmeCa("https://two.example/dir", "k", "h")
+    assert acme.cas()[2].profile == "shortlived"
     # From the environment: URLs sharing the first CA's bundle.
     env = {"OPENACM_ACME_UPSTREAMS": "https://two.example/dir,https://three.example/dir"}
     from_env = sections_from({"acme": {**table, "upstreams": []}}, env)["acme"]

@@ -242,7 +242,7 @@ class AcmeUpstream:
         csr = _csr(names, key)
         client = self.client(now, ca)
         timeout = self.settings.order_timeout
-        options = {**self._order_options(), "replaces": replaces}
+        options = {**self._order_options(ca), "replaces": replaces}
         if method == HTTP:
             pem = self._order_http(client, csr, account_id, names, now, timeout, options)
         else:
@@ -317,8 +317,12 @@ class AcmeUpstream:
                     for label, token in published:
                         AcmeHttpAnswers(conn).delete(label, token)
 
-    def _order_options(self) -> dict[str, str]:
-        return {"profile": self.settings.profile, "preferred_chain": self.settings.preferred_chain}
+    def _order_options(self, ca: AcmeCa) -> dict[str, str]:
+        """The chain and profile to ask `ca` for: its own, else the `[acme]` ones."""
+        return {
+            "profile": ca.profile or self.settings.profile,
+            "preferred_chain": ca.preferred_chain or self.settings.preferred_chain,
+        }
 
     def _publish(self, owner: str, values: Sequence[str], now: float) -> None:
         """Through RFC 2136 where a `[[dns_zones]]` entry holds the validation zone, else into
