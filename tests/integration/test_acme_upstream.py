@@ -12,6 +12,7 @@ import os
 import secrets
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dns.message
@@ -188,3 +189,24 @@ def test_external_account_binding_registers_where_the_ca_requires_it(
         assert client.account_url
     finally:
         pebble.stop()
+
+
+def test_two_orders_for_one_name_at_once_both_succeed(
+    upstream: AcmeUpstream, bind_server: BindServer
+) -> None:
+    """Their dns-01 answers share one TXT owner: each order adds its value beside the other's
+    and removes only its own (two processes of an installation may order one name at once)."""
+    name = f"www-{secrets.token_hex(4)}.openacm-test.com"
+    _delegate(bind_server, name)
+    with ThreadPoolExecutor(2) as pool:
+        issued = list(
+            pool.map(
+                lambda _: upstream.issue(
+                    ACCOUNT, [name, f"*.{name}"], ec.generate_private_key(ec.SECP256R1()), now=1.0
+                ),
+                range(2),
+            )
+        )
+    assert issued[0].certificate.serial_number != issued[1].certificate.serial_number
+    owner = acme_validation_record(VALIDATION_KEY, ACCOUNT, name, VALIDATION_ZONE).value
+    assert _txt_at(bind_server, owner) == []  # nothing left behind

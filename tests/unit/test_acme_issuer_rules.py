@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import replace
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from cryptography import x509
@@ -29,7 +27,6 @@ from openacm.domain.validation import (
     acme_validation_record,
     check_http_names,
 )
-from openacm.services.acm.validation_worker import ORDER_THREADS, _order_groups
 
 KEY = b"k" * 32
 
@@ -160,22 +157,3 @@ def test_the_dns_persist_record_follows_the_draft() -> None:
     for bad in ("", f"accounturi={account}", "letsencrypt.org; policy=wildcard", "ca; x"):
         with pytest.raises(ValueError):
             DnsPersistRecord.parse(bad)
-
-
-def test_orders_of_one_name_never_run_at_once() -> None:
-    """Orders for a name share its dns-01 TXT owner: a batch runs them in separate groups."""
-
-    def check(*names: str) -> Any:
-        return SimpleNamespace(record=SimpleNamespace(names=names))
-
-    same = [
-        check("a.example.com"),
-        check("*.a.example.com", "b.example.com"),
-        check("A.example.com"),
-    ]
-    others = [check(f"n{index}.example.com") for index in range(ORDER_THREADS + 1)]
-    groups = _order_groups([*same, *others])  # type: ignore[arg-type]
-    assert sorted(len(group) for group in groups) == [1, 3, ORDER_THREADS]
-    for group in groups:
-        names = [name.lower().removeprefix("*.") for c in group for name in c.record.names]
-        assert len(names) == len(set(names)) and len(group) <= ORDER_THREADS

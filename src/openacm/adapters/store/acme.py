@@ -60,13 +60,22 @@ class AcmeDnsAnswers:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def replace(self, owner: str, values: Sequence[str], now: float) -> None:
-        self.delete(owner)
-        if values:
+    def add(self, owner: str, values: Sequence[str], now: float) -> None:
+        """These values beside any already there (two orders for one name share an owner)."""
+        present = set(self.values(owner))
+        fresh = [v for v in set(values) if v not in present]
+        if fresh:
             self.conn.execute(
                 insert(acme_dns_answers),
-                [{"owner": _key(owner), "value": v, "created_at": now} for v in set(values)],
+                [{"owner": _key(owner), "value": v, "created_at": now} for v in fresh],
             )
+
+    def remove(self, owner: str, values: Sequence[str]) -> None:
+        self.conn.execute(
+            delete(acme_dns_answers).where(
+                acme_dns_answers.c.owner == _key(owner), acme_dns_answers.c.value.in_(values)
+            )
+        )
 
     def delete(self, owner: str) -> None:
         self.conn.execute(delete(acme_dns_answers).where(acme_dns_answers.c.owner == _key(owner)))

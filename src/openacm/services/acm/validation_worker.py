@@ -387,7 +387,8 @@ class ValidationWorker:
         started = time.monotonic()
         lease_ends = started + self.validation.lease_seconds
         outcomes: list[tuple[_Check, LeafPrivateKey | None, AcmeIssued | AcmeFailure | None]] = []
-        for group in _order_groups(ready):
+        for first in range(0, len(ready), ORDER_THREADS):
+            group = ready[first : first + ORDER_THREADS]
             if outcomes and time.monotonic() - started > budget:
                 outcomes.extend((check, None, None) for check in group)
                 continue
@@ -619,23 +620,6 @@ class ValidationWorker:
         ValidationStore(conn).set_all_pending(record.arn, FAILED, now)
         WorkQueue(conn).finish(item, self.owner, now)
         return StepResult(record.arn, outcome)
-
-
-def _order_groups(ready: Sequence[_Check]) -> list[list[_Check]]:
-    """The validated certificates in groups of at most ORDER_THREADS whose orders may run at
-    once: no two of a group share a name, as their dns-01 answers would share one TXT owner
-    (each order replaces the values there, and removes them when it ends)."""
-    groups: list[tuple[list[_Check], set[str]]] = []
-    for check in ready:
-        names = {base_name(name).lower() for name in check.record.names}
-        for group, taken in groups:
-            if len(group) < ORDER_THREADS and not names & taken:
-                group.append(check)
-                taken |= names
-                break
-        else:
-            groups.append(([check], names))
-    return [group for group, _ in groups]
 
 
 def is_public_renewal(record: CertificateRecord) -> bool:

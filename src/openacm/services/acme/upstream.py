@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from cryptography import x509
@@ -268,7 +268,7 @@ class AcmeUpstream:
             ).value
             for name in names
         }
-        published: list[str] = []
+        published: dict[str, list[str]] = {}
 
         def answer(challenges: Sequence[Challenge]) -> None:
             by_owner: dict[str, list[str]] = {}
@@ -277,7 +277,7 @@ class AcmeUpstream:
                 by_owner.setdefault(owner, []).append(challenge.value)
             for owner, values in by_owner.items():
                 self._publish(owner, values, now)
-                published.append(owner)
+                published[owner] = values
 
         try:
             return client.issue(csr, answer, timeout=timeout, **options)
@@ -326,24 +326,27 @@ class AcmeUpstream:
 
     def _publish(self, owner: str, values: Sequence[str], now: float) -> None:
         """Through RFC 2136 where a `[[dns_zones]]` entry holds the validation zone, else into
-        the store, whence openacm's own responder (`serve --dns-listen`) serves it."""
+        the store, whence openacm's own responder (`serve --dns-listen`) serves it. Added
+        beside other values: another order for the same name (another process) may be
+        answering at the same owner, and the CA accepts any value that matches."""
         updater = self._updater_for(owner)
         if updater is not None:
-            updater.replace_txt(owner, values, TXT_TTL)
+            updater.add_txt(owner, values, TXT_TTL)
             return
         with self.db.write() as conn:
-            AcmeDnsAnswers(conn).replace(owner, values, now)
+            AcmeDnsAnswers(conn).add(owner, values, now)
 
-    def _withdraw(self, owners: Sequence[str]) -> None:
-        """The answers are single-use: remove them (a failure only leaves a stale TXT)."""
-        for owner in owners:
+    def _withdraw(self, published: Mapping[str, Sequence[str]]) -> None:
+        """The answers are single-use: remove this order's values (a failure only leaves a
+        stale TXT), not another order's."""
+        for owner, values in published.items():
             try:
                 updater = self._updater_for(owner)
                 if updater is not None:
-                    updater.delete(owner, "TXT")
+                    updater.remove_txt(owner, values)
                     continue
                 with self.db.write() as conn:
-                    AcmeDnsAnswers(conn).delete(owner)
+                    AcmeDnsAnswers(conn).remove(owner, values)
             except DnsUpdateError:
                 log.warning("could not remove a DNS-01 answer", extra={"name": owner})
 
