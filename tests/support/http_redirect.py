@@ -16,6 +16,7 @@ class RedirectServer:
         self.targets: dict[str, tuple[str, int]] = {}  # host → (RedirectTo, status)
         self.requests: list[str] = []  # "host path" of each request, for the test to read
         self.wrong: set[str] = set()  # hosts answering the CA's requests wrongly
+        self.port = port
         self._server = ThreadingHTTPServer((address, port), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

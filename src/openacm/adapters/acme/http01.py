@@ -3,8 +3,9 @@ the CNAME is for DNS validation).
 
 openacm fetches the probe path under RedirectFrom the way a CA fetches an http-01 answer
 (RFC 8555 §8.3): the name's addresses from the validation resolvers, port 80 (a test CA may
-be told another), redirects followed to http or https whatever their certificate, and
-compares what comes back with the label openacm itself answers there.
+be told another), redirects followed to http or https whatever their certificate (but only
+to the name's own host or RedirectTo's), and compares what comes back with the label openacm
+itself answers there.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ class RedirectProbe:
         for the label of `redirect_to` (its last path segment)."""
         label = redirect_to.rstrip("/").rsplit("/", 1)[-1]
         url = redirect_from + HTTP01_PROBE
+        # Only the name's own host and openacm's: a redirect elsewhere cannot end at openacm's
+        # answer, and following it would let a user make openacm fetch any address.
+        hosts = {urlsplit(redirect_from).hostname, urlsplit(redirect_to).hostname}
         port: int | None = self.port  # the first request only: redirects say their own port
         for _ in range(MAX_REDIRECTS + 1):
             response = self._get(url, port)
@@ -44,7 +48,8 @@ class RedirectProbe:
             if not response.is_redirect:
                 return response.status_code == 200 and response.text.strip() == label
             url = urljoin(url, response.headers.get("Location", ""))
-            if urlsplit(url).scheme not in ("http", "https"):
+            target = urlsplit(url)
+            if target.scheme not in ("http", "https") or target.hostname not in hosts:
                 return False
             port = None
         return False
