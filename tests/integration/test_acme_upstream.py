@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from openacm.adapters.acme.client import AcmeFailure
 from openacm.adapters.envelope import EnvelopeCipher, MasterKey
-from openacm.adapters.store.acme import AcmeAccountStore
+from openacm.adapters.store.acme import AcmeAccountStore, AcmeDnsAnswers
 from openacm.adapters.store.database import Database
 from openacm.config import AcmeSettings, DnsZone
 from openacm.domain.acme import failure_reason
@@ -210,3 +210,21 @@ def test_two_orders_for_one_name_at_once_both_succeed(
     assert issued[0].certificate.serial_number != issued[1].certificate.serial_number
     owner = acme_validation_record(VALIDATION_KEY, ACCOUNT, name, VALIDATION_ZONE).value
     assert _txt_at(bind_server, owner) == []  # nothing left behind
+
+
+def test_an_answer_a_crashed_order_left_is_removed_by_the_next(
+    upstream: AcmeUpstream, bind_server: BindServer
+) -> None:
+    name = f"www-{secrets.token_hex(4)}.openacm-test.com"
+    _delegate(bind_server, name)
+    owner = acme_validation_record(VALIDATION_KEY, ACCOUNT, name, VALIDATION_ZONE).value
+    # What an order killed between publishing and withdrawing leaves, long ago.
+    bind_server.add_txt(owner, "left-by-a-crashed-order")
+    with upstream.db.write() as conn:
+        AcmeDnsAnswers(conn).add(owner, ["left-by-a-crashed-order"], 0.0)
+
+    upstream.issue(ACCOUNT, [name], ec.generate_private_key(ec.SECP256R1()), now=10_000.0)
+
+    assert _txt_at(bind_server, owner) == []
+    with upstream.db.read() as conn:
+        assert AcmeDnsAnswers(conn).values(owner) == []

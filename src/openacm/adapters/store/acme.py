@@ -55,13 +55,30 @@ class AcmeAccountStore:
 
 
 class AcmeDnsAnswers:
-    """The TXT values openacm's own DNS responder serves (owner: lowercase, final dot)."""
+    """The TXT values of the dns-01 challenges under way (owner: lowercase, final dot): what
+    openacm's own DNS responder serves, and, where an RFC 2136 server holds the validation
+    zone, what openacm wrote there and must remove."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, owner: str, values: Sequence[str], now: float) -> None:
-        """These values beside any already there (two orders for one name share an owner)."""
+    def add(
+        self, owner: str, values: Sequence[str], now: float, *, stale_before: float = 0.0
+    ) -> list[str]:
+        """These values beside any already there (two orders for one name share an owner);
+        values published before `stale_before` (by an order that crashed: a live one ends
+        sooner) are removed. Returns the stale values, for the DNS server too."""
+        stale = [
+            row.value
+            for row in self.conn.execute(
+                select(acme_dns_answers.c.value).where(
+                    acme_dns_answers.c.owner == _key(owner),
+                    acme_dns_answers.c.created_at < stale_before,
+                )
+            )
+        ]
+        if stale:
+            self.remove(owner, stale)
         present = set(self.values(owner))
         fresh = [v for v in set(values) if v not in present]
         if fresh:
@@ -69,6 +86,7 @@ class AcmeDnsAnswers:
                 insert(acme_dns_answers),
                 [{"owner": _key(owner), "value": v, "created_at": now} for v in fresh],
             )
+        return stale
 
     def remove(self, owner: str, values: Sequence[str]) -> None:
         self.conn.execute(

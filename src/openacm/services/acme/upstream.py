@@ -329,12 +329,17 @@ class AcmeUpstream:
         the store, whence openacm's own responder (`serve --dns-listen`) serves it. Added
         beside other values: another order for the same name (another process) may be
         answering at the same owner, and the CA accepts any value that matches."""
+        # Every value is also kept in the store, so that one a crashed order left behind is
+        # found and removed by the next order for the name (its lease long expired).
+        with self.db.write() as conn:
+            stale = AcmeDnsAnswers(conn).add(
+                owner, values, now, stale_before=now - 2 * self.settings.order_timeout
+            )
         updater = self._updater_for(owner)
         if updater is not None:
+            if stale:
+                updater.remove_txt(owner, stale)
             updater.add_txt(owner, values, TXT_TTL)
-            return
-        with self.db.write() as conn:
-            AcmeDnsAnswers(conn).add(owner, values, now)
 
     def _withdraw(self, published: Mapping[str, Sequence[str]]) -> None:
         """The answers are single-use: remove this order's values (a failure only leaves a
@@ -344,7 +349,6 @@ class AcmeUpstream:
                 updater = self._updater_for(owner)
                 if updater is not None:
                     updater.remove_txt(owner, values)
-                    continue
                 with self.db.write() as conn:
                     AcmeDnsAnswers(conn).remove(owner, values)
             except DnsUpdateError:
