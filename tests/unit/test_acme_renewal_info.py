@@ -102,6 +102,11 @@ def test_http01_answers_are_kept_per_label_and_token(db: Database) -> None:
     with db.write() as conn:
         AcmeHttpAnswers(conn).delete("label1", "tokenA")
     assert http01_answer(db, "label1", "tokenA") is None
+    # An answer a crashed order left is dropped when the label's next one is published.
+    with db.write() as conn:
+        AcmeHttpAnswers(conn).put("label2", "tokenC", "tokenC.thumbprint", 500.0, stale_before=300)
+    assert http01_answer(db, "label2", "tokenB") is None
+    assert http01_answer(db, "label2", "tokenC") == "tokenC.thumbprint"
 
 
 def test_the_sweep_brings_the_renewal_forward_when_the_ca_says(

@@ -111,7 +111,22 @@ class AcmeHttpAnswers:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def put(self, label: str, token: str, key_authorization: str, now: float) -> None:
+    def put(
+        self,
+        label: str,
+        token: str,
+        key_authorization: str,
+        now: float,
+        *,
+        stale_before: float = 0.0,
+    ) -> None:
+        """One answer under the label; the label's answers published before `stale_before`
+        (by an order that crashed: a live one ends sooner) are dropped."""
+        self.conn.execute(
+            delete(acme_http_answers).where(
+                acme_http_answers.c.label == label, acme_http_answers.c.created_at < stale_before
+            )
+        )
         self.delete(label, token)
         self.conn.execute(
             insert(acme_http_answers).values(

@@ -306,7 +306,10 @@ class AcmeUpstream:
                 answers = AcmeHttpAnswers(conn)
                 for challenge in challenges:
                     label = labels[challenge.domain.lower()]
-                    answers.put(label, challenge.token, challenge.value, now)
+                    answers.put(
+                        label, challenge.token, challenge.value, now,
+                        stale_before=now - 2 * self.settings.order_timeout,
+                    )  # fmt: skip
                     published.append((label, challenge.token))
 
         try:
