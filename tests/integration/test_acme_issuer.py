@@ -337,3 +337,38 @@ def test_a_missing_cname_times_out_without_an_order(
     assert detail["DomainValidationOptions"][0]["ValidationStatus"] == "FAILED"
     # The CA was never asked.
     assert not [line for line in acme_server.log().splitlines() if arn in line and "ACME" in line]
+
+
+def test_a_ca_down_for_72_hours_times_the_request_out(
+    tmp_path: Path,
+    bind_server: BindServer,
+    pebble_server: PebbleServer,  # noqa: F811
+) -> None:
+    """The names are proven (SUCCESS) but no certificate came: ACM's 72 hours still apply."""
+    config = tmp_path / "openacm.toml"
+    config.write_text(zone_entry(TEST_ZONE, bind_server, []))
+    config.chmod(0o600)
+    env = pki_env(
+        bind_server,
+        OPENACM_VALIDATION_ZONE=VALIDATION_ZONE,
+        OPENACM_ACME_CA_BUNDLE=pebble_server.ca_bundle,
+        OPENACM_ACME_REGIONS="us-east-1",
+        OPENACM_ACME_DIRECTORY_URL=f"https://127.0.0.1:{free_port()}/dir",  # nothing there
+    )
+    server = start_server(tmp_path, "sqlite", env=env, extra_args=["--config", str(config)])
+    try:
+        tenant = _tenant(server)
+        arn = request(tenant.acm, unique_domain("acme-down-long"))
+        publish_records(bind_server, describe(tenant.acm, arn))
+        deadline = time.monotonic() + 30
+        while describe(tenant.acm, arn)["DomainValidationOptions"][0]["ValidationStatus"] != (
+            "SUCCESS"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        move_clock(server, advance_seconds=72 * 3600 + 60)
+        detail = wait_for_status(tenant.acm, arn, timeout=30)
+        assert detail["Status"] == "VALIDATION_TIMED_OUT", detail
+        assert "FailureReason" not in detail
+    finally:
+        finish_server(server)
