@@ -8,10 +8,14 @@ import datetime
 from collections.abc import Iterator
 
 import pytest
+import requests
 
+from acme import errors
 from openacm.adapters.acme.client import (
+    POLL_FIRST,
     AcmeClient,
     AcmeFailure,
+    _wait,
     new_account_key,
     retry_after_seconds,
 )
@@ -41,3 +45,20 @@ def test_retry_after_takes_seconds_or_an_http_date() -> None:
     assert retry_after_seconds("Fri, 04 Dec 2026 11:00:00 GMT", now=now) == 0.0
     assert retry_after_seconds("soon", now=now) is None
     assert retry_after_seconds(None, now=now) is None
+
+
+def test_polling_starts_soon_backs_off_and_honours_retry_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("openacm.adapters.acme.client.time.sleep", slept.append)
+    later = datetime.datetime.now() + datetime.timedelta(minutes=5)
+    plain, told = requests.Response(), requests.Response()
+    told.headers["Retry-After"] = "3"
+    delay = POLL_FIRST
+    for _ in range(6):
+        delay = _wait(plain, delay, later)
+    assert slept == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    assert _wait(told, POLL_FIRST, later) == 0.2 and slept[-1] == 3.0  # the CA's wait, not ours
+    with pytest.raises(errors.TimeoutError):  # no sleeping past the order's deadline
+        _wait(told, POLL_FIRST, datetime.datetime.now() + datetime.timedelta(seconds=1))

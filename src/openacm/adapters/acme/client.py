@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -185,12 +186,68 @@ class AcmeClient:
             )
             for _, challenge in pending:
                 self.client.answer_challenge(challenge, challenge.response(self.key))
-            order = self.client.poll_authorizations(order, deadline)
-            done = self.client.finalize_order(
-                order, deadline, fetch_alternative_chains=bool(preferred_chain)
-            )
-        chains = [str(done.fullchain_pem), *(str(c) for c in done.alternative_fullchains_pem or ())]
+            order = self._poll_authorizations(order, deadline)
+            chains = self._finalize(order, deadline, alternates=bool(preferred_chain))
         return choose_chain(chains, preferred_chain)
+
+    # The library polls every second; an order is mostly that wait. Polling starts sooner and
+    # backs off (never sooner than a Retry-After the CA gives), which cuts a certificate's
+    # time to about a third at a quick CA and asks no more often than once a second after
+    # the first few looks.
+
+    def _poll_authorizations(
+        self, order: messages.OrderResource, deadline: datetime.datetime
+    ) -> messages.OrderResource:
+        """Until every authorization is no longer pending; ValidationError for a failed one."""
+        done = []
+        for url in order.body.authorizations:
+            delay = POLL_FIRST
+            while True:
+                response = self.client._post_as_get(url)
+                authz = self.client._authzr_from_response(response, uri=url)
+                if authz.body.status != messages.STATUS_PENDING:
+                    done.append(authz)
+                    break
+                delay = _wait(response, delay, deadline)
+        failed = [
+            authz
+            for authz in done
+            if authz.body.status != messages.STATUS_VALID
+            and any(challenge.error is not None for challenge in authz.body.challenges)
+        ]
+        if failed:
+            raise errors.ValidationError(failed)
+        updated: messages.OrderResource = order.update(authorizations=done)
+        return updated
+
+    def _finalize(
+        self, order: messages.OrderResource, deadline: datetime.datetime, *, alternates: bool
+    ) -> list[str]:
+        """Finalize with the order's CSR and download the chain (and, with `alternates`, the
+        alternate chains the CA links): the default first."""
+        try:
+            self.client.begin_finalization(order)
+        except messages.Error as error:
+            if error.code != "orderNotReady":
+                raise
+        delay = POLL_FIRST
+        while True:
+            response = self.client._post_as_get(order.uri)
+            body = messages.Order.from_json(response.json())
+            if body.status == messages.STATUS_INVALID:
+                if body.error is not None:
+                    raise errors.IssuanceError(body.error)
+                raise errors.Error("the CA abandoned the order without saying why")
+            if body.status == messages.STATUS_READY:
+                self.client.begin_finalization(order)
+            elif body.status == messages.STATUS_VALID and body.certificate is not None:
+                certificate = self.client._post_as_get(body.certificate)
+                chains = [certificate.text]
+                if alternates:
+                    links = self.client._get_links(certificate, "alternate")
+                    chains += [self.client._post_as_get(link).text for link in links]
+                return chains
+            delay = _wait(response, delay, deadline)
 
     @property
     def offers_renewal_info(self) -> bool:
@@ -263,6 +320,23 @@ class AcmeClient:
     def _failures(self, action: str) -> _Failures:
         self.last_retry_after = None
         return _Failures(action, self)
+
+
+POLL_FIRST = 0.1  # seconds before the first look again
+POLL_MAX = 1.0
+
+
+def _wait(response: requests.Response, delay: float, deadline: datetime.datetime) -> float:
+    """Sleep before the next look: `delay`, or the CA's Retry-After if longer; TimeoutError
+    past the deadline. Returns the next delay."""
+    asked = retry_after_seconds(
+        response.headers.get("Retry-After"), now=datetime.datetime.now(datetime.UTC)
+    )
+    wait = max(delay, asked or 0.0)
+    if datetime.datetime.now() + datetime.timedelta(seconds=wait) > deadline:
+        raise errors.TimeoutError()
+    time.sleep(wait)
+    return min(delay * 2, POLL_MAX)
 
 
 def retry_after_seconds(value: str | None, *, now: datetime.datetime) -> float | None:
