@@ -191,10 +191,16 @@ class AcmeUpstream:
         key is generated and sealed in the store before it is registered, so a crash in
         between only re-registers the same key (the CA answers with the existing account)."""
         ca = ca or self.settings.cas()[0]
-        with self._lock:  # several orders of a batch may ask at once: one client per CA
-            if ca.directory_url not in self._clients:
-                self._clients[ca.directory_url] = self._registered_client(ca, now)
-            return self._clients[ca.directory_url]
+        # Several orders of a batch may ask at once. The lock is not held over the network (a
+        # CA that times out would hold up every order): two first uses may both make a client,
+        # registering the same stored key twice, which the CA answers with the one account.
+        with self._lock:
+            made = self._clients.get(ca.directory_url)
+        if made is not None:
+            return made
+        fresh = self._registered_client(ca, now)
+        with self._lock:
+            return self._clients.setdefault(ca.directory_url, fresh)
 
     def _registered_client(self, ca: AcmeCa, now: float) -> AcmeClient:
         url = ca.directory_url
