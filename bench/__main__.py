@@ -6,7 +6,7 @@ the second; flags without a sub-command go to the API benchmarks (`--help` lists
 IssueCertificate against the raw signing limit (neither is part of the default run);
 `python -m bench renewal` the renewal sweep and renewal throughput (part of it);
 `python -m bench console` the web console's pages and list latency with 10,000 certificates
-(not part of the default run); `python -m bench acme` public certificates through an ACME CA
+(not part of the default run); `python -m bench acme-issuer` public certificates through an ACME CA
 (a real Pebble), openacm next to lego (part of it).
 """
 
@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench import acme, cli, console, crl, issuance, pca, renewal
+from bench import acme_issuer, cli, console, crl, issuance, pca, renewal
 
 API_FAILED = (2, 3, 130)  # a server failed, the machine is busy, or Ctrl-C: stop there
 
@@ -32,8 +32,8 @@ def main(argv: Sequence[str]) -> int:
         return pca.main(argv[1:])
     if argv[:1] == ["console"]:
         return console.main(argv[1:])
-    if argv[:1] == ["acme"]:
-        return acme.main(argv[1:])
+    if argv[:1] == ["acme-issuer"]:
+        return acme_issuer.main(argv[1:])
     if argv[:1] == ["api"]:
         return cli.main(argv[1:])
     status = cli.main(argv)
@@ -42,7 +42,7 @@ def main(argv: Sequence[str]) -> int:
         return status  # `--only moto`: the issuance benchmark has no moto side
     issued = issuance.main(["--results", shared.results] if shared.results else [])
     renewed = renewal.main([])
-    upstream = acme.main([])
+    upstream = acme_issuer.main([])
     return status or issued or renewed or upstream
 
 

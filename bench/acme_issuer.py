@@ -1,4 +1,4 @@
-"""`python -m bench acme`: public certificates through an upstream ACME CA, openacm next to
+"""`python -m bench acme-issuer`: public certificates through an upstream ACME CA, openacm next to
 lego in the same run.
 
 A real Pebble (Debian `pebble`, its random validation sleeps off) on loopback resolves
@@ -58,7 +58,7 @@ class Figures:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench acme", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench acme-issuer", description=__doc__)
     parser.add_argument("--certificates", type=int, default=DEFAULT_CERTIFICATES)
     parser.add_argument("--singles", type=int, default=DEFAULT_SINGLES)
     parser.add_argument("--skip-lego", action="store_true")
