@@ -8,7 +8,9 @@ IssueCertificate against the raw signing limit (neither is part of the default r
 `python -m bench console` the web console's pages and list latency with 10,000 certificates
 (not part of the default run); `python -m bench throttling` what the request-rate limiter adds
 to each call, in memory and in Redis (not part of the default run); `python -m bench
-acme-server` lego's throughput against openacm's ACME endpoint and against Pebble (part of it).
+acme-server` lego's throughput against openacm's ACME endpoint and against Pebble, and `python
+-m bench acme-issuer` public certificates through an ACME CA (a real Pebble), openacm next to
+lego (both part of it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench import acme_server, cli, console, crl, issuance, pca, renewal, throttling
+from bench import acme_issuer, acme_server, cli, console, crl, issuance, pca, renewal, throttling
 
 API_FAILED = (2, 3, 130)  # a server failed, the machine is busy, or Ctrl-C: stop there
 
@@ -37,6 +39,8 @@ def main(argv: Sequence[str]) -> int:
         return throttling.main(argv[1:])
     if argv[:1] == ["acme-server"]:
         return acme_server.main(argv[1:])
+    if argv[:1] == ["acme-issuer"]:
+        return acme_issuer.main(argv[1:])
     if argv[:1] == ["api"]:
         return cli.main(argv[1:])
     status = cli.main(argv)
@@ -45,8 +49,9 @@ def main(argv: Sequence[str]) -> int:
         return status  # `--only moto`: the issuance benchmark has no moto side
     issued = issuance.main(["--results", shared.results] if shared.results else [])
     renewed = renewal.main([])
-    acme_issued = acme_server.main([])
-    return status or issued or renewed or acme_issued
+    served = acme_server.main([])
+    upstream = acme_issuer.main([])
+    return status or issued or renewed or served or upstream
 
 
 def _shared_options(argv: Sequence[str]) -> argparse.Namespace:

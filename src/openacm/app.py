@@ -25,6 +25,7 @@ from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import Settings, ValidationSettings
 from openacm.console import DirectServices, SessionStore, console_routes
 from openacm.domain.names import NamePolicy
+from openacm.domain.validation import HTTP01_PATH
 from openacm.protocol.acme import acme_routes
 from openacm.protocol.acme_trail import AcmeTrail
 from openacm.protocol.approvals import approval_csrf_key, approval_routes
@@ -41,8 +42,9 @@ from openacm.services.acm.validation_worker import ValidationWorker
 from openacm.services.acme.challenges import ChallengePorts
 from openacm.services.acme.endpoints import api_base_url
 from openacm.services.acme.prevalidation import PrevalidationWorker
+from openacm.services.acme.renewal_info import RenewalInfoSweep
 from openacm.services.acme.server import AcmeServer
-from openacm.services.acme.upstream import AcmeUpstream
+from openacm.services.acme.upstream import AcmeUpstream, http01_answer
 from openacm.services.background import BackgroundWork
 from openacm.services.clock import InstallationClock
 from openacm.services.events import EventDelivery, EventWork
@@ -249,6 +251,14 @@ def create_app(settings: Settings) -> OpenAcmApp:
     private_issuer = AcmPrivateIssuer(
         runtime.db, runtime.cipher, leaf_issuer, pca_service.issuer, settings.quotas
     )
+    upstream = (
+        AcmeUpstream(
+            runtime.db, runtime.cipher, settings.acme, validation_key,
+            settings.validation.zone, settings.dns_zones,
+        )
+        if settings.acme.directory_url
+        else None
+    )  # fmt: skip
     worker = ValidationWorker(
         runtime.db,
         DnsChecker(resolvers_of(settings.validation), timeout=settings.validation.dns_timeout),
@@ -258,13 +268,8 @@ def create_app(settings: Settings) -> OpenAcmApp:
         # Private certificates requested through ACM: signed by ACM-PCA's own issuance path.
         private=private_issuer,
         # Public certificates of acme regions: from the upstream ACME CA (docs/acme-issuer.md).
-        acme=AcmeUpstream(
-            runtime.db, runtime.cipher, settings.acme, validation_key,
-            settings.validation.zone, settings.dns_zones,
-        )
-        if settings.acme.directory_url
-        else None,
-    )  # fmt: skip
+        acme=upstream,
+    )
     background = BackgroundWork(
         runtime.db,
         worker,
@@ -286,6 +291,8 @@ def create_app(settings: Settings) -> OpenAcmApp:
         more_work=[
             *email_validation_work(runtime.db, settings, worker.dns),
             PrevalidationWorker(runtime.db, worker.dns, settings.validation).run_once,
+            # ACME Renewal Information of the upstream CAs' certificates.
+            *([RenewalInfoSweep(runtime.db, upstream).run_once] if upstream else []),
         ],
     )
 
@@ -297,6 +304,15 @@ def create_app(settings: Settings) -> OpenAcmApp:
         ChallengePorts(settings.acme_server.http01_port, settings.acme_server.tls_alpn01_port),
         private_issuer, pca_service.revocation,
     )  # fmt: skip
+
+    async def http01(request: Request) -> Response:
+        """HTTP validation (acme issuer): the answers of ACME http-01 challenges, reached
+        through the redirect each name has to its RedirectTo."""
+        label, token = request.path_params["label"], request.path_params["token"]
+        answer = await asyncio.to_thread(http01_answer, runtime.db, label, token)
+        if answer is None:
+            return PlainTextResponse("not found\n", status_code=404)
+        return PlainTextResponse(answer)
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -322,6 +338,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route(f"{HTTP01_PATH}{{label}}/{{token}}", http01, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         *pki_routes(
             runtime.db,

@@ -189,6 +189,26 @@ PUBLIC_ISSUERS = ("builtin", "acme")
 
 
 @dataclass(frozen=True)
+class AcmeCa:
+    """One upstream ACME CA: its directory, how to register there, how to trust its TLS."""
+
+    directory_url: str
+    eab_key_id: str = ""
+    eab_hmac_key: str = ""
+    ca_bundle: str = ""
+    # This CA's own names for `[acme] preferred_chain` and `profile` (empty: those).
+    preferred_chain: str = ""
+    profile: str = ""
+
+    def check(self) -> AcmeCa:
+        if bool(self.eab_key_id) != bool(self.eab_hmac_key):
+            raise ValueError("[acme] eab_key_id and eab_hmac_key go together")
+        if not self.directory_url.startswith(("https://", "http://")):
+            raise ValueError("[acme] directory_url must be an http(s) URL")
+        return self
+
+
+@dataclass(frozen=True)
 class AcmeSettings:
     """The acme public issuer: an RFC 8555 CA upstream (`[acme]`, OPENACM_ACME_*;
     docs/acme-issuer.md). Its DNS-01 answers go under `[validation] zone`, written through
@@ -211,6 +231,30 @@ class AcmeSettings:
     # How long one order may take, polling included, before the attempt is given up and retried;
     # below the validation worker's lease (120 s), which the order runs under.
     order_timeout: float = 90.0
+    # HTTP validation: the base of RedirectTo, where the CA's http-01 requests are redirected
+    # (default: the server's plain-HTTP public URL, `[issuance] public_url` or the PKI port),
+    # and the port of a name's own HTTP server that openacm checks the redirect on (the CA
+    # always uses 80; a test CA may be told another).
+    http_url: str = ""
+    http_port: int = 80
+    # Further CAs, in order of preference, each tried when those before it are down or refuse
+    # for a passing reason (serverInternal, rateLimited, ...): `[[acme.upstreams]]` tables
+    # (directory_url, eab_key_id, eab_hmac_key, ca_bundle), or OPENACM_ACME_UPSTREAMS as
+    # comma-separated directory URLs sharing `ca_bundle`.
+    upstreams: tuple[AcmeCa, ...] = ()
+    # Of the chains a CA offers (its default and Link rel="alternate" ones), the one whose top
+    # certificate is issued by the CA of this common name ("ISRG Root X1"); else the default.
+    preferred_chain: str = ""
+    # The certificate profile asked for in each order (draft-ietf-acme-profiles, e.g. Let's
+    # Encrypt's "tlsserver" or "shortlived"), where the CA's directory offers it.
+    profile: str = ""
+
+    def cas(self) -> tuple[AcmeCa, ...]:
+        """Every configured CA, most preferred first (`directory_url` and its options first)."""
+        if not self.directory_url:
+            return ()
+        first = AcmeCa(self.directory_url, self.eab_key_id, self.eab_hmac_key, self.ca_bundle)
+        return (first, *self.upstreams)
 
     def public_issuer(self, region: str) -> str:
         """ "acme" or "builtin": which issuer signs this region's public certificates."""
@@ -220,13 +264,36 @@ class AcmeSettings:
 
     def check(self) -> AcmeSettings:
         """Refuse at start what would only fail at the first order."""
-        if self.regions and not self.directory_url:
-            raise ValueError("[acme] regions is set but directory_url is not")
-        if bool(self.eab_key_id) != bool(self.eab_hmac_key):
-            raise ValueError("[acme] eab_key_id and eab_hmac_key go together")
-        if self.directory_url and not self.directory_url.startswith(("https://", "http://")):
-            raise ValueError("[acme] directory_url must be an http(s) URL")
+        if (self.regions or self.upstreams) and not self.directory_url:
+            raise ValueError("[acme] regions or upstreams are set but directory_url is not")
+        for ca in self.cas():
+            ca.check()
+        urls = [ca.directory_url for ca in self.cas()]
+        if len(set(urls)) != len(urls):
+            raise ValueError("[acme] a directory_url is listed twice")
         return self
+
+
+def acme_from(config: Mapping[str, object], env: Mapping[str, str]) -> AcmeSettings:
+    """`[acme]` and its `[[acme.upstreams]]` tables (or OPENACM_ACME_UPSTREAMS: URLs)."""
+    table = _table(config, "acme")
+    entries = table.get("upstreams", [])
+    settings = load_section(
+        AcmeSettings, {k: v for k, v in table.items() if k != "upstreams"}, env, "ACME"
+    )
+    upstreams: list[AcmeCa] = []
+    # From the environment: URLs (load_section split them); from the file: tables.
+    for entry in settings.upstreams or (entries if isinstance(entries, list) else [entries]):
+        if isinstance(entry, str):
+            upstreams.append(AcmeCa(entry, ca_bundle=settings.ca_bundle))
+        elif isinstance(entry, Mapping):
+            try:
+                upstreams.append(AcmeCa(**{str(k): str(v) for k, v in entry.items()}))
+            except TypeError as exc:
+                raise ValueError(f"bad [[acme.upstreams]] entry: {exc}") from exc
+        else:
+            raise ValueError("[acme] upstreams must be an array of tables")
+    return dataclasses.replace(settings, upstreams=tuple(upstreams)).check()
 
 
 @dataclass(frozen=True)
@@ -578,7 +645,7 @@ def sections_from(
         "email": load_section(EmailSettings, _table(config, "email"), source, "EMAIL"),
         "dns_zones": dns_zones_from(config),
         "events": events_from(config, source),
-        "acme": load_section(AcmeSettings, _table(config, "acme"), source, "ACME").check(),
+        "acme": acme_from(config, source),
         "acme_server": load_section(
             AcmeServerSettings, _table(config, "acme_server"), source, "ACME_SERVER"
         ),

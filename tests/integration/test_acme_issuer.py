@@ -16,6 +16,7 @@ import pytest
 from cryptography import x509
 
 from tests.conftest import Tenant, _tenant, finish_server, pki_env, start_server
+from tests.integration.test_acme_upstream import _txt_at
 from tests.integration.test_create_records import zone_entry
 from tests.integration.test_managed_renewal import (
     PASSPHRASE,
@@ -60,6 +61,8 @@ def acme_server(
         OPENACM_ACME_CONTACT="mailto:ops@openacm-test.com",
         OPENACM_ACME_REGIONS="us-east-1",
         OPENACM_ACME_ORDER_TIMEOUT="60",
+        # Pebble offers a second chain, to another root: openacm keeps that one.
+        OPENACM_ACME_PREFERRED_CHAIN=pebble_server.root_name(1),
     )
     started = start_server(root, "sqlite", env=env, extra_args=["--config", str(config)])
     yield started
@@ -73,7 +76,8 @@ def tenant(acme_server: OpenAcmServer) -> Iterator[Tenant]:
     move_clock(acme_server, reset=True)
 
 
-def _verify_chain(tenant: Tenant, arn: str, root_pem: bytes, tmp_path: Path) -> None:
+def chain_verifies(tenant: Tenant, arn: str, root_pem: bytes, tmp_path: Path) -> bool:
+    """Whether `openssl verify` accepts the certificate and its chain under `root_pem`."""
     got = tenant.acm.get_certificate(CertificateArn=arn)
     (tmp_path / "leaf.pem").write_text(got["Certificate"])
     (tmp_path / "chain.pem").write_text(got["CertificateChain"])
@@ -83,7 +87,11 @@ def _verify_chain(tenant: Tenant, arn: str, root_pem: bytes, tmp_path: Path) -> 
          "-untrusted", str(tmp_path / "chain.pem"), str(tmp_path / "leaf.pem")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+    return result.returncode == 0
+
+
+def _verify_chain(tenant: Tenant, arn: str, root_pem: bytes, tmp_path: Path) -> None:
+    assert chain_verifies(tenant, arn, root_pem, tmp_path)
 
 
 def test_the_record_is_the_acme_challenge_cname_and_pebble_issues(
@@ -113,7 +121,9 @@ def test_the_record_is_the_acme_challenge_cname_and_pebble_issues(
     assert issued["Type"] == "AMAZON_ISSUED"
     assert [o["ValidationStatus"] for o in issued["DomainValidationOptions"]] == ["SUCCESS"] * 2
     assert "Pebble" in issued["Issuer"]
-    _verify_chain(tenant, arn, pebble_server.root_pem(), tmp_path)
+    # The preferred (alternate) chain was kept, not Pebble's default one.
+    _verify_chain(tenant, arn, pebble_server.root_pem(1), tmp_path)
+    assert not chain_verifies(tenant, arn, pebble_server.root_pem(0), tmp_path)
     # The second request needs no new record.
     assert wait_for_status(tenant.acm, again["CertificateArn"], timeout=60)["Status"] == "ISSUED"
 
@@ -277,3 +287,88 @@ def test_revocation_is_forwarded_to_the_ca(
     assert pebble_server.certificate_status(leaf.serial_number)["Status"] == "Revoked"
     with pytest.raises(tenant.acm.exceptions.ClientError, match="already revoked"):
         tenant.acm.revoke_certificate(CertificateArn=arn, RevocationReason="KEY_COMPROMISE")
+
+
+def test_a_ca_that_finds_wrong_answers_fails_the_request_and_the_renewal(
+    tenant: Tenant, bind_server: BindServer
+) -> None:
+    """The delegation is right (openacm's check passes) but the CA finds no right TXT: here
+    the token's own name is made an alias elsewhere, so the answers openacm writes there are
+    not what the CA reads. The renewal ends FAILED (the certificate stays ISSUED), a new
+    request FAILED with OTHER; no answer is left in the zone."""
+    domain = unique_domain("acme-refused")
+    arn = request(tenant.acm, domain, Options={"Export": "ENABLED"})
+    detail = describe(tenant.acm, arn)
+    publish_records(bind_server, detail)
+    before = wait_for_status(tenant.acm, arn, timeout=60)
+    assert before["Status"] == "ISSUED", before
+    tenant.acm.export_certificate(CertificateArn=arn, Passphrase=PASSPHRASE)  # eligible
+
+    token_name = detail["DomainValidationOptions"][0]["ResourceRecord"]["Value"]
+    elsewhere = f"elsewhere-{domain}"
+    bind_server.add_txt(elsewhere, "not-the-key-authorization")
+    bind_server.add_cname(token_name, elsewhere + ".")
+
+    into_renewal_window(tenant.server, before)
+    after = wait_renewal(tenant.acm, arn, ("SUCCESS", "FAILED"), timeout=60)
+    assert after["RenewalSummary"]["RenewalStatus"] == "FAILED", after["RenewalSummary"]
+    assert after["RenewalSummary"]["RenewalStatusReason"] == "OTHER"
+    assert after["Status"] == "ISSUED" and after["Serial"] == before["Serial"]
+
+    again = request(tenant.acm, domain)
+    refused = wait_for_status(tenant.acm, again, timeout=60)
+    assert refused["Status"] == "FAILED", refused
+    assert refused["FailureReason"] == "OTHER"
+    assert "unauthorized" in tenant.server.log()
+    # Nothing half-done: no TXT answer stays at the token's name.
+    bind_server.delete(token_name, "CNAME")
+    assert _txt_at(bind_server, token_name) == []
+
+
+def test_a_missing_cname_times_out_without_an_order(
+    tenant: Tenant, acme_server: OpenAcmServer
+) -> None:
+    arn = request(tenant.acm, unique_domain("acme-missing"))
+    time.sleep(1)  # several looks with the test's short backoff: the CNAME is not there
+    assert describe(tenant.acm, arn)["Status"] == "PENDING_VALIDATION"
+    move_clock(acme_server, advance_seconds=72 * 3600 + 60)
+    detail = wait_for_status(tenant.acm, arn, timeout=30)
+    assert detail["Status"] == "VALIDATION_TIMED_OUT", detail
+    assert detail["DomainValidationOptions"][0]["ValidationStatus"] == "FAILED"
+    # The CA was never asked.
+    assert not [line for line in acme_server.log().splitlines() if arn in line and "ACME" in line]
+
+
+def test_a_ca_down_for_72_hours_times_the_request_out(
+    tmp_path: Path,
+    bind_server: BindServer,
+    pebble_server: PebbleServer,  # noqa: F811
+) -> None:
+    """The names are proven (SUCCESS) but no certificate came: ACM's 72 hours still apply."""
+    config = tmp_path / "openacm.toml"
+    config.write_text(zone_entry(TEST_ZONE, bind_server, []))
+    config.chmod(0o600)
+    env = pki_env(
+        bind_server,
+        OPENACM_VALIDATION_ZONE=VALIDATION_ZONE,
+        OPENACM_ACME_CA_BUNDLE=pebble_server.ca_bundle,
+        OPENACM_ACME_REGIONS="us-east-1",
+        OPENACM_ACME_DIRECTORY_URL=f"https://127.0.0.1:{free_port()}/dir",  # nothing there
+    )
+    server = start_server(tmp_path, "sqlite", env=env, extra_args=["--config", str(config)])
+    try:
+        tenant = _tenant(server)
+        arn = request(tenant.acm, unique_domain("acme-down-long"))
+        publish_records(bind_server, describe(tenant.acm, arn))
+        deadline = time.monotonic() + 30
+        while describe(tenant.acm, arn)["DomainValidationOptions"][0]["ValidationStatus"] != (
+            "SUCCESS"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        move_clock(server, advance_seconds=72 * 3600 + 60)
+        detail = wait_for_status(tenant.acm, arn, timeout=30)
+        assert detail["Status"] == "VALIDATION_TIMED_OUT", detail
+        assert "FailureReason" not in detail
+    finally:
+        finish_server(server)

@@ -12,6 +12,7 @@ import os
 import secrets
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dns.message
@@ -24,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from openacm.adapters.acme.client import AcmeFailure
 from openacm.adapters.envelope import EnvelopeCipher, MasterKey
-from openacm.adapters.store.acme import AcmeAccountStore
+from openacm.adapters.store.acme import AcmeAccountStore, AcmeDnsAnswers
 from openacm.adapters.store.database import Database
 from openacm.config import AcmeSettings, DnsZone
 from openacm.domain.acme import failure_reason
@@ -188,3 +189,42 @@ def test_external_account_binding_registers_where_the_ca_requires_it(
         assert client.account_url
     finally:
         pebble.stop()
+
+
+def test_two_orders_for_one_name_at_once_both_succeed(
+    upstream: AcmeUpstream, bind_server: BindServer
+) -> None:
+    """Their dns-01 answers share one TXT owner: each order adds its value beside the other's
+    and removes only its own (two processes of an installation may order one name at once)."""
+    name = f"www-{secrets.token_hex(4)}.openacm-test.com"
+    _delegate(bind_server, name)
+    with ThreadPoolExecutor(2) as pool:
+        issued = list(
+            pool.map(
+                lambda _: upstream.issue(
+                    ACCOUNT, [name, f"*.{name}"], ec.generate_private_key(ec.SECP256R1()), now=1.0
+                ),
+                range(2),
+            )
+        )
+    assert issued[0].certificate.serial_number != issued[1].certificate.serial_number
+    owner = acme_validation_record(VALIDATION_KEY, ACCOUNT, name, VALIDATION_ZONE).value
+    assert _txt_at(bind_server, owner) == []  # nothing left behind
+
+
+def test_an_answer_a_crashed_order_left_is_removed_by_the_next(
+    upstream: AcmeUpstream, bind_server: BindServer
+) -> None:
+    name = f"www-{secrets.token_hex(4)}.openacm-test.com"
+    _delegate(bind_server, name)
+    owner = acme_validation_record(VALIDATION_KEY, ACCOUNT, name, VALIDATION_ZONE).value
+    # What an order killed between publishing and withdrawing leaves, long ago.
+    bind_server.add_txt(owner, "left-by-a-crashed-order")
+    with upstream.db.write() as conn:
+        AcmeDnsAnswers(conn).add(owner, ["left-by-a-crashed-order"], 0.0)
+
+    upstream.issue(ACCOUNT, [name], ec.generate_private_key(ec.SECP256R1()), now=10_000.0)
+
+    assert _txt_at(bind_server, owner) == []
+    with upstream.db.read() as conn:
+        assert AcmeDnsAnswers(conn).values(owner) == []

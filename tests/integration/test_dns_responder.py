@@ -52,7 +52,7 @@ def test_it_answers_for_its_zone_and_refuses_others(
     db = Database(f"sqlite:///{(server.data_dir / 'openacm.db').resolve()}")
     owner = f"{'a' * 32}.{ZONE}."
     with db.write() as conn:
-        AcmeDnsAnswers(conn).replace(owner, ["first-value", "second-value"], 1.0)
+        AcmeDnsAnswers(conn).add(owner, ["first-value", "second-value"], 1.0)
 
     status, soa = _dig(port, ZONE, "SOA", tcp=tcp)
     assert status == "NOERROR" and soa[0] == f"ns.{ZONE}."

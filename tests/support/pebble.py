@@ -94,6 +94,8 @@ class PebbleServer:
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="openacm-pebble-"))
         self.port = _free_tcp_port()
         self.management_port = _free_tcp_port()
+        # Where Pebble's VA sends http-01 requests (a CA's port 80): a test's redirect server.
+        self.http_port = _free_tcp_port()
         self._process: subprocess.Popen[bytes] | None = None
         self.ca_bundle = ""
 
@@ -115,8 +117,8 @@ class PebbleServer:
                 "managementListenAddress": f"{ADDRESS}:{self.management_port}",
                 "certificate": str(cert),
                 "privateKey": str(key),
-                # Unused (only DNS-01 is answered), but Pebble wants ports to dial.
-                "httpPort": 5002,
+                "httpPort": self.http_port,
+                # Unused (tls-alpn-01 is never answered), but Pebble wants a port to dial.
                 "tlsPort": 5001,
                 "ocspResponderURL": "",
                 "externalAccountBindingRequired": bool(self.eab_keys),
@@ -130,6 +132,8 @@ class PebbleServer:
             "PEBBLE_VA_NOSLEEP": "1",  # no random 0-15 s wait before each validation
             "PEBBLE_WFE_NONCEREJECT": "0",  # no random badNonce: the tests want one path
             "PEBBLE_AUTHZREUSE": "0",  # every order validates afresh, as a renewal must
+            # A second root and chain, offered as Link rel="alternate" (preferred_chain).
+            "PEBBLE_ALTERNATE_ROOTS": "1",
             **self.env,
         }
         with (self.work_dir / "pebble.log").open("wb") as log:
@@ -159,9 +163,14 @@ class PebbleServer:
             body: bytes = response.read()
             return body
 
-    def root_pem(self) -> bytes:
-        """The root Pebble issues under (made at its start)."""
-        return self._get(f"https://{ADDRESS}:{self.management_port}/roots/0")
+    def root_pem(self, index: int = 0) -> bytes:
+        """A root Pebble issues under (made at its start): 0 tops the default chain, 1 the
+        alternate one."""
+        return self._get(f"https://{ADDRESS}:{self.management_port}/roots/{index}")
+
+    def root_name(self, index: int) -> str:
+        root = x509.load_pem_x509_certificate(self.root_pem(index))
+        return str(root.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
 
     def certificate_status(self, serial_number: int) -> dict[str, object]:
         """Pebble's view of one certificate it issued ("Status": "Valid" or "Revoked")."""
@@ -172,6 +181,11 @@ class PebbleServer:
         return answer
 
     def stop(self) -> None:
+        self.halt()
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def halt(self) -> None:
+        """The CA goes down; its files stay (a client's trust bundle among them)."""
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
@@ -179,7 +193,6 @@ class PebbleServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -5,73 +5,28 @@ newAccount with `rateLimited` and a Retry-After, the way Let's Encrypt does when
 from __future__ import annotations
 
 import datetime
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
+from acme import errors
 
 from openacm.adapters.acme.client import (
+    POLL_FIRST,
     AcmeClient,
     AcmeFailure,
+    _wait,
     new_account_key,
     retry_after_seconds,
 )
 from openacm.domain.acme import failure_reason
-
-
-class _RateLimitingCa(BaseHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _base(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def do_GET(self) -> None:
-        body = json.dumps(
-            {
-                "newNonce": f"{self._base()}/nonce",
-                "newAccount": f"{self._base()}/account",
-                "newOrder": f"{self._base()}/order",
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_HEAD(self) -> None:
-        self.send_response(200)
-        self.send_header("Replay-Nonce", "bm9uY2U")
-        self.end_headers()
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        body = json.dumps(
-            {"type": "urn:ietf:params:acme:error:rateLimited", "detail": "too many accounts"}
-        ).encode()
-        self.send_response(429)
-        self.send_header("Content-Type", "application/problem+json")
-        self.send_header("Replay-Nonce", "bm9uY2Uy")
-        self.send_header("Retry-After", "120")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+from tests.support.fake_acme import RateLimitingCa
 
 
 @pytest.fixture
 def rate_limiting_ca() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _RateLimitingCa)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/dir"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with RateLimitingCa() as url:
+        yield url
 
 
 def test_a_rate_limited_answer_carries_its_retry_after(rate_limiting_ca: str) -> None:
@@ -90,3 +45,20 @@ def test_retry_after_takes_seconds_or_an_http_date() -> None:
     assert retry_after_seconds("Fri, 04 Dec 2026 11:00:00 GMT", now=now) == 0.0
     assert retry_after_seconds("soon", now=now) is None
     assert retry_after_seconds(None, now=now) is None
+
+
+def test_polling_starts_soon_backs_off_and_honours_retry_after(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr("openacm.adapters.acme.client.time.sleep", slept.append)
+    later = datetime.datetime.now() + datetime.timedelta(minutes=5)
+    plain, told = requests.Response(), requests.Response()
+    told.headers["Retry-After"] = "3"
+    delay = POLL_FIRST
+    for _ in range(6):
+        delay = _wait(plain, delay, later)
+    assert slept == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    assert _wait(told, POLL_FIRST, later) == 0.2 and slept[-1] == 3.0  # the CA's wait, not ours
+    with pytest.raises(errors.TimeoutError):  # no sleeping past the order's deadline
+        _wait(told, POLL_FIRST, datetime.datetime.now() + datetime.timedelta(seconds=1))

@@ -27,6 +27,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openacm.config import Settings
+from openacm.domain.validation import HTTP01_PATH
 from openacm.services.pki.server_certificate import (
     ServedCertificate,
     ServerCertificate,
@@ -119,9 +120,10 @@ def _self_issued_tls(settings: Settings) -> SelfIssuedTls:
 
 class PkiPathsOnly:
     """The app as the plain-HTTP PKI port shows it: roots, CA certificates, CRLs and OCSP,
-    nothing else (the APIs never travel over that port)."""
+    and the answers of ACME http-01 challenges (HTTP validation), nothing else (the APIs never
+    travel over that port)."""
 
-    PREFIXES = ("/ca/", "/crl/", "/ocsp/")
+    PREFIXES = ("/ca/", "/crl/", "/ocsp/", HTTP01_PATH)
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -65,7 +65,13 @@ class DomainValidation:
         }
         if self.validation_emails:
             option["ValidationEmails"] = list(self.validation_emails)
-        if self.record_name and self.record_value:
+        if self.validation_method == "HTTP" and self.record_name and self.record_value:
+            # HTTP validation (acme issuer): the redirect is kept where DNS keeps its CNAME.
+            option["HttpRedirect"] = {
+                "RedirectFrom": self.record_name,
+                "RedirectTo": self.record_value,
+            }
+        elif self.record_name and self.record_value:
             option["ResourceRecord"] = {
                 "Name": self.record_name,
                 "Type": "CNAME",

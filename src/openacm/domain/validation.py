@@ -13,6 +13,8 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from openacm.domain.errors import ValidationError
+
 RECORD_TYPE = "CNAME"
 # ACM fails a chain longer than five links (inventory §3.2).
 MAX_CNAME_LINKS = 5
@@ -87,4 +89,51 @@ def acme_validation_record(
     return ValidationRecord(
         name=f"{ACME_CHALLENGE_LABEL}.{owner}.",
         value=f"{_label(key, b'acme', account_id, name)}.{zone}.",
+    )
+
+
+HTTP = "HTTP"  # ValidationMethod of HTTP validation (acme issuer)
+
+
+def check_http_names(names: Sequence[str]) -> None:
+    """HTTP validation proves one host name: RFC 8555 §7.1.3 forbids http-01 for a wildcard."""
+    wildcards = [name for name in names if name.startswith("*.")]
+    if wildcards:
+        raise ValidationError(
+            f"HTTP validation cannot prove the wildcard name {wildcards[0]}: "
+            "use ValidationMethod DNS."
+        )
+
+
+# RFC 8555 §8.3: where a CA fetches an http-01 key authorization, below the name's HTTP root.
+HTTP01_PATH = "/.well-known/acme-challenge/"
+# The path openacm's redirect check asks for under RedirectFrom: openacm answers it with the
+# name's label, so a redirect in place is seen without asking the CA (no ACME token has a dot).
+HTTP01_PROBE = "openacm.probe"
+
+
+@dataclass(frozen=True)
+class HttpRedirect:
+    """HTTP validation (acme issuer): the user redirects every path under `redirect_from` to
+    the same path under `redirect_to`, once; openacm serves the http-01 answers there."""
+
+    redirect_from: str  # http://<name>/.well-known/acme-challenge/
+    redirect_to: str  # <openacm's public URL>/.well-known/acme-challenge/<label>/
+
+    def to_api(self) -> dict[str, str]:
+        return {"RedirectFrom": self.redirect_from, "RedirectTo": self.redirect_to}
+
+
+def acme_http_label(key: bytes, account_id: str, name: str) -> str:
+    """The name's part of RedirectTo, keyed like the DNS records (its own purpose), hence
+    stable per (account, name): one redirect serves every later certificate and renewal."""
+    return _label(key, b"acme-http", account_id, name)
+
+
+def acme_http_redirect(key: bytes, account_id: str, name: str, base_url: str) -> HttpRedirect:
+    """The redirect that hands `name`'s ACME http-01 challenges to openacm."""
+    label = acme_http_label(key, account_id, name)
+    return HttpRedirect(
+        redirect_from=f"http://{name.lower().rstrip('.')}{HTTP01_PATH}",
+        redirect_to=f"{base_url.rstrip('/')}{HTTP01_PATH}{label}/",
     )

@@ -174,8 +174,9 @@ class DnsChecker:
         )
 
     def addresses(self, name: str, *, max_links: int = MAX_CNAME_LINKS) -> tuple[str, ...]:
-        """The IPv4 then IPv6 addresses of `name` (aliases followed): where an ACME server
-        connects for http-01 and tls-alpn-01 (RFC 8555 §8.3, RFC 8737)."""
+        """The IPv4 then IPv6 addresses of `name` (aliases followed): where openacm's ACME
+        server connects for http-01 and tls-alpn-01 (RFC 8555 §8.3, RFC 8737), and where an
+        upstream CA's http-01 request goes (the acme issuer's own check of the redirect)."""
         found: list[str] = []
         for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
             found += [rdata.address for rdata in self._following(name, rdtype, max_links)]

@@ -67,16 +67,22 @@ class DnsUpdater:
         update.replace(owner, ttl, dns.rdatatype.CNAME, absolute_target.to_text())
         self._send(update, f"set {owner} CNAME {absolute_target}")
 
-    def replace_txt(self, name: str, values: Sequence[str], ttl: int = 60) -> None:
-        """Make the TXT records at `name` exactly `values` (an ACME DNS-01 answer: a name and
-        its wildcard share one owner and need both values at once)."""
+    def add_txt(self, name: str, values: Sequence[str], ttl: int = 60) -> None:
+        """Add TXT records at `name`, beside any already there (ACME DNS-01 answers: a name
+        and its wildcard share one owner, and so do two orders for one name)."""
         owner = self._inside_zone(name)
         update = self._new_update()
-        update.delete(owner, dns.rdatatype.TXT)
         for value in values:
-            update.add(owner, ttl, dns.rdata.from_text(
-                dns.rdataclass.IN, dns.rdatatype.TXT, _quoted(value)))  # fmt: skip
-        self._send(update, f"set {owner} TXT ({len(values)} values)")
+            update.add(owner, ttl, _txt(value))
+        self._send(update, f"add {owner} TXT ({len(values)} values)")
+
+    def remove_txt(self, name: str, values: Sequence[str]) -> None:
+        """Remove these TXT records from `name`, leaving any others; absent ones are no error."""
+        owner = self._inside_zone(name)
+        update = self._new_update()
+        for value in values:
+            update.delete(owner, _txt(value))
+        self._send(update, f"remove {owner} TXT ({len(values)} values)")
 
     def delete(self, name: str, rdtype: str = "CNAME") -> None:
         """Remove every record of `rdtype` at `name`; nothing there is not an error."""
@@ -111,6 +117,10 @@ class DnsUpdater:
         rcode = response.rcode()
         if rcode != dns.rcode.NOERROR:
             raise DnsUpdateError(f"{where}: server answered {dns.rcode.to_text(rcode)}")
+
+
+def _txt(value: str) -> dns.rdata.Rdata:
+    return dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, _quoted(value))
 
 
 def _quoted(value: str) -> str:

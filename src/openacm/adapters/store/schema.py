@@ -753,3 +753,28 @@ acme_domain_validations = Table(
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("endpoint_arn", "domain_name"),
 )
+# -- The acme public issuer, HTTP validation (issue 8) -----------------------------------------
+
+# The key authorizations of ACME http-01 challenges under way, served at the RedirectTo path
+# (`/.well-known/acme-challenge/<label>/<token>`) by any process of the installation.
+acme_http_answers = Table(
+    "acme_http_answers",
+    metadata,
+    Column("label", String(64), primary_key=True),
+    Column("token", String(128), primary_key=True),
+    Column("key_authorization", String(512), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# ACME Renewal Information (RFC 9773) of certificates an upstream CA that offers it issued:
+# when to ask the CA next, and the renewal time it suggested (which brings the certificate's
+# `renewal_due_at` forward). One row per certificate ARN, replaced at each renewal.
+acme_renewal_info = Table(
+    "acme_renewal_info",
+    metadata,
+    Column("arn", String(2048), primary_key=True),
+    Column("issuer_id", String(64), nullable=False),
+    Column("next_check_at", Float, nullable=False),
+    Column("renew_at", Float),
+    Index("ix_acme_renewal_info_next_check_at", "next_check_at"),
+)

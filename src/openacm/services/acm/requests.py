@@ -27,7 +27,14 @@ from openacm.domain.errors import InvalidArgsError, ValidationError
 from openacm.domain.names import NamePolicy, RequestedNames, check_requested_names
 from openacm.domain.private_requests import check_certificate_authority_arn
 from openacm.domain.tags import TagLimits, merge_tags, tags_from_api
-from openacm.domain.validation import PENDING, acme_validation_record, validation_record
+from openacm.domain.validation import (
+    HTTP,
+    PENDING,
+    acme_http_redirect,
+    acme_validation_record,
+    check_http_names,
+    validation_record,
+)
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.acm.certificates import (
     LIST_DEFAULT_MAX_ITEMS,
@@ -61,9 +68,11 @@ class RequestOperations:
         names: NamePolicy,
         validation_key: bytes,
         acme: AcmeSettings | None = None,
+        http_base_url: str = "",
     ) -> None:
         self.db = db
         self.acme = acme or AcmeSettings()
+        self.http_base_url = http_base_url  # of RedirectTo (HTTP validation)
         self.certificates = certificates_ops
         self.quotas = quotas
         self.validation = validation
@@ -81,15 +90,18 @@ class RequestOperations:
         if private:
             # No validation: the CA's owner vouches for the names (inventory §7).
             check_certificate_authority_arn(params["CertificateAuthorityArn"])
-        elif method not in ("DNS", EMAIL):
+        elif method not in ("DNS", EMAIL, HTTP) or (
+            # HTTP validation answers an ACME CA's http-01; the builtin CA has none.
+            method == HTTP and self.acme.public_issuer(ctx.region) != "acme"
+        ):
             raise NotImplementedOperationError(
                 f"openacm does not implement {method} validation; use DNS or EMAIL."
             )
         elif method == EMAIL and self.acme.public_issuer(ctx.region) == "acme":
-            # An ACME CA validates names itself (DNS-01 here), never by openacm's mail.
+            # An ACME CA validates names itself (DNS-01 or HTTP-01), never by openacm's mail.
             raise ValidationError(
                 f"Public certificates in {ctx.region} come from an ACME CA: "
-                "use ValidationMethod DNS."
+                "use ValidationMethod DNS or HTTP."
             )
         key_algorithm = params.get("KeyAlgorithm") or DEFAULT_KEY_ALGORITHM
         if key_algorithm not in REQUESTABLE_KEY_ALGORITHMS:
@@ -103,6 +115,8 @@ class RequestOperations:
             params.get("SubjectAlternativeNames"),
             max_names=self.quotas.domains_per_certificate,
         )
+        if method == HTTP and not private:
+            check_http_names(requested.names)
         validation_domains = (
             {}
             if private
@@ -231,19 +245,23 @@ class RequestOperations:
                 if self.acme.public_issuer(ctx.region) == "acme"
                 else validation_record
             )
-            record = (
-                derive(self.validation_key, ctx.account_id, name, self.validation.zone)
-                if method == "DNS"
-                else None
-            )
+            shown: tuple[str, str] | None = None
+            if method == "DNS":
+                record = derive(self.validation_key, ctx.account_id, name, self.validation.zone)
+                shown = (record.name, record.value)
+            elif method == HTTP:  # kept where DNS keeps its CNAME
+                redirect = acme_http_redirect(
+                    self.validation_key, ctx.account_id, name, self.http_base_url
+                )
+                shown = (redirect.redirect_from, redirect.redirect_to)
             validations.append(
                 DomainValidation(
                     domain_name=name,
                     validation_domain=validation_domains.get(name, name),
                     validation_method=method,
                     status="FAILED" if failed else PENDING,
-                    record_name=record.name if record else None,
-                    record_value=record.value if record else None,
+                    record_name=shown[0] if shown else None,
+                    record_value=shown[1] if shown else None,
                 )
             )
         return validations
@@ -279,7 +297,8 @@ class RequestOperations:
 
 def _validation_summary(validation: DomainValidation) -> dict[str, Any]:
     challenge: dict[str, Any] = {}
-    if validation.record_name and validation.record_value:
+    # ValidationChallenge has no HTTP member: the redirect is in DescribeCertificate only.
+    if validation.validation_method == "DNS" and validation.record_name and validation.record_value:
         challenge = {
             "DnsValidationChallenge": {
                 "ResourceRecord": {

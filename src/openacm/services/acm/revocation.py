@@ -13,7 +13,7 @@ from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import AuthorityStore
 from openacm.adapters.store.schema import certificates
 from openacm.config import IssuanceSettings
-from openacm.domain.acme import ACME_ISSUER_ID
+from openacm.domain.acme import is_acme_issued
 from openacm.domain.certificates import CertificateRecord
 from openacm.domain.errors import ConflictError, InternalServerError, ValidationError
 from openacm.services.acm.certificates import CertificateOperations
@@ -67,7 +67,7 @@ class RevocationOperations:
                     f"Certificate {arn} cannot be revoked: only exportable certificates can "
                     "be revoked."
                 )
-            if record.issuer_ca_id == ACME_ISSUER_ID:  # the CA needs the certificate itself
+            if is_acme_issued(record.issuer_ca_id):  # the CA needs the certificate itself
                 full = self.certificates.load(conn, ctx, arn, "RevokeCertificate", bodies=True)
                 return self._revoke_upstream(conn, ctx, full, reason)
             issuing = self.ca.by_id.get(record.issuer_ca_id or "")
@@ -103,7 +103,9 @@ class RevocationOperations:
         if revoked.rowcount != 1:
             raise ConflictError(f"Certificate {record.arn} is already revoked.")
         try:
-            self.acme.revoke(record.certificate_pem, reason, now=ctx.now)
+            self.acme.revoke(
+                record.certificate_pem, reason, now=ctx.now, issuer_id=record.issuer_ca_id or ""
+            )
         except AcmeFailure as failure:
             if failure.transient:
                 raise InternalServerError(f"The ACME CA could not be reached: {failure}") from None

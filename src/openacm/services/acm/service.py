@@ -23,7 +23,7 @@ from openacm.services.acme.accounts import AcmeAccountOperations
 from openacm.services.acme.bindings import AcmeBindingOperations
 from openacm.services.acme.endpoints import AcmeEndpointOperations
 from openacm.services.acme.prevalidation import AcmeDomainValidationOperations
-from openacm.services.acme.upstream import AcmeUpstream
+from openacm.services.acme.upstream import AcmeUpstream, acme_http_base_url
 from openacm.services.context import CallContext
 from openacm.services.pki.builtin_ca import BuiltinCa
 
@@ -49,7 +49,7 @@ class AcmService:
         certificates = CertificateOperations(db, cipher, settings.quotas)
         requests = RequestOperations(
             db, certificates, settings.quotas, settings.validation, names, validation_key,
-            acme=settings.acme,
+            acme=settings.acme, http_base_url=acme_http_base_url(settings),
         )  # fmt: skip
         # Certificates of an upstream ACME CA are revoked by it (docs/acme-issuer.md).
         upstream = (

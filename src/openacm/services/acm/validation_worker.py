@@ -25,13 +25,14 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection
 
 from openacm.adapters.acme.client import AcmeFailure
+from openacm.adapters.acme.http01 import RedirectProbe
 from openacm.adapters.dns.resolver import CnameChain, DnsChecker, DnsLookupError
+from openacm.adapters.store.acme import AcmeRenewalInfo
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
 from openacm.adapters.store.work import VALIDATE_WORK, WorkItem, WorkQueue
 from openacm.config import IssuanceSettings, ValidationSettings
-from openacm.domain.acme import ACME_ISSUER_ID
 from openacm.domain.acme import failure_reason as acme_failure_reason
 from openacm.domain.caa import CaaRecord, caa_permits
 from openacm.domain.certificates import CertificateRecord, DomainValidation
@@ -43,6 +44,7 @@ from openacm.domain.renewal import PENDING_VALIDATION as RENEWAL_PENDING_VALIDAT
 from openacm.domain.renewal import SUCCESS as RENEWAL_SUCCESS
 from openacm.domain.validation import (
     FAILED,
+    HTTP,
     PENDING,
     SUCCESS,
     ValidationRecord,
@@ -71,11 +73,14 @@ ISSUED = "ISSUED"
 # parsing a query costs dnspython about 0.4 ms of CPU under the GIL, so against a fast
 # nameserver more threads would only add thread switches.
 DNS_THREADS = 4
+# ACME orders of one batch in flight at once: an order mostly waits for the CA to validate
+# and sign, so a few at a time multiply throughput; more would only queue at the CA.
+ORDER_THREADS = 8
 # A batch is sized to take about this long, from what recent batches took per certificate:
 # enough to share each transaction among many certificates, little enough that several
 # processes share a burst evenly and the first certificate of a batch does not wait long for
-# the last (an RSA key generated on demand takes tens of milliseconds). The DNS lookups are
-# not counted: a slow nameserver must not shrink the batches.
+# the last (an RSA key generated on demand takes tens of milliseconds). The DNS lookups and
+# ACME orders are not counted: a slow nameserver or CA must not shrink the batches.
 BATCH_TARGET_SECONDS = 0.25
 # How fast the seconds-per-certificate estimate follows cheaper batches; it follows costlier
 # ones at once, so that a run of slow certificates does not wait behind one big lease.
@@ -125,10 +130,15 @@ class ValidationWorker:
         self.private = private
         self.validation = validation
         self.issuance = issuance
+        # HTTP validation: the redirect each name needs, checked before the CA is asked.
+        self.http_probe = RedirectProbe(dns, port=acme.settings.http_port) if acme else None
         self.owner = f"worker-{uuid.uuid4().hex[:12]}"
         self._lookups = ThreadPoolExecutor(DNS_THREADS, thread_name_prefix="openacm-dns")
+        self._orders = ThreadPoolExecutor(ORDER_THREADS, thread_name_prefix="openacm-acme")
         self._seconds_per_item = 0.0  # 0 until a batch was timed
-        self._lookup_seconds = 0.0  # of the batch in progress
+        # Of the batch in progress: time spent waiting on DNS lookups and ACME CAs, which the
+        # batch sizing leaves out (a slow nameserver or CA must not shrink the batches).
+        self._waiting_seconds = 0.0
 
     def run_once(self, now: float) -> list[StepResult]:
         """Lease the due certificates and take each one step further."""
@@ -146,14 +156,14 @@ class ValidationWorker:
         if not items:
             return []
         started = time.monotonic()
-        self._lookup_seconds = 0.0
+        self._waiting_seconds = 0.0
         try:
             results = self._step_batch(items, now)
         except Exception:
             # A failed transaction must not stop the worker; the batch is retried later.
             log.exception("validation batch failed", extra={"items": len(items)})
             results = [self._retry_after_failure(item, now) for item in items]
-        self._time_batch(time.monotonic() - started - self._lookup_seconds, len(items))
+        self._time_batch(time.monotonic() - started - self._waiting_seconds, len(items))
         return results
 
     def batch_limit(self) -> int:
@@ -194,7 +204,7 @@ class ValidationWorker:
                     to_check.append((item, record, validations))
         looking_up = time.monotonic()
         checks = list(self._lookups.map(lambda args: self._check(*args), to_check))
-        self._lookup_seconds = time.monotonic() - looking_up
+        self._waiting_seconds = time.monotonic() - looking_up
         ready = [check for check in checks if check.verdict == "ready"]
         # Regions whose public issuer is an ACME CA: issued by it, after the builtin batch.
         upstream = [check for check in ready if self.acme and self.acme.handles(check.record)]
@@ -213,7 +223,9 @@ class ValidationWorker:
             with self.db.write() as conn:
                 self._commit(conn, now, signed, unsigned, results)
         if upstream:
+            ordering = time.monotonic()
             self._issue_upstream(upstream, now, results)
+            self._waiting_seconds += time.monotonic() - ordering
         if private and self.private:
             outcomes = self.private.issue_batch(private, self.owner, now)
             for item, record in private:
@@ -365,24 +377,35 @@ class ValidationWorker:
         self, ready: list[_Check], now: float, results: dict[int, StepResult]
     ) -> None:
         """Validated certificates of acme regions: one ACME order each (network, outside any
-        transaction), then one transaction storing what came of them while leases are held."""
-        assert self.acme is not None
-        # The orders run one after another under the batch's leases: no order starts that
-        # could end after them; the rest go back to the queue, due at once.
-        budget = self.validation.lease_seconds - self.acme.settings.order_timeout
+        transaction, a few at once), then one transaction storing what came of them while
+        leases are held."""
+        acme = self.acme
+        assert acme is not None
+        # The orders run under the batch's leases, up to ORDER_THREADS at once: no group of
+        # orders starts that could end after them; the rest go back to the queue, due at once.
+        budget = self.validation.lease_seconds - acme.settings.order_timeout
         started = time.monotonic()
+        lease_ends = started + self.validation.lease_seconds
         outcomes: list[tuple[_Check, LeafPrivateKey | None, AcmeIssued | AcmeFailure | None]] = []
-        for check in ready:
+        for first in range(0, len(ready), ORDER_THREADS):
+            group = ready[first : first + ORDER_THREADS]
             if outcomes and time.monotonic() - started > budget:
-                outcomes.append((check, None, None))
+                outcomes.extend((check, None, None) for check in group)
                 continue
-            fresh = self.issuer.keys_for([check.record])[0]
-            outcomes.append((check, fresh, self.acme.try_issue(check.record, fresh, now=now)))
+            keys = self.issuer.keys_for([check.record for check in group])
+            results_of_group = self._orders.map(
+                lambda check, key: acme.try_issue(
+                    check.record, key, now=now, must_end_by=lease_ends
+                ),
+                group,
+                keys,
+            )
+            outcomes.extend(zip(group, keys, results_of_group, strict=True))
         with self.db.write() as conn:
             held = WorkQueue(conn).held([check.item for check in ready], self.owner, now)
-            for check, key, outcome in outcomes:
+            for check, key, result in outcomes:
                 results[check.item.item_id] = self._store_upstream(
-                    conn, check, key, outcome, held, now
+                    conn, check, key, result, held, now
                 )
 
     def _store_upstream(
@@ -424,11 +447,13 @@ class ValidationWorker:
             )  # fmt: skip
         issued = replace(
             with_certificate(updated, outcome.certificate, outcome.chain_pem, now=now),
-            issuer_ca_id=ACME_ISSUER_ID,
+            issuer_ca_id=outcome.issuer_id,
         )
         if not CertificateStore(conn).replace(issued, self.acme.sealed_key(key, record.arn)):
             return StepResult(record.arn, "lost_lease")
         self._record_validated(ValidationStore(conn), check, now)
+        if outcome.renewal_info:  # the CA's renewal information is asked for from now on
+            AcmeRenewalInfo(conn).track(record.arn, outcome.issuer_id, now)
         if check.renewal:
             notify_renewed(conn, record, issued, now)
         else:
@@ -480,6 +505,11 @@ class ValidationWorker:
         new request always looks again, so a deleted record stops new issuance."""
         if validation.status == SUCCESS or not validation.record_name:
             return validation
+        if validation.validation_method == HTTP:
+            redirected = self.http_probe is not None and self.http_probe.redirected(
+                validation.record_name, validation.record_value or ""
+            )
+            return replace(validation, status=SUCCESS) if redirected else validation
         expected = ValidationRecord(validation.record_name, validation.record_value or "")
         if validation.record_name not in chains:
             try:

@@ -1,0 +1,159 @@
+"""The acme issuer's pure rules: HTTP validation's redirect and what it refuses, several
+upstream CAs in the settings."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import replace
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from openacm.config import AcmeCa, sections_from
+from openacm.domain.acme import (
+    DnsPersistRecord,
+    acme_issuer_id,
+    choose_chain,
+    is_acme_issued,
+    order_profile,
+)
+from openacm.domain.errors import ValidationError
+from openacm.domain.validation import (
+    acme_http_label,
+    acme_http_redirect,
+    acme_validation_record,
+    check_http_names,
+)
+
+KEY = b"k" * 32
+
+
+def test_the_http_redirect_is_stable_per_account_and_name() -> None:
+    one = acme_http_redirect(KEY, "111122223333", "WWW.Example.com", "http://acm.example.net/")
+    assert one.redirect_from == "http://www.example.com/.well-known/acme-challenge/"
+    label = acme_http_label(KEY, "111122223333", "www.example.com")
+    assert one.redirect_to == f"http://acm.example.net/.well-known/acme-challenge/{label}/"
+    assert one == acme_http_redirect(
+        KEY, "111122223333", "www.example.com", "http://acm.example.net"
+    )
+    assert label != acme_http_label(KEY, "444455556666", "www.example.com")
+    # Its own purpose: never the DNS delegation's token.
+    dns_token = acme_validation_record(KEY, "111122223333", "www.example.com", "v.example.net")
+    assert not dns_token.value.startswith(label)
+
+
+def test_http_validation_refuses_wildcards() -> None:
+    check_http_names(["example.com", "www.example.com"])
+    with pytest.raises(ValidationError, match=r"\*\.example\.com"):
+        check_http_names(["example.com", "*.example.com"])
+
+
+def test_several_cas_in_order_of_preference() -> None:
+    table = {
+        "directory_url": "https://one.example/dir",
+        "ca_bundle": "/etc/one.pem",
+        "regions": ["*"],
+        "upstreams": [
+            {"directory_url": "https://two.example/dir", "eab_key_id": "k", "eab_hmac_key": "h"},
+            {"directory_url": "https://three.example/dir", "profile": "shortlived"},
+        ],
+    }
+    acme = sections_from({"acme": table}, {})["acme"]
+    assert [ca.directory_url for ca in acme.cas()] == [
+        "https://one.example/dir",
+        "https://two.example/dir",
+        "https://three.example/dir",
+    ]
+    assert acme.cas()[0].ca_bundle == "/etc/one.pem"
+    assert acme.cas()[1] == AcmeCa("https://two.example/dir", "k", "h")
+    assert acme.cas()[2].profile == "shortlived"
+    # From the environment: URLs sharing the first CA's bundle.
+    env = {"OPENACM_ACME_UPSTREAMS": "https://two.example/dir,https://three.example/dir"}
+    from_env = sections_from({"acme": {**table, "upstreams": []}}, env)["acme"]
+    assert [ca.ca_bundle for ca in from_env.cas()] == ["/etc/one.pem"] * 3
+    # Each CA's certificates name it, so RevokeCertificate finds the one that issued.
+    ids = {acme_issuer_id(ca.directory_url) for ca in acme.cas()}
+    assert len(ids) == 3 and all(is_acme_issued(i) and len(i) <= 64 for i in ids)
+    assert is_acme_issued("acme") and not is_acme_issued("ca-1234")
+
+
+@pytest.mark.parametrize(
+    ("upstreams", "message"),
+    [
+        ([{"directory_url": "https://one.example/dir"}], "listed twice"),
+        ([{"directory_url": "two.example"}], "http"),
+        ([{"directory_url": "https://two.example/dir", "eab_key_id": "k"}], "go together"),
+        ([{"directory_url": "https://two.example/dir", "colour": "blue"}], "bad"),
+    ],
+)
+def test_bad_upstreams_are_refused_at_start(upstreams: list[object], message: str) -> None:
+    table = {"directory_url": "https://one.example/dir", "upstreams": upstreams}
+    with pytest.raises(ValueError, match=message):
+        sections_from({"acme": table}, {})
+
+
+def _chain(*issuers: str) -> str:
+    """A PEM chain of self-made certificates, the last one issued by `issuers[-1]`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    pems = []
+    for index, issuer in enumerate(issuers):
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"c{index}")]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256())
+        )
+        pems.append(certificate.public_bytes(serialization.Encoding.PEM).decode())
+    return "".join(pems)
+
+
+def test_the_preferred_chain_is_the_one_topped_by_that_issuer() -> None:
+    default = _chain("R10", "ISRG Root X1")
+    alternate = _chain("R10", "ISRG Root X2")
+    assert choose_chain([default, alternate], "ISRG Root X2") == alternate
+    assert choose_chain([default, alternate], "ISRG Root X1") == default
+    # No chain matches, or no preference: the CA's default.
+    assert choose_chain([default, alternate], "Other Root") == default
+    assert choose_chain([default, alternate], "") == default
+    # Only the top counts (certbot's rule), not an issuer further down.
+    assert choose_chain([default, alternate], "R10") == default
+
+
+def test_the_profile_is_asked_for_where_the_ca_offers_it() -> None:
+    offered = {"classic": "90 days", "shortlived": "6 days"}
+    assert order_profile(offered, "shortlived") == "shortlived"
+    assert order_profile(offered, "tlsserver") == ""
+    assert order_profile({}, "shortlived") == ""
+    assert order_profile(offered, "") == ""
+
+
+def test_the_dns_persist_record_follows_the_draft() -> None:
+    account = "https://acme-v02.api.letsencrypt.org/acme/acct/1234"
+    record = DnsPersistRecord("LetsEncrypt.org.", account, wildcard=True, persist_until=1900000000)
+    assert record.owner("*.Example.com") == "_validation-persist.example.com."
+    assert record.value() == (
+        f"letsencrypt.org; accounturi={account}; policy=wildcard; persistUntil=1900000000"
+    )
+    assert DnsPersistRecord.parse(record.value()) == replace(
+        record, issuer_domain_name="letsencrypt.org"
+    )
+    plain = DnsPersistRecord.parse(f"letsencrypt.org;accounturi={account}")
+    assert not plain.wildcard and plain.persist_until is None
+    issuers = ["letsencrypt.org"]
+    assert plain.authorizes("www.example.com", issuers, account, now=0)
+    assert not plain.authorizes("*.example.com", issuers, account, now=0)  # no policy=wildcard
+    assert not plain.authorizes("www.example.com", ["other.ca"], account, now=0)
+    assert not plain.authorizes("www.example.com", issuers, account + "9", now=0)
+    assert record.authorizes("*.example.com", issuers, account, now=1800000000)
+    assert not record.authorizes("*.example.com", issuers, account, now=2000000000)  # expired
+    for bad in ("", f"accounturi={account}", "letsencrypt.org; policy=wildcard", "ca; x"):
+        with pytest.raises(ValueError):
+            DnsPersistRecord.parse(bad)
