@@ -136,6 +136,10 @@ def parse_signed(
         jws = AcmeJws.json_loads(body)
         signer = jws.signature.combined.jwk if "jwk" in header else key_of(str(header["kid"]))
         assert signer is not None
+        signing = jws.signature.combined.alg
+        if signing is None or not isinstance(signer, signing.kty):
+            # josepy would hand an RSA key to ECDSA verification (and fail on it).
+            raise malformed(f"a {signer.typ} key cannot sign with {header['alg']}")
         verified = jws.verify(signer)
     except AcmeProblem:
         raise
