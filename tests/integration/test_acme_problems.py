@@ -110,15 +110,16 @@ def test_bad_jws(sqlite_tenant: Tenant) -> None:
     assert problem_type(answer) == "badSignatureAlgorithm"
     assert answer.json()["algorithms"] == ["RS256", "ES256", "ES384", "EdDSA"]
 
-    # A key of another type than the algorithm's (an RSA key claiming ES256).
-    rsa = rsa_key().public_key().to_json()
-    header = {"alg": "ES256", "nonce": client.nonce(), "url": url, "jwk": rsa}
-    mismatched = {
-        "protected": b64url(json.dumps(header).encode()),
-        "payload": b64url(b"{}"),
-        "signature": b64url(b"x" * 64),
-    }
-    assert problem_type(client.post_body(url, mismatched)) == "malformed"
+    # A key of another type than the algorithm's (an RSA key claiming ES256), a key without
+    # its members.
+    for jwk in (rsa_key().public_key().to_json(), {"kty": "EC", "crv": "P-256"}):
+        header = {"alg": "ES256", "nonce": client.nonce(), "url": url, "jwk": jwk}
+        mismatched = {
+            "protected": b64url(json.dumps(header).encode()),
+            "payload": b64url(b"{}"),
+            "signature": b64url(b"x" * 64),
+        }
+        assert problem_type(client.post_body(url, mismatched)) == "malformed"
 
     answer = client.post(url + "?elsewhere", {}, use_jwk=True)
     assert problem_type(answer) == "unauthorized"
