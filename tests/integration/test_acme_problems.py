@@ -206,6 +206,8 @@ def test_orders_of_other_accounts_and_not_ready(pki_tenant: Tenant) -> None:
         alice.directory()["newOrder"], {"identifiers": [{"type": "ip", "value": "192.0.2.1"}]}
     )
     assert problem_type(answer) == "unsupportedIdentifier"
+    for bad in ("a..b.example.com", "a.*.example.com", "xn--zz.example.com"):
+        assert problem_type(alice.new_order(bad)) == "rejectedIdentifier"
 
 
 def test_dns01_and_the_csr_check(pki_tenant: Tenant, bind_server: BindServer) -> None:
