@@ -110,6 +110,17 @@ def test_bad_jws(sqlite_tenant: Tenant) -> None:
     assert problem_type(answer) == "badSignatureAlgorithm"
     assert answer.json()["algorithms"] == ["RS256", "ES256", "ES384", "EdDSA"]
 
+    # A key of another type than the algorithm's (an RSA key claiming ES256), a key without
+    # its members.
+    for jwk in (rsa_key().public_key().to_json(), {"kty": "EC", "crv": "P-256"}):
+        header = {"alg": "ES256", "nonce": client.nonce(), "url": url, "jwk": jwk}
+        mismatched = {
+            "protected": b64url(json.dumps(header).encode()),
+            "payload": b64url(b"{}"),
+            "signature": b64url(b"x" * 64),
+        }
+        assert problem_type(client.post_body(url, mismatched)) == "malformed"
+
     answer = client.post(url + "?elsewhere", {}, use_jwk=True)
     assert problem_type(answer) == "unauthorized"
     answer = httpx.post(url, content=b"not json")
@@ -195,6 +206,8 @@ def test_orders_of_other_accounts_and_not_ready(pki_tenant: Tenant) -> None:
         alice.directory()["newOrder"], {"identifiers": [{"type": "ip", "value": "192.0.2.1"}]}
     )
     assert problem_type(answer) == "unsupportedIdentifier"
+    for bad in ("a..b.example.com", "a.*.example.com", "xn--zz.example.com"):
+        assert problem_type(alice.new_order(bad)) == "rejectedIdentifier"
 
 
 def test_dns01_and_the_csr_check(pki_tenant: Tenant, bind_server: BindServer) -> None:

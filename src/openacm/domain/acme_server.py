@@ -16,7 +16,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import NameOID
 
-from openacm.domain.errors import ValidationError
+from openacm.domain.errors import ApiError, ValidationError
+from openacm.domain.names import checked_name
 from openacm.domain.x509facts import key_algorithm_api_name
 
 ERROR_NAMESPACE = "urn:ietf:params:acme:error:"
@@ -88,8 +89,12 @@ def order_identifiers(payload: Mapping[str, Any]) -> tuple[str, ...]:
                 "unsupportedIdentifier",
                 f"identifier type {identifier.get('type')!r} is not supported; use dns",
             )
-        names.append(identifier["value"].lower().rstrip("."))
-    return tuple(dict.fromkeys(names))
+        names.append(identifier["value"].rstrip("."))
+    try:
+        # ACM's syntax rules for a certificate's names (ASCII, labels, wildcards, punycode).
+        return tuple(dict.fromkeys(checked_name(name) for name in names))
+    except ApiError as exc:
+        raise AcmeProblem("rejectedIdentifier", exc.message) from exc
 
 
 def key_authorization(token: str, thumbprint: str) -> str:

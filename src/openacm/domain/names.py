@@ -113,6 +113,14 @@ def check_requested_names(
     return RequestedNames(domain_name=names[0], names=names)
 
 
+def checked_name(name: str) -> str:
+    """One name in lower case, once it meets ACM's syntax rules (ASCII, length, labels, a
+    wildcard only as the whole left-most label, valid punycode), or the ApiError ACM answers."""
+    checked = _checked_syntax(name)
+    _check_punycode(checked)
+    return checked
+
+
 def _checked_syntax(name: str) -> str:
     """The name in lower case, once it meets the model's constraints (repeated here so this
     module is safe on its own; wording ours)."""

@@ -136,10 +136,15 @@ def parse_signed(
         jws = AcmeJws.json_loads(body)
         signer = jws.signature.combined.jwk if "jwk" in header else key_of(str(header["kid"]))
         assert signer is not None
+        signing = jws.signature.combined.alg
+        if signing is None or not isinstance(signer, signing.kty):
+            # josepy would hand an RSA key to ECDSA verification (and fail on it).
+            raise malformed(f"a {signer.typ} key cannot sign with {header['alg']}")
         verified = jws.verify(signer)
     except AcmeProblem:
         raise
-    except (JoseError, ValueError, TypeError, AssertionError) as exc:
+    # KeyError: josepy reads a JWK's members without looking (an EC key without "x").
+    except (JoseError, ValueError, TypeError, KeyError, AssertionError) as exc:
         raise malformed(f"the JWS does not verify: {type(exc).__name__}") from exc
     if not verified:
         raise malformed("the JWS signature does not verify")
@@ -189,7 +194,7 @@ def parse_binding(document: Any, url: str, account_key: JWK) -> BindingRequest:
     try:
         jws = AcmeJws.from_json(document)
         bound = JWK.json_loads(jws.payload)
-    except (JoseError, ValueError, TypeError) as exc:
+    except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise malformed("externalAccountBinding's payload must be the account's JWK") from exc
     if bound.thumbprint() != account_key.thumbprint():
         raise malformed("externalAccountBinding's payload is not this account's key")
@@ -440,7 +445,7 @@ class _Wire:
         old_key = payload.get("oldKey")
         try:
             old = JWK.from_json(old_key) if isinstance(old_key, dict) else None
-        except (JoseError, ValueError, TypeError) as exc:
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise malformed("keyChange's oldKey is not a JWK") from exc
         if not isinstance(old, JWK) or old.thumbprint() != signed.jwk.thumbprint():
             raise malformed("keyChange's oldKey is not the account's key")
