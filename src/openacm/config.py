@@ -248,6 +248,11 @@ class AcmeSettings:
     # The certificate profile asked for in each order (draft-ietf-acme-profiles, e.g. Let's
     # Encrypt's "tlsserver" or "shortlived"), where the CA's directory offers it.
     profile: str = ""
+    # dns-persist-01 (draft-ietf-acme-dns-persist) at the first CA, where it offers it: that
+    # CA's issuer domain name (as its CAA records and its challenges' `issuer-domain-names`
+    # name it, e.g. "letsencrypt.org"). Set, a DNS-validated name's record is the persistent
+    # `_validation-persist` TXT instead of the CNAME; empty (the default), it is not used.
+    dns_persist_issuer: str = ""
 
     def cas(self) -> tuple[AcmeCa, ...]:
         """Every configured CA, most preferred first (`directory_url` and its options first)."""
