@@ -14,6 +14,7 @@ import pytest
 from cryptography import x509
 
 from tests.conftest import Tenant, _tenant, finish_server, pki_env, start_server
+from tests.integration.test_create_records import openacm_client, zone_entry
 from tests.integration.test_managed_renewal import (
     PASSPHRASE,
     into_renewal_window,
@@ -54,7 +55,11 @@ def persist_server(
         OPENACM_ACME_ORDER_TIMEOUT="30",
         OPENACM_ACME_DNS_PERSIST_ISSUER=ISSUER,
     )
-    started = start_server(tmp_path_factory.mktemp("acme-persist"), "sqlite", env=env)
+    root = tmp_path_factory.mktemp("acme-persist")
+    config = root / "openacm.toml"  # CreateValidationRecords may write into the test zone
+    config.write_text(zone_entry(TEST_ZONE, bind_server, ["*"]))
+    config.chmod(0o600)
+    started = start_server(root, "sqlite", env=env, extra_args=["--config", str(config)])
     yield started
     finish_server(started)
 
@@ -144,3 +149,18 @@ def test_without_the_record_nothing_is_ordered_and_the_request_times_out(
     assert detail["Status"] == "VALIDATION_TIMED_OUT", detail
     assert detail["DomainValidationOptions"][0]["ValidationStatus"] == "FAILED"
     assert [domain] not in persist_ca.ordered
+
+
+def test_create_validation_records_writes_the_persistent_txt(
+    tenant: Tenant, bind_server: BindServer
+) -> None:
+    domain = unique_domain("persist-create")
+    arn = request(tenant.acm, domain)
+    record = _record(describe(tenant.acm, arn))
+    records = openacm_client(tenant.server, tenant.key)
+
+    [entry] = records.create_validation_records(CertificateArn=arn)["Records"]
+
+    assert entry["Status"] == "CREATED", entry
+    assert entry["ResourceRecord"] == record
+    assert wait_for_status(tenant.acm, arn, timeout=30)["Status"] == "ISSUED"
