@@ -166,8 +166,8 @@ class ValidationRecordOperations:
         if zone is None:
             return RecordOutcome(
                 NO_CONFIGURED_ZONE,
-                f"No zone configured in openacm holds {record.name}; create the {record.type} in your "
-                "DNS yourself.",
+                f"No zone configured in openacm holds {record.name}; create the {record.type} "
+                "in your DNS yourself.",
             )
         if not zone.allows(ctx.account_id):
             return RecordOutcome(
