@@ -276,6 +276,9 @@ class AcmeSettings:
         urls = [ca.directory_url for ca in self.cas()]
         if len(set(urls)) != len(urls):
             raise ValueError("[acme] a directory_url is listed twice")
+        if any(char in self.dns_persist_issuer for char in " \t;="):
+            # It goes into the record's value as its first field (RFC 8659 issue-value).
+            raise ValueError("[acme] dns_persist_issuer is the CA's issuer domain name")
         return self
 
 

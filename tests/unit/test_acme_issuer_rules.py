@@ -215,3 +215,11 @@ def _csr_pem(name: str) -> bytes:
         .sign(key, hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def test_the_dns_persist_issuer_is_a_domain_name() -> None:
+    table = {"directory_url": "https://one.example/dir", "dns_persist_issuer": "ca.example"}
+    assert sections_from({"acme": table}, {})["acme"].dns_persist_issuer == "ca.example"
+    assert sections_from({"acme": {}}, {})["acme"].dns_persist_issuer == ""  # off by default
+    with pytest.raises(ValueError, match="issuer domain name"):
+        sections_from({"acme": {**table, "dns_persist_issuer": "ca.example; x=y"}}, {})
