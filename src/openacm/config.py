@@ -248,6 +248,11 @@ class AcmeSettings:
     # The certificate profile asked for in each order (draft-ietf-acme-profiles, e.g. Let's
     # Encrypt's "tlsserver" or "shortlived"), where the CA's directory offers it.
     profile: str = ""
+    # dns-persist-01 (draft-ietf-acme-dns-persist) at the first CA, where it offers it: that
+    # CA's issuer domain name (as its CAA records and its challenges' `issuer-domain-names`
+    # name it, e.g. "letsencrypt.org"). Set, a DNS-validated name's record is the persistent
+    # `_validation-persist` TXT instead of the CNAME; empty (the default), it is not used.
+    dns_persist_issuer: str = ""
 
     def cas(self) -> tuple[AcmeCa, ...]:
         """Every configured CA, most preferred first (`directory_url` and its options first)."""
@@ -271,6 +276,9 @@ class AcmeSettings:
         urls = [ca.directory_url for ca in self.cas()]
         if len(set(urls)) != len(urls):
             raise ValueError("[acme] a directory_url is listed twice")
+        if any(char in self.dns_persist_issuer for char in " \t;="):
+            # It goes into the record's value as its first field (RFC 8659 issue-value).
+            raise ValueError("[acme] dns_persist_issuer is the CA's issuer domain name")
         return self
 
 

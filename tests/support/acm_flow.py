@@ -30,13 +30,17 @@ def describe(acm: Any, arn: str) -> dict[str, Any]:
 
 
 def publish_records(dns: BindServer, detail: dict[str, Any]) -> None:
-    """Create every distinct validation CNAME the certificate shows."""
+    """Create every distinct validation record the certificate shows (a CNAME, or the acme
+    issuer's dns-persist-01 TXT)."""
     seen = set()
     for option in detail["DomainValidationOptions"]:
         record = option["ResourceRecord"]
         if record["Name"] not in seen:
             seen.add(record["Name"])
-            dns.add_cname(record["Name"], record["Value"])
+            if record["Type"] == "TXT":
+                dns.add_txt(record["Name"], record["Value"])
+            else:
+                dns.add_cname(record["Name"], record["Value"])
 
 
 def wait_for_status(

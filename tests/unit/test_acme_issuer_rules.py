@@ -1,5 +1,6 @@
 """The acme issuer's pure rules: HTTP validation's redirect and what it refuses, several
-upstream CAs in the settings."""
+upstream CAs in the settings, dns-persist-01's record and check; and the client facing a CA
+that offers no dns-persist-01."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from openacm.adapters.acme.client import DNS_PERSIST01, AcmeClient, AcmeFailure, new_account_key
 from openacm.config import AcmeCa, sections_from
 from openacm.domain.acme import (
     DnsPersistRecord,
     acme_issuer_id,
     choose_chain,
+    dns_persist_proves,
+    dns_persist_record,
     is_acme_issued,
     order_profile,
 )
@@ -26,7 +30,9 @@ from openacm.domain.validation import (
     acme_http_redirect,
     acme_validation_record,
     check_http_names,
+    record_type,
 )
+from tests.support.fake_acme import DnsPersistCa
 
 KEY = b"k" * 32
 
@@ -157,3 +163,63 @@ def test_the_dns_persist_record_follows_the_draft() -> None:
     for bad in ("", f"accounturi={account}", "letsencrypt.org; policy=wildcard", "ca; x"):
         with pytest.raises(ValueError):
             DnsPersistRecord.parse(bad)
+
+
+ACCOUNT = "https://ca.example/acme/acct/7"
+
+
+def test_the_record_shown_is_the_persistent_txt_with_the_wildcard_policy_where_needed() -> None:
+    plain = dns_persist_record("CA.example.", ACCOUNT, "WWW.example.com", ["WWW.example.com"])
+    assert (plain.name, plain.type) == ("_validation-persist.www.example.com.", "TXT")
+    assert plain.value == f"ca.example; accounturi={ACCOUNT}"
+    assert record_type(plain.name) == "TXT"
+    assert record_type("_acme-challenge.www.example.com.") == "CNAME"
+    names = ["example.com", "*.Example.com"]
+    apex, wildcard = (dns_persist_record("ca.example", ACCOUNT, name, names) for name in names)
+    assert apex == wildcard and apex.value.endswith("; policy=wildcard")
+
+
+def test_the_check_accepts_any_record_binding_the_name_to_the_ca_and_account() -> None:
+    shown = f"ca.example; accounturi={ACCOUNT}"
+    wildcard = f"ca.example; accounturi={ACCOUNT}; policy=wildcard"
+    assert dns_persist_proves(shown, "www.example.com", ["v=spf1 -all", shown], now=0)
+    assert dns_persist_proves(shown, "www.example.com", [wildcard], now=0)  # made earlier
+    assert not dns_persist_proves(shown, "*.www.example.com", [shown], now=0)
+    assert not dns_persist_proves(shown, "www.example.com", [], now=0)
+    assert not dns_persist_proves(shown, "www.example.com", [shown + "8"], now=0)
+    assert not dns_persist_proves(
+        shown, "www.example.com", [f"other.ca; accounturi={ACCOUNT}"], now=0
+    )
+    expired = f"{shown}; persistUntil=100"
+    assert dns_persist_proves(shown, "www.example.com", [expired], now=100)
+    assert not dns_persist_proves(shown, "www.example.com", [expired], now=101)
+
+
+def test_a_ca_without_dns_persist_01_refuses_the_order_for_good() -> None:
+    with DnsPersistCa(("127.0.0.1", 9), offer_persist=False) as ca:
+        client = AcmeClient(ca.directory_url, new_account_key())
+        client.register([])
+        with pytest.raises(AcmeFailure) as refused:
+            client.issue(_csr_pem("www.example.com"), lambda _: None, timeout=5,
+                         challenge_type=DNS_PERSIST01)  # fmt: skip
+    assert not refused.value.transient
+    assert "no dns-persist-01 challenge" in str(refused.value)
+
+
+def _csr_pem(name: str) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def test_the_dns_persist_issuer_is_a_domain_name() -> None:
+    table = {"directory_url": "https://one.example/dir", "dns_persist_issuer": "ca.example"}
+    assert sections_from({"acme": table}, {})["acme"].dns_persist_issuer == "ca.example"
+    assert sections_from({"acme": {}}, {})["acme"].dns_persist_issuer == ""  # off by default
+    with pytest.raises(ValueError, match="issuer domain name"):
+        sections_from({"acme": {**table, "dns_persist_issuer": "ca.example; x=y"}}, {})

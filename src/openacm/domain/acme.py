@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from openacm.domain.validation import DNS_PERSIST_LABEL, ValidationRecord
+
 ACME_ERROR_PREFIX = "urn:ietf:params:acme:error:"
 # `issuer_ca_id` of a certificate the upstream ACME CA issued (the builtin CA's are its ids):
 # what RevokeCertificate forwards to the CA.
@@ -91,10 +93,6 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-# draft-ietf-acme-dns-persist: the persistent TXT record a CA offering dns-persist-01 reads.
-DNS_PERSIST_LABEL = "_validation-persist"
-
-
 @dataclass(frozen=True)
 class DnsPersistRecord:
     """The content of a `_validation-persist.<name>` TXT record: the CA's issuer domain name
@@ -149,3 +147,31 @@ class DnsPersistRecord:
             and (self.wildcard or not name.startswith("*."))
             and (self.persist_until is None or now <= self.persist_until)
         )
+
+
+def dns_persist_record(
+    issuer_domain_name: str, account_uri: str, name: str, names: Sequence[str]
+) -> ValidationRecord:
+    """The persistent TXT record shown for `name` of a request for `names`: bound to the CA's
+    issuer domain name and openacm's account there, with `policy=wildcard` when the request
+    has the wildcard of its base name (one record then proves the base and the wildcard)."""
+    base = name.removeprefix("*.").lower().rstrip(".")
+    wildcard = any(other.lower() == f"*.{base}" for other in names)
+    record = DnsPersistRecord(issuer_domain_name, account_uri, wildcard=wildcard)
+    return ValidationRecord(name=record.owner(name), value=record.value(), type="TXT")
+
+
+def dns_persist_proves(shown: str, name: str, found: Sequence[str], now: float) -> bool:
+    """Whether one of the TXT values `found` at the name's `_validation-persist` owner lets the
+    CA and account of the record `shown` (its value) validate `name`: not necessarily the
+    value shown (a `policy=wildcard` record made for an earlier request also covers the
+    base name), and unreadable values are other CAs' business."""
+    expected = DnsPersistRecord.parse(shown)
+    for value in found:
+        try:
+            record = DnsPersistRecord.parse(value)
+        except ValueError:
+            continue
+        if record.authorizes(name, [expected.issuer_domain_name], expected.account_uri, now):
+            return True
+    return False

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openacm.domain.renewal import renewal_eligibility
+from openacm.domain.validation import record_type
 
 # Response spelling of key algorithms: DescribeCertificate and ListCertificates answer
 # "RSA-2048" / "EC-prime256v1" (inventory §1.2, §4.2), while requests and filters use the
@@ -74,7 +75,7 @@ class DomainValidation:
         elif self.record_name and self.record_value:
             option["ResourceRecord"] = {
                 "Name": self.record_name,
-                "Type": "CNAME",
+                "Type": record_type(self.record_name),
                 "Value": self.record_value,
             }
         return option

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from openacm.domain.errors import ValidationError
 
 RECORD_TYPE = "CNAME"
+# draft-ietf-acme-dns-persist: the persistent TXT record a CA offering dns-persist-01 reads
+# (the acme issuer's record instead of the CNAME where enabled, docs/acme-issuer.md).
+DNS_PERSIST_LABEL = "_validation-persist"
 # ACM fails a chain longer than five links (inventory §3.2).
 MAX_CNAME_LINKS = 5
 
@@ -32,6 +35,17 @@ class ValidationRecord:
 
     def to_api(self) -> dict[str, str]:
         return {"Name": self.name, "Type": self.type, "Value": self.value}
+
+
+def record_type(record_name: str) -> str:
+    """The type of a stored validation record: the persistent TXT of dns-persist-01 by its
+    owner, else ACM's CNAME."""
+    return "TXT" if is_dns_persist_owner(record_name) else RECORD_TYPE
+
+
+def is_dns_persist_owner(record_name: str | None) -> bool:
+    """Whether a name's validation record is dns-persist-01's TXT, not a CNAME."""
+    return record_name is not None and record_name.startswith(f"{DNS_PERSIST_LABEL}.")
 
 
 def base_name(name: str) -> str:

@@ -23,7 +23,7 @@ from openacm.adapters.store.work import VALIDATE_WORK, WorkQueue
 from openacm.config import DnsZone, Settings, ValidationSettings
 from openacm.domain.certificates import CertificateRecord, DomainValidation
 from openacm.domain.errors import InvalidParameterError, InvalidStateError
-from openacm.domain.validation import PENDING, ValidationRecord, chain_proves
+from openacm.domain.validation import PENDING, ValidationRecord, chain_proves, record_type
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.services.acm.certificates import CertificateOperations
 from openacm.services.acme.endpoints import AcmeEndpointOperations
@@ -82,7 +82,10 @@ class ZoneWriter:
         if self._holds(record):
             return self._outcome(ALREADY_PRESENT)
         try:
-            self._updater().upsert_cname(record.name, record.value, ttl=RECORD_TTL)
+            if record.type == "TXT":  # the acme issuer's dns-persist-01 record
+                self._updater().add_txt(record.name, [record.value], ttl=RECORD_TTL)
+            else:
+                self._updater().upsert_cname(record.name, record.value, ttl=RECORD_TTL)
         except DnsUpdateError as exc:
             return self._outcome(FAILED, str(exc))
         except ValueError as exc:  # a server address or TSIG secret the config got wrong
@@ -101,6 +104,8 @@ class ZoneWriter:
         first link counts, and a failed lookup counts as absent: the update then says why."""
         try:
             checker = DnsChecker([Nameserver.parse(self.zone.server)], timeout=self.timeout)
+            if record.type == "TXT":
+                return record.value in checker.txt_values(record.name, max_links=0)
             chain = checker.cname_chain(
                 record.name, max_links=1, stop_under=(self.validation_zone,)
             )
@@ -161,8 +166,8 @@ class ValidationRecordOperations:
         if zone is None:
             return RecordOutcome(
                 NO_CONFIGURED_ZONE,
-                f"No zone configured in openacm holds {record.name}; create the CNAME in your "
-                "DNS yourself.",
+                f"No zone configured in openacm holds {record.name}; create the {record.type} "
+                "in your DNS yourself.",
             )
         if not zone.allows(ctx.account_id):
             return RecordOutcome(
@@ -250,7 +255,8 @@ def _entry(validation: DomainValidation, outcome: RecordOutcome) -> dict[str, An
 
 
 def _record_of(validation: DomainValidation) -> ValidationRecord:
-    return ValidationRecord(validation.record_name or "", validation.record_value or "")
+    name = validation.record_name or ""
+    return ValidationRecord(name, validation.record_value or "", record_type(name))
 
 
 def _key(validation: DomainValidation) -> str:

@@ -52,6 +52,9 @@ class AcmeFailure(Exception):
 
 DNS01 = "dns-01"
 HTTP01 = "http-01"
+# draft-ietf-acme-dns-persist: no token, nothing to publish per order; the CA reads the
+# persistent TXT record, and the challenge lists the issuer domain names it accepts there.
+DNS_PERSIST01 = "dns-persist-01"
 _CHALLENGES: dict[str, type[challenges.KeyAuthorizationChallenge]] = {
     DNS01: challenges.DNS01,
     HTTP01: challenges.HTTP01,
@@ -61,11 +64,13 @@ _CHALLENGES: dict[str, type[challenges.KeyAuthorizationChallenge]] = {
 @dataclass(frozen=True)
 class Challenge:
     """One challenge to answer: the name authorized, the challenge's token and the value that
-    proves it (dns-01: the TXT value; http-01: the key authorization served at the token)."""
+    proves it (dns-01: the TXT value; http-01: the key authorization served at the token;
+    dns-persist-01: neither, but the CA's `issuer-domain-names`)."""
 
     domain: str  # as in the authorization: `example.com` also for `*.example.com`
     token: str
     value: str
+    issuers: tuple[str, ...] = ()
 
 
 class _ReplacingOrder(messages.NewOrder):
@@ -174,21 +179,28 @@ class AcmeClient:
                 for authz in order.authorizations
                 if authz.body.status == messages.STATUS_PENDING
             ]
-            answer(
-                [
-                    Challenge(
-                        authz.body.identifier.value,
-                        challenge.chall.encode("token"),
-                        challenge.validation(self.key),
-                    )
-                    for authz, challenge in pending
-                ]
-            )
+            answer([self._to_answer(authz, challenge) for authz, challenge in pending])
             for _, challenge in pending:
-                self.client.answer_challenge(challenge, challenge.response(self.key))
+                self.client.answer_challenge(challenge, self._response(challenge))
             order = self._poll_authorizations(order, deadline)
             chains = self._finalize(order, deadline, alternates=bool(preferred_chain))
         return choose_chain(chains, preferred_chain)
+
+    def _to_answer(
+        self, authz: messages.AuthorizationResource, challenge: messages.ChallengeBody
+    ) -> Challenge:
+        domain = authz.body.identifier.value
+        if isinstance(challenge.chall, challenges.UnrecognizedChallenge):  # dns-persist-01
+            issuers = challenge.chall.jobj.get("issuer-domain-names") or []
+            return Challenge(domain, "", "", tuple(str(issuer) for issuer in issuers))
+        return Challenge(domain, challenge.chall.encode("token"), challenge.validation(self.key))
+
+    def _response(self, challenge: messages.ChallengeBody) -> challenges.ChallengeResponse:
+        if isinstance(challenge.chall, challenges.UnrecognizedChallenge):
+            # dns-persist-01 is answered with an empty object: the record is the proof.
+            return challenges.ChallengeResponse()
+        response: challenges.ChallengeResponse = challenge.response(self.key)
+        return response
 
     # The library polls every second; an order is mostly that wait. Polling starts sooner and
     # backs off (never sooner than a Retry-After the CA gives), which cuts a certificate's
@@ -357,7 +369,14 @@ def retry_after_seconds(value: str | None, *, now: datetime.datetime) -> float |
 
 def _challenge(authz: messages.AuthorizationResource, kind: str) -> messages.ChallengeBody:
     for challenge in authz.body.challenges:
-        if isinstance(challenge.chall, _CHALLENGES[kind]):
+        if kind == DNS_PERSIST01:
+            # The library knows no dns-persist-01: it keeps the challenge's JSON as it came.
+            if (
+                isinstance(challenge.chall, challenges.UnrecognizedChallenge)
+                and challenge.chall.jobj.get("type") == DNS_PERSIST01
+            ):
+                return challenge
+        elif isinstance(challenge.chall, _CHALLENGES[kind]):
             return challenge
     raise AcmeFailure(
         f"the CA offers no {kind} challenge for {authz.body.identifier.value}", transient=False

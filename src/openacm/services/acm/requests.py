@@ -9,7 +9,7 @@ DescribeCertificate shows them (ACM leaves a window of seconds without them; ope
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -21,6 +21,7 @@ from openacm.adapters.store.email import EmailStore
 from openacm.adapters.store.issuance import ValidationStore
 from openacm.adapters.store.work import VALIDATE_WORK, WORK_SCHEDULED, WorkQueue
 from openacm.config import AcmeSettings, Quotas, ValidationSettings
+from openacm.domain.acme import dns_persist_record
 from openacm.domain.arn import certificate_arn
 from openacm.domain.certificates import CertificateRecord, DomainValidation
 from openacm.domain.errors import InvalidArgsError, ValidationError
@@ -33,6 +34,7 @@ from openacm.domain.validation import (
     acme_http_redirect,
     acme_validation_record,
     check_http_names,
+    record_type,
     validation_record,
 )
 from openacm.protocol.errors import NotImplementedOperationError
@@ -69,9 +71,13 @@ class RequestOperations:
         validation_key: bytes,
         acme: AcmeSettings | None = None,
         http_base_url: str = "",
+        persist_account: Callable[[float], str | None] | None = None,
     ) -> None:
         self.db = db
         self.acme = acme or AcmeSettings()
+        # dns-persist-01 (acme issuer): the account its records bind names to, None when
+        # not in use (`AcmeUpstream.persist_account_url`).
+        self.persist_account = persist_account
         self.http_base_url = http_base_url  # of RedirectTo (HTTP validation)
         self.certificates = certificates_ops
         self.quotas = quotas
@@ -125,6 +131,15 @@ class RequestOperations:
             )
         )
         tags = merge_tags([], tags_from_api(params.get("Tags") or []), self.tag_limits)
+        # Before the transaction: the first use registers the account at the CA (network).
+        persist_account = (
+            self.persist_account(ctx.now)
+            if self.persist_account is not None
+            and method == "DNS"
+            and not private
+            and self.acme.public_issuer(ctx.region) == "acme"
+            else None
+        )
         token = params.get("IdempotencyToken")
         digest = query_digest_of(params, exclude=("IdempotencyToken",))
         scope = (ctx.account_id, ctx.region, "RequestCertificate")
@@ -144,7 +159,12 @@ class RequestOperations:
                 []
                 if private
                 else self._validations(
-                    ctx, requested, validation_domains, method, failed=record.status == "FAILED"
+                    ctx,
+                    requested,
+                    validation_domains,
+                    method,
+                    failed=record.status == "FAILED",
+                    persist_account=persist_account,
                 )
             )
             store.insert(record, None)
@@ -235,6 +255,7 @@ class RequestOperations:
         method: str,
         *,
         failed: bool,
+        persist_account: str | None = None,
     ) -> list[DomainValidation]:
         validations = []
         for name in requested.names:
@@ -246,7 +267,13 @@ class RequestOperations:
                 else validation_record
             )
             shown: tuple[str, str] | None = None
-            if method == "DNS":
+            if method == "DNS" and persist_account is not None:
+                # dns-persist-01 (docs/acme-issuer.md): the persistent TXT replaces the CNAME.
+                record = dns_persist_record(
+                    self.acme.dns_persist_issuer, persist_account, name, requested.names
+                )
+                shown = (record.name, record.value)
+            elif method == "DNS":
                 record = derive(self.validation_key, ctx.account_id, name, self.validation.zone)
                 shown = (record.name, record.value)
             elif method == HTTP:  # kept where DNS keeps its CNAME
@@ -303,7 +330,7 @@ def _validation_summary(validation: DomainValidation) -> dict[str, Any]:
             "DnsValidationChallenge": {
                 "ResourceRecord": {
                     "Name": validation.record_name,
-                    "Type": "CNAME",
+                    "Type": record_type(validation.record_name),
                     "Value": validation.record_value,
                 }
             }

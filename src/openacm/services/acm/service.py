@@ -47,10 +47,6 @@ class AcmService:
         ca: BuiltinCa,
     ) -> None:
         certificates = CertificateOperations(db, cipher, settings.quotas)
-        requests = RequestOperations(
-            db, certificates, settings.quotas, settings.validation, names, validation_key,
-            acme=settings.acme, http_base_url=acme_http_base_url(settings),
-        )  # fmt: skip
         # Certificates of an upstream ACME CA are revoked by it (docs/acme-issuer.md).
         upstream = (
             AcmeUpstream(
@@ -59,6 +55,11 @@ class AcmService:
             )
             if settings.acme.directory_url
             else None
+        )  # fmt: skip
+        requests = RequestOperations(
+            db, certificates, settings.quotas, settings.validation, names, validation_key,
+            acme=settings.acme, http_base_url=acme_http_base_url(settings),
+            persist_account=upstream.persist_account_url if upstream else None,
         )  # fmt: skip
         revocation = RevocationOperations(db, certificates, ca, settings.issuance, upstream)
         account = AccountOperations(db)

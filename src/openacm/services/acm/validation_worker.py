@@ -33,6 +33,7 @@ from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
 from openacm.adapters.store.work import VALIDATE_WORK, WorkItem, WorkQueue
 from openacm.config import IssuanceSettings, ValidationSettings
+from openacm.domain.acme import dns_persist_proves
 from openacm.domain.acme import failure_reason as acme_failure_reason
 from openacm.domain.caa import CaaRecord, caa_permits
 from openacm.domain.certificates import CertificateRecord, DomainValidation
@@ -50,6 +51,7 @@ from openacm.domain.validation import (
     ValidationRecord,
     base_name,
     chain_proves,
+    is_dns_persist_owner,
 )
 from openacm.services.acm.email_validation import EMAIL, email_renewal_approvals
 from openacm.services.acm.private_issuance import AcmPrivateIssuer, is_private_work
@@ -395,7 +397,11 @@ class ValidationWorker:
             keys = self.issuer.keys_for([check.record for check in group])
             results_of_group = self._orders.map(
                 lambda check, key: acme.try_issue(
-                    check.record, key, now=now, must_end_by=lease_ends
+                    check.record,
+                    key,
+                    now=now,
+                    must_end_by=lease_ends,
+                    persist=all(is_dns_persist_owner(v.record_name) for v in check.validations),
                 ),
                 group,
                 keys,
@@ -510,6 +516,8 @@ class ValidationWorker:
                 validation.record_name, validation.record_value or ""
             )
             return replace(validation, status=SUCCESS) if redirected else validation
+        if is_dns_persist_owner(validation.record_name):
+            return self._check_persist(record, validation)
         expected = ValidationRecord(validation.record_name, validation.record_value or "")
         if validation.record_name not in chains:
             try:
@@ -523,6 +531,23 @@ class ValidationWorker:
         if chain is None or not chain_proves(expected, chain.targets, too_long=chain.too_long):
             return validation
         return replace(validation, status=SUCCESS)
+
+    def _check_persist(
+        self, record: CertificateRecord, validation: DomainValidation
+    ) -> DomainValidation:
+        """dns-persist-01: a TXT at the name's `_validation-persist` owner that binds it to
+        the CA and account of the record shown, as the CA will read it."""
+        owner = validation.record_name or ""
+        try:
+            found = self.dns.txt_values(owner.rstrip("."))
+        except DnsLookupError as exc:
+            log.info("DNS lookup failed", extra={"arn": record.arn, "error": str(exc)})
+            return validation
+        # The CA reads `persistUntil` on its own clock, the wall clock (not `--dev`'s).
+        proven = dns_persist_proves(
+            validation.record_value or "", validation.domain_name, found, time.time()
+        )
+        return replace(validation, status=SUCCESS) if proven else validation
 
     def _caa_refusal(self, record: CertificateRecord) -> str | None:
         """None when CAA lets openacm issue for every name, "retry" when a lookup failed

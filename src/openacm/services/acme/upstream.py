@@ -22,6 +22,7 @@ from cryptography.x509.oid import NameOID
 from josepy.jwk import JWKEC
 
 from openacm.adapters.acme.client import (
+    DNS_PERSIST01,
     HTTP01,
     AcmeClient,
     AcmeFailure,
@@ -104,32 +105,37 @@ class AcmeUpstream:
         *,
         now: float,
         must_end_by: float | None = None,
+        persist: bool = False,
     ) -> AcmeIssued | AcmeFailure:
         """`issue` for a certificate record at the configured CAs in order of preference:
         a CA that is down or refuses for a passing reason hands the order to the next (no
         new order starts that could end after `must_end_by`, a `time.monotonic()`); a refusal
-        of the names is final. A failure is returned, for the caller to map."""
+        of the names is final. A failure is returned, for the caller to map. Names proven
+        by their dns-persist-01 record (`persist`) go to the first CA only: the record names
+        its issuer and the account there."""
         failures: list[AcmeFailure] = []
-        for ca in self.settings.cas():
+        cas = self.settings.cas()
+        for ca in cas[:1] if persist else cas:
             if (
                 failures
                 and must_end_by is not None
                 and (time.monotonic() + self.settings.order_timeout > must_end_by)
             ):
                 break
-            outcome = self._try_at(ca, record, key, now)
+            outcome = self._try_at(ca, record, key, now, persist)
             if isinstance(outcome, AcmeIssued) or not outcome.transient:
                 return outcome
             failures.append(outcome)
         return _soonest_retry(failures)
 
     def _try_at(
-        self, ca: AcmeCa, record: CertificateRecord, key: LeafPrivateKey, now: float
+        self, ca: AcmeCa, record: CertificateRecord, key: LeafPrivateKey, now: float, persist: bool
     ) -> AcmeIssued | AcmeFailure:
         try:
             return self.issue(
                 record.account_id, record.names, key, now=now, ca=ca,
                 method=record.validation_method or "DNS", replaces=self._replaces(record, ca),
+                persist=persist,
             )  # fmt: skip
         except AcmeFailure as failure:
             log.info(
@@ -240,10 +246,12 @@ class AcmeUpstream:
         ca: AcmeCa | None = None,
         method: str = "DNS",
         replaces: str = "",
+        persist: bool = False,
     ) -> AcmeIssued:
         """One certificate for `names` (the first is the subject's CN) on `key`, through the
-        full order flow at `ca` (the first CA by default), proven by dns-01 or, for HTTP
-        validation, http-01. Raises AcmeFailure (with the problem type) or DnsUpdateError."""
+        full order flow at `ca` (the first CA by default), proven by dns-01, by dns-persist-01
+        for names whose record is the persistent TXT (`persist`), or, for HTTP validation,
+        http-01. Raises AcmeFailure (with the problem type) or DnsUpdateError."""
         ca = ca or self.settings.cas()[0]
         csr = _csr(names, key)
         client = self.client(now, ca)
@@ -251,6 +259,8 @@ class AcmeUpstream:
         options = {**self._order_options(ca), "replaces": replaces}
         if method == HTTP:
             pem = self._order_http(client, csr, account_id, names, now, timeout, options)
+        elif persist:
+            pem = self._order_persist(client, csr, timeout, options)
         else:
             pem = self._order_dns(client, csr, account_id, names, now, timeout, options)
         issued = _issued(pem, acme_issuer_id(ca.directory_url))
@@ -289,6 +299,37 @@ class AcmeUpstream:
             return client.issue(csr, answer, timeout=timeout, **options)
         finally:
             self._withdraw(published)
+
+    def _order_persist(
+        self, client: AcmeClient, csr: bytes, timeout: float, options: dict[str, str]
+    ) -> str:
+        """dns-persist-01: nothing to publish, the user's `_validation-persist` TXT (checked
+        by the validation worker) is the proof; only the CA must be the one it names."""
+        issuer = self.settings.dns_persist_issuer.lower().rstrip(".")
+
+        def answer(challenges: Sequence[Challenge]) -> None:
+            for challenge in challenges:
+                offered = {name.lower().rstrip(".") for name in challenge.issuers}
+                if issuer not in offered:
+                    raise AcmeFailure(
+                        f"the CA's dns-persist-01 for {challenge.domain} accepts records for "
+                        f"{sorted(offered)}, not {issuer} ([acme] dns_persist_issuer)",
+                        transient=False,
+                    )
+
+        return client.issue(csr, answer, timeout=timeout, challenge_type=DNS_PERSIST01, **options)
+
+    def persist_account_url(self, now: float) -> str | None:
+        """The account a dns-persist-01 record binds names to (the first CA's, registered
+        on first use), or None: dns-persist-01 not enabled, or the CA unreachable for a
+        first registration (the name then gets the CNAME, which any CA validates)."""
+        if not self.settings.dns_persist_issuer:
+            return None
+        try:
+            return self.client(now).account_url
+        except AcmeFailure as failure:
+            log.warning("ACME account not registered", extra={"error": str(failure)})
+            return None
 
     def _order_http(
         self,
