@@ -66,6 +66,23 @@ def test_the_certificate_identifier_is_rfc_9773s_example() -> None:
     )
 
 
+def test_a_certificate_without_an_authority_key_identifier_has_no_identifier() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "no-aki.example.com")])
+    now = datetime.datetime.now(datetime.UTC)
+    bare = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    assert ari_certificate_id(bare) == ""
+
+
 @pytest.fixture
 def ca() -> Iterator[RenewalInfoCa]:
     with RenewalInfoCa() as running:

@@ -82,11 +82,18 @@ def order_profile(offered: Mapping[str, str], wanted: str) -> str:
 def ari_certificate_id(certificate: x509.Certificate) -> str:
     """The certificate's identifier in ACME Renewal Information (RFC 9773 §4.1), the value of
     `replaces` in a renewal's newOrder: base64url of the Authority Key Identifier's
-    keyIdentifier, ".", base64url of the serial number's DER integer bytes (no padding)."""
-    aki = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    keyIdentifier, ".", base64url of the serial number's DER integer bytes (no padding).
+    Empty for a certificate without a keyIdentifier: it has no identifier, and its renewal
+    names none (`replaces` is optional)."""
+    try:
+        aki = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return ""
+    if not aki.key_identifier:
+        return ""
     serial = certificate.serial_number
     serial_bytes = serial.to_bytes((serial.bit_length() + 8) // 8, "big", signed=True)
-    return f"{_b64url(aki.key_identifier or b'')}.{_b64url(serial_bytes)}"
+    return f"{_b64url(aki.key_identifier)}.{_b64url(serial_bytes)}"
 
 
 def _b64url(data: bytes) -> str:
