@@ -240,7 +240,14 @@ def test_acme_endpoint_create_update_account_revoke_delete(sqlite_tenant: Tenant
         endpoint["CertificateAuthority"]["PublicCertificateAuthority"]["AllowedKeyAlgorithms"]
     ) == ["EC_prime256v1", "RSA_2048"]
     # An ACME client registers; the console lists its account and revokes it.
-    registered = AcmeTestClient(endpoint["EndpointUrl"]).new_account(termsOfServiceAgreed=True)
+    binding = sqlite_tenant.acm.create_acme_external_account_binding(
+        AcmeEndpointArn=arn, RoleArn=f"arn:aws:iam::{sqlite_tenant.account_id}:role/acme"
+    )["ExternalAccountBinding"]["AcmeExternalAccountBindingArn"]
+    eab = sqlite_tenant.acm.get_acme_external_account_binding_credentials(
+        AcmeExternalAccountBindingArn=binding
+    )
+    client = AcmeTestClient(endpoint["EndpointUrl"], eab=(eab["KeyId"], eab["MacKey"]))
+    registered = client.new_account(termsOfServiceAgreed=True)
     account_url = registered.headers["location"]
     detail = visitor.get("/console/acme-endpoints/detail", params={"arn": arn})
     assert account_url in detail.text and "VALID" in detail.text
@@ -361,3 +368,131 @@ def test_subordinate_ca_installed_with_a_certificate_signed_outside(sqlite_tenan
     page = unescape(visitor.get("/console/private-cas/detail", params={"arn": arn}).text)
     assert "CA certificate installed." in page
     assert status_of(pca, arn) == "ACTIVE"
+
+
+def test_acme_bindings_and_domain_validations(sqlite_tenant: Tenant) -> None:
+    acm = sqlite_tenant.acm
+    arn = acm.create_acme_endpoint(
+        AuthorizationBehavior="PRE_APPROVED",
+        CertificateAuthority={"PublicCertificateAuthority": {}},
+    )["AcmeEndpointArn"]
+    visitor = signed_in(sqlite_tenant)
+    detail = visitor.get("/console/acme-endpoints/detail", params={"arn": arn})
+    assert "No bindings" in detail.text and "No domain validations." in detail.text
+    csrf = visitor.csrf_of(detail)
+    role = f"arn:aws:iam::{sqlite_tenant.account_id}:role/web-servers"
+    created = visitor.post(
+        "/console/acme-endpoints/bindings/create",
+        {
+            "csrf": csrf,
+            "arn": arn,
+            "role_arn": role,
+            "expiration_value": "2",
+            "expiration_type": "DAYS",
+        },
+    )
+    assert created.status_code == 303
+    (binding,) = acm.list_acme_external_account_bindings(AcmeEndpointArn=arn)[
+        "ExternalAccountBindings"
+    ]
+    assert binding["RoleArn"] == role
+    lifetime = binding["ExpiresAt"] - binding["CreatedAt"]
+    assert abs(lifetime.total_seconds() - 2 * 86400) < 5
+    binding_arn = binding["AcmeExternalAccountBindingArn"]
+    page = visitor.get("/console/acme-endpoints/detail", params={"arn": arn}).text
+    assert binding_arn.rsplit("/", 1)[-1] in page and role in page
+    # The credentials are on the answer to "Get credentials" only, as the API gives them.
+    expected = acm.get_acme_external_account_binding_credentials(
+        AcmeExternalAccountBindingArn=binding_arn
+    )
+    shown = visitor.post(
+        "/console/acme-endpoints/bindings/credentials",
+        {"csrf": csrf, "arn": arn, "binding": binding_arn},
+    )
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    assert expected["KeyId"] in shown.text and expected["MacKey"] in shown.text
+    kid = re.search(r'id="eab-kid">([^<]+)<', shown.text)
+    mac = re.search(r'id="eab-hmac">([^<]+)<', shown.text)
+    assert kid and mac
+    # An ACME client registers with what the page showed; the binding shows it was used.
+    url = acm.describe_acme_endpoint(AcmeEndpointArn=arn)["AcmeEndpoint"]["EndpointUrl"]
+    client = AcmeTestClient(url, eab=(unescape(kid.group(1)), unescape(mac.group(1))))
+    assert client.new_account(termsOfServiceAgreed=True).status_code == 201
+    again = visitor.get("/console/acme-endpoints/detail", params={"arn": arn}).text
+    assert expected["MacKey"] not in again
+    assert (
+        "LastUsedAt"
+        in acm.describe_acme_external_account_binding(AcmeExternalAccountBindingArn=binding_arn)[
+            "ExternalAccountBinding"
+        ]
+    )
+    # A bad expiration is the form's own refusal; nothing is created.
+    visitor.post(
+        "/console/acme-endpoints/bindings/create",
+        {"csrf": csrf, "arn": arn, "role_arn": role, "expiration_value": "soon"},
+    )
+    assert "whole number" in visitor.get("/console/acme-endpoints/detail", params={"arn": arn}).text
+    revoked = visitor.post(
+        "/console/acme-endpoints/bindings/revoke",
+        {"csrf": csrf, "arn": arn, "binding": binding_arn},
+    )
+    assert revoked.status_code == 303
+    described = acm.describe_acme_external_account_binding(
+        AcmeExternalAccountBindingArn=binding_arn
+    )
+    assert "RevokedAt" in described["ExternalAccountBinding"]
+    visitor.post(
+        "/console/acme-endpoints/bindings/delete",
+        {"csrf": csrf, "arn": arn, "binding": binding_arn},
+    )
+    listed = acm.list_acme_external_account_bindings(AcmeEndpointArn=arn)
+    assert listed["ExternalAccountBindings"] == []
+    # A domain validation: created with its scope and zone, its CNAME shown and exported.
+    created = visitor.post(
+        "/console/acme-endpoints/domain-validations/create",
+        {
+            "csrf": csrf,
+            "arn": arn,
+            "domain": "eab.example.com",
+            "hosted_zone_id": "Z123",
+            "scope_ExactDomain": "1",
+            "scope_Wildcards": "1",
+        },
+    )
+    assert created.status_code == 303
+    (validation,) = acm.list_acme_domain_validations(AcmeEndpointArn=arn)["AcmeDomainValidations"]
+    dns = validation["PrevalidationDetails"]["DnsPrevalidation"]
+    assert dns["DomainScope"] == {
+        "ExactDomain": "ENABLED",
+        "Subdomains": "DISABLED",
+        "Wildcards": "ENABLED",
+    }
+    assert dns["HostedZoneId"] == "Z123"
+    record = dns["ResourceRecord"]
+    page = visitor.get("/console/acme-endpoints/detail", params={"arn": arn}).text
+    assert record["Name"] in page and record["Value"] in page and validation["Status"] in page
+    exported = visitor.get("/console/acme-endpoints/domain-validations.csv", params={"arn": arn})
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert f"eab.example.com,{record['Name']},CNAME,{record['Value']}" in exported.text
+    # A scope with nothing enabled is the API's refusal, shown; then a real update.
+    validation_arn = validation["AcmeDomainValidationArn"]
+    visitor.post(
+        "/console/acme-endpoints/domain-validations/update",
+        {"csrf": csrf, "arn": arn, "validation": validation_arn},
+    )
+    page = visitor.get("/console/acme-endpoints/detail", params={"arn": arn}).text
+    assert "ValidationException" in page
+    visitor.post(
+        "/console/acme-endpoints/domain-validations/update",
+        {"csrf": csrf, "arn": arn, "validation": validation_arn, "scope_Subdomains": "1"},
+    )
+    scope = acm.describe_acme_domain_validation(AcmeDomainValidationArn=validation_arn)[
+        "AcmeDomainValidation"
+    ]["PrevalidationDetails"]["DnsPrevalidation"]["DomainScope"]
+    assert scope["Subdomains"] == "ENABLED" and scope["ExactDomain"] == "DISABLED"
+    deleted = visitor.post(
+        "/console/acme-endpoints/domain-validations/delete",
+        {"csrf": csrf, "arn": arn, "validation": validation_arn},
+    )
+    assert deleted.status_code == 303
+    assert acm.list_acme_domain_validations(AcmeEndpointArn=arn)["AcmeDomainValidations"] == []
