@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
+from botocore.exceptions import ClientError
 from cryptography import x509
 
 from tests.conftest import Tenant
@@ -291,6 +292,14 @@ def test_access_keys_show_the_secret_once_and_disable(sqlite_tenant: Tenant) -> 
     assert new_key[0] in trail and "iam.amazonaws.com" in trail and new_key[1] not in trail
     trail = unescape(visitor.get("/console/audit", params={"event_name": "UpdateAccessKey"}).text)
     assert '"status": "Inactive"' in trail and "openacm-console" in trail
+    deleted = visitor.post(
+        "/console/access-keys/delete", {"csrf": csrf, "access_key_id": new_key[0]}
+    )
+    assert deleted.status_code == 303
+    listed = visitor.get("/console/access-keys").text
+    assert f"{new_key[0]} deleted." in listed and f'"mono">{new_key[0]}' not in listed
+    trail = unescape(visitor.get("/console/audit", params={"event_name": "DeleteAccessKey"}).text)
+    assert new_key[0] in trail and "iam.amazonaws.com" in trail
     # Another account's key cannot be touched from this one.
     _, foreign = sqlite_tenant.server.new_account()
     refused = visitor.post(
@@ -299,7 +308,37 @@ def test_access_keys_show_the_secret_once_and_disable(sqlite_tenant: Tenant) -> 
     )
     assert refused.status_code == 303
     assert "No access key" in visitor.get("/console/access-keys").text
+    visitor.post("/console/access-keys/delete", {"csrf": csrf, "access_key_id": foreign[0]})
+    assert "No access key" in visitor.get("/console/access-keys").text
     assert sqlite_tenant.server.client(key=foreign).list_certificates() is not None
+
+
+def test_deleting_the_sessions_own_key_needs_confirming(sqlite_tenant: Tenant) -> None:
+    _, own = sqlite_tenant.server.new_account()
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    assert visitor.sign_in(own).status_code == 303
+    csrf = visitor.csrf_of(visitor.get("/console/access-keys"))
+    unconfirmed = visitor.post(
+        "/console/access-keys/delete", {"csrf": csrf, "access_key_id": own[0]}
+    )
+    assert unconfirmed.headers["location"] == "/console/access-keys"
+    assert "tick the box" in visitor.get("/console/access-keys").text
+    assert sqlite_tenant.server.client(key=own).list_certificates() is not None
+    confirmed = visitor.post(
+        "/console/access-keys/delete",
+        {"csrf": csrf, "access_key_id": own[0], "confirm_own": "1"},
+    )
+    assert confirmed.headers["location"] == "/console/sign-in"
+    assert visitor.get("/console/access-keys").headers["location"] == "/console/sign-in"
+    deadline = time.monotonic() + 10  # servers refuse a deleted key within seconds
+    while True:
+        try:
+            sqlite_tenant.server.client(key=own).list_certificates()
+        except ClientError as refused:
+            assert refused.response["Error"]["Code"] == "UnrecognizedClientException"
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
 
 
 def test_audit_log_page_filters_the_accounts_records(tenant: Tenant) -> None:

@@ -1,6 +1,6 @@
 """What the console does that no API operation does: managing the signed-in account's access
-keys (services/identity.py), reading its audit log (adapters/audit_log.py) and the events of
-its certificates (adapters/store/events.py).
+keys (services/identity.py: list, create, disable / enable, delete), reading its audit log
+(adapters/audit_log.py) and the events of its certificates (adapters/store/events.py).
 
 These calls do not go through the API endpoint, so the principal they act for is resolved
 here, from the session's key, exactly as the endpoint resolves it (KeyDirectory): a key that
@@ -120,6 +120,19 @@ class DirectServices:
         self._check_manageable(ctx, owners[access_key_id])
         self.identity.set_access_key_status(access_key_id, status)
         self._audit(ctx, "UpdateAccessKey", {"AccessKeyId": access_key_id, "Status": status}, None)
+        return True
+
+    def delete_access_key(self, ctx: CallContext, access_key_id: str) -> bool:
+        """Delete a key of the caller's account (False for any other key), recorded as IAM's
+        DeleteAccessKey."""
+        owners = {k.access_key_id: k.user_name for k in self.access_keys(ctx)}
+        if access_key_id not in owners:
+            return False
+        params = {"UserName": owners[access_key_id], "AccessKeyId": access_key_id}
+        self._authorize(ctx, "iam", "DeleteAccessKey", params)
+        self._check_manageable(ctx, owners[access_key_id])
+        self.identity.delete_access_key(ctx.account_id, access_key_id)
+        self._audit(ctx, "DeleteAccessKey", params, None)
         return True
 
     def _audit(

@@ -200,6 +200,14 @@ class Console:
 
         return self.page(handler)
 
+    def end(self, session: Session) -> Response:
+        """End the session (its file deleted, its cookie cleared): the answer is sign-in."""
+        self.sessions.drop(session.id)
+        session.ended = True
+        response = redirect("/sign-in")
+        response.delete_cookie(SESSION_COOKIE, path=PREFIX, secure=True, httponly=True)
+        return response
+
     def session_of(self, request: Request) -> Session:
         session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
         if session is None:
@@ -391,11 +399,7 @@ def sign_in_routes(console: Console) -> list[Route]:
 
     async def sign_out(request: Request, session: Session) -> Response:
         await console.form_of(request, session)
-        console.sessions.drop(session.id)
-        session.ended = True
-        response = redirect("/sign-in")
-        response.delete_cookie(SESSION_COOKIE, path=PREFIX, secure=True, httponly=True)
-        return response
+        return console.end(session)
 
     async def home(request: Request, session: Session) -> Response:
         return redirect("/certificates")
