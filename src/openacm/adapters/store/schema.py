@@ -753,3 +753,12 @@ acme_domain_validations = Table(
     Column("updated_at", Float, nullable=False),
     UniqueConstraint("endpoint_arn", "domain_name"),
 )
+
+# The events of one resource of one account, newest first (EventOutbox.for_resource: the
+# console's certificate history), without scanning the outbox. Migration 0014.
+Index(
+    "ix_event_outbox_resource",
+    event_outbox.c.account_id,
+    event_outbox.c.resource_arn,
+    event_outbox.c.created_at,
+)
