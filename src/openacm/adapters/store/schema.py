@@ -762,3 +762,11 @@ Index(
     event_outbox.c.resource_arn,
     event_outbox.c.created_at,
 )
+# A scope's certificates by NotAfter: SearchCertificates' NotAfter ranges and the console
+# dashboard (expiring soon, the year's expiries counted by month). Migration 0014.
+Index(
+    "ix_certificates_scope_not_after",
+    certificates.c.account_id,
+    certificates.c.region,
+    certificates.c.not_after,
+)
