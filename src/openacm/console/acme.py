@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from openacm.console.api import ConsoleApiError
-from openacm.console.pages import PREFIX, Console, csv_of, model_enum, redirect, secured
+from openacm.console.pages import PREFIX, Console, model_enum, records_csv, redirect
 from openacm.console.sessions import Session
 from openacm.protocol.model import ApiModel
 
@@ -153,16 +153,12 @@ def acme_routes(console: Console) -> list[Route]:
         if error:
             session.flashes.append(("error", error))
             return redirect("/acme-endpoints")
-        rows = [["Domain Name", "Record Name", "Record Type", "Record Value"]]
+        records = []
         for v in validations:
-            record = v.get("PrevalidationDetails", {}).get("DnsPrevalidation", {})
-            record = record.get("ResourceRecord")
-            if record:
-                rows.append([v["DomainName"], record["Name"], record["Type"], record["Value"]])
-        response = Response(csv_of(rows), media_type="text/csv; charset=utf-8")
-        name = arn.rsplit("/", 1)[-1] or "domain-validations"
-        response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-        return secured(response)
+            dns = v.get("PrevalidationDetails", {}).get("DnsPrevalidation", {})
+            if "ResourceRecord" in dns:
+                records.append((v["DomainName"], dns["ResourceRecord"]))
+        return records_csv(records, arn.rsplit("/", 1)[-1])
 
     def action(
         operation: str,

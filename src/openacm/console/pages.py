@@ -448,6 +448,19 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+# The columns of the console's "Export to CSV" of validation CNAMEs (ACM's console's).
+RECORDS_CSV_HEADER = ["Domain Name", "Record Name", "Record Type", "Record Value"]
+
+
+def records_csv(domains_and_records: list[tuple[str, dict[str, str]]], name: str) -> Response:
+    """Validation CNAMEs (domain name, ResourceRecord) downloaded as `name`.csv."""
+    rows = [RECORDS_CSV_HEADER]
+    rows += [[domain, r["Name"], r["Type"], r["Value"]] for domain, r in domains_and_records]
+    response = Response(csv_of(rows), media_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return secured(response)
+
+
 def csv_of(rows: list[list[str]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
