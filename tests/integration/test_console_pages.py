@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from cryptography import x509
 
 from tests.conftest import Tenant
+from tests.integration.test_access_control import user_with
 from tests.integration.test_pca_issue import issue, leaf_csr
 from tests.integration.test_pca_lifecycle import OfflineRoot, create_ca, pem, status_of
 from tests.integration.test_pca_sharing import policy_for
@@ -311,6 +312,34 @@ def test_access_keys_show_the_secret_once_and_disable(sqlite_tenant: Tenant) -> 
     visitor.post("/console/access-keys/delete", {"csrf": csrf, "access_key_id": foreign[0]})
     assert "No access key" in visitor.get("/console/access-keys").text
     assert sqlite_tenant.server.client(key=foreign).list_certificates() is not None
+
+
+def test_an_iam_user_deletes_keys_only_as_its_policies_allow(sqlite_tenant: Tenant) -> None:
+    """Deleting a key is authorized as iam:DeleteAccessKey: refused (403, audited) for a user
+    allowed to list keys only, done for one allowed to delete them."""
+    server, account_id = sqlite_tenant.server, sqlite_tenant.account_id
+    listing = {"Effect": "Allow", "Action": "iam:ListAccessKeys", "Resource": "*"}
+    _, target_arn = user_with(server, account_id)
+    target, _ = server._identity_admin().create_access_key(
+        account_id, user_name=target_arn.rsplit("/", 1)[1]
+    )
+    for statements, allowed in (([listing], False), ([{**listing, "Action": "iam:*"}], True)):
+        _, user_arn = user_with(server, account_id, *statements)
+        key, secret = server._identity_admin().create_access_key(
+            account_id, user_name=user_arn.rsplit("/", 1)[1]
+        )
+        visitor = ConsoleVisitor(server)
+        assert visitor.sign_in((key.access_key_id, secret)).status_code == 303
+        csrf = visitor.csrf_of(visitor.get("/console/access-keys"))
+        answer = visitor.post(
+            "/console/access-keys/delete", {"csrf": csrf, "access_key_id": target.access_key_id}
+        )
+        kept = {k.access_key_id for k in server._identity_admin().list_access_keys(account_id)}
+        if allowed:
+            assert answer.status_code == 303 and target.access_key_id not in kept
+        else:
+            assert answer.status_code == 403 and target.access_key_id in kept
+            assert "is not authorized to perform: iam:DeleteAccessKey" in answer.text
 
 
 def test_deleting_the_sessions_own_key_needs_confirming(sqlite_tenant: Tenant) -> None:
