@@ -488,6 +488,15 @@ def test_acme_bindings_and_domain_validations(sqlite_tenant: Tenant) -> None:
     assert client.new_account(termsOfServiceAgreed=True).status_code == 201
     again = visitor.get("/console/acme-endpoints/detail", params={"arn": arn}).text
     assert expected["MacKey"] not in again
+    # The audit trail records the fetches (written just after they answer), never the MAC key.
+    event = {"event_name": "GetAcmeExternalAccountBindingCredentials"}
+    deadline = time.monotonic() + 10
+    while (trail := unescape(visitor.get("/console/audit", params=event).text)).count(
+        binding_arn
+    ) < 2:
+        assert time.monotonic() < deadline, trail[-2000:]
+        time.sleep(0.2)
+    assert expected["MacKey"] not in trail
     assert (
         "LastUsedAt"
         in acm.describe_acme_external_account_binding(AcmeExternalAccountBindingArn=binding_arn)[
