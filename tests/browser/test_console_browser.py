@@ -19,6 +19,7 @@ from tests.integration.test_pca_sharing import policy_for
 from tests.integration.test_private_certificates import make_root_ca
 from tests.support import pki
 from tests.support.acm_flow import describe, publish_records, unique_domain
+from tests.support.acme_client import AcmeTestClient
 from tests.support.bind import BindServer
 from tests.support.server import OpenAcmServer
 
@@ -297,6 +298,51 @@ def test_acme_endpoint_create_and_access_key_secret_shown_once(
     page.goto(f"{sqlite_tenant.server.endpoint}/console/access-keys")
     expect(page.get_by_text(key_id)).to_be_visible()
     assert secret not in page.content()
+    page.get_by_role("button", name=f"Delete {key_id}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Access key {key_id} deleted.")
+    expect(page.get_by_role("cell", name=key_id)).to_have_count(0)
+
+
+def test_acme_binding_credentials_shown_once_and_domain_validation(
+    sqlite_tenant: Tenant, page: playwright_sync.Page, tmp_path: Path
+) -> None:
+    expect = playwright_sync.expect
+    acm = sqlite_tenant.acm
+    arn = acm.create_acme_endpoint(
+        AuthorizationBehavior="PRE_APPROVED",
+        CertificateAuthority={"PublicCertificateAuthority": {}},
+    )["AcmeEndpointArn"]
+    sign_in(page, sqlite_tenant)
+    page.goto(f"{sqlite_tenant.server.endpoint}/console/acme-endpoints/detail?arn={arn}")
+    page.get_by_label("Role ARN").fill(f"arn:aws:iam::{sqlite_tenant.account_id}:role/web")
+    page.get_by_label("Expires after").fill("30")
+    page.get_by_role("button", name="Create binding").click()
+    expect(page.get_by_role("status")).to_contain_text("Binding created.")
+    (binding,) = acm.list_acme_external_account_bindings(AcmeEndpointArn=arn)[
+        "ExternalAccountBindings"
+    ]
+    binding_id = binding["AcmeExternalAccountBindingArn"].rsplit("/", 1)[-1]
+    page.get_by_role("button", name=f"Get credentials of binding {binding_id}").click()
+    expect(page.get_by_role("status")).to_contain_text("Give these to the ACME client now")
+    kid = page.locator("#eab-kid").inner_text()
+    hmac = page.locator("#eab-hmac").inner_text()
+    shot(page, tmp_path, "acme-binding-credentials")
+    url = acm.describe_acme_endpoint(AcmeEndpointArn=arn)["AcmeEndpoint"]["EndpointUrl"]
+    registered = AcmeTestClient(url, eab=(kid, hmac)).new_account(termsOfServiceAgreed=True)
+    assert registered.status_code == 201
+    # The endpoint's page again: the account is listed, the MAC key is not shown.
+    page.goto(f"{sqlite_tenant.server.endpoint}/console/acme-endpoints/detail?arn={arn}")
+    expect(page.get_by_text(registered.headers["location"])).to_be_visible()
+    assert hmac not in page.content()
+    page.get_by_label("Domain name").fill("browser.example.com")
+    page.get_by_role("button", name="Create domain validation").click()
+    expect(page.get_by_role("status")).to_contain_text("publish its CNAME record")
+    (validation,) = acm.list_acme_domain_validations(AcmeEndpointArn=arn)["AcmeDomainValidations"]
+    record = validation["PrevalidationDetails"]["DnsPrevalidation"]["ResourceRecord"]
+    row = page.get_by_role("row").filter(has_text="browser.example.com")
+    expect(row).to_contain_text(record["Name"])
+    expect(row).to_contain_text(record["Value"])
+    shot(page, tmp_path, "acme-domain-validation")
 
 
 def test_public_dns_certificate_followed_to_issued_then_revoked(

@@ -11,9 +11,11 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
+from botocore.exceptions import ClientError
 from cryptography import x509
 
 from tests.conftest import Tenant
+from tests.integration.test_access_control import user_with
 from tests.integration.test_pca_issue import issue, leaf_csr
 from tests.integration.test_pca_lifecycle import OfflineRoot, create_ca, pem, status_of
 from tests.integration.test_pca_sharing import policy_for
@@ -240,7 +242,14 @@ def test_acme_endpoint_create_update_account_revoke_delete(sqlite_tenant: Tenant
         endpoint["CertificateAuthority"]["PublicCertificateAuthority"]["AllowedKeyAlgorithms"]
     ) == ["EC_prime256v1", "RSA_2048"]
     # An ACME client registers; the console lists its account and revokes it.
-    registered = AcmeTestClient(endpoint["EndpointUrl"]).new_account(termsOfServiceAgreed=True)
+    binding = sqlite_tenant.acm.create_acme_external_account_binding(
+        AcmeEndpointArn=arn, RoleArn=f"arn:aws:iam::{sqlite_tenant.account_id}:role/acme"
+    )["ExternalAccountBinding"]["AcmeExternalAccountBindingArn"]
+    eab = sqlite_tenant.acm.get_acme_external_account_binding_credentials(
+        AcmeExternalAccountBindingArn=binding
+    )
+    client = AcmeTestClient(endpoint["EndpointUrl"], eab=(eab["KeyId"], eab["MacKey"]))
+    registered = client.new_account(termsOfServiceAgreed=True)
     account_url = registered.headers["location"]
     detail = visitor.get("/console/acme-endpoints/detail", params={"arn": arn})
     assert account_url in detail.text and "VALID" in detail.text
@@ -284,6 +293,14 @@ def test_access_keys_show_the_secret_once_and_disable(sqlite_tenant: Tenant) -> 
     assert new_key[0] in trail and "iam.amazonaws.com" in trail and new_key[1] not in trail
     trail = unescape(visitor.get("/console/audit", params={"event_name": "UpdateAccessKey"}).text)
     assert '"status": "Inactive"' in trail and "openacm-console" in trail
+    deleted = visitor.post(
+        "/console/access-keys/delete", {"csrf": csrf, "access_key_id": new_key[0]}
+    )
+    assert deleted.status_code == 303
+    listed = visitor.get("/console/access-keys").text
+    assert f"{new_key[0]} deleted." in listed and f'"mono">{new_key[0]}' not in listed
+    trail = unescape(visitor.get("/console/audit", params={"event_name": "DeleteAccessKey"}).text)
+    assert new_key[0] in trail and "iam.amazonaws.com" in trail
     # Another account's key cannot be touched from this one.
     _, foreign = sqlite_tenant.server.new_account()
     refused = visitor.post(
@@ -292,7 +309,65 @@ def test_access_keys_show_the_secret_once_and_disable(sqlite_tenant: Tenant) -> 
     )
     assert refused.status_code == 303
     assert "No access key" in visitor.get("/console/access-keys").text
+    visitor.post("/console/access-keys/delete", {"csrf": csrf, "access_key_id": foreign[0]})
+    assert "No access key" in visitor.get("/console/access-keys").text
     assert sqlite_tenant.server.client(key=foreign).list_certificates() is not None
+
+
+def test_an_iam_user_deletes_keys_only_as_its_policies_allow(sqlite_tenant: Tenant) -> None:
+    """Deleting a key is authorized as iam:DeleteAccessKey: refused (403, audited) for a user
+    allowed to list keys only, done for one allowed to delete them."""
+    server, account_id = sqlite_tenant.server, sqlite_tenant.account_id
+    listing = {"Effect": "Allow", "Action": "iam:ListAccessKeys", "Resource": "*"}
+    _, target_arn = user_with(server, account_id)
+    target, _ = server._identity_admin().create_access_key(
+        account_id, user_name=target_arn.rsplit("/", 1)[1]
+    )
+    for statements, allowed in (([listing], False), ([{**listing, "Action": "iam:*"}], True)):
+        _, user_arn = user_with(server, account_id, *statements)
+        key, secret = server._identity_admin().create_access_key(
+            account_id, user_name=user_arn.rsplit("/", 1)[1]
+        )
+        visitor = ConsoleVisitor(server)
+        assert visitor.sign_in((key.access_key_id, secret)).status_code == 303
+        csrf = visitor.csrf_of(visitor.get("/console/access-keys"))
+        answer = visitor.post(
+            "/console/access-keys/delete", {"csrf": csrf, "access_key_id": target.access_key_id}
+        )
+        kept = {k.access_key_id for k in server._identity_admin().list_access_keys(account_id)}
+        if allowed:
+            assert answer.status_code == 303 and target.access_key_id not in kept
+        else:
+            assert answer.status_code == 403 and target.access_key_id in kept
+            assert "is not authorized to perform: iam:DeleteAccessKey" in answer.text
+
+
+def test_deleting_the_sessions_own_key_needs_confirming(sqlite_tenant: Tenant) -> None:
+    _, own = sqlite_tenant.server.new_account()
+    visitor = ConsoleVisitor(sqlite_tenant.server)
+    assert visitor.sign_in(own).status_code == 303
+    csrf = visitor.csrf_of(visitor.get("/console/access-keys"))
+    unconfirmed = visitor.post(
+        "/console/access-keys/delete", {"csrf": csrf, "access_key_id": own[0]}
+    )
+    assert unconfirmed.headers["location"] == "/console/access-keys"
+    assert "tick the box" in visitor.get("/console/access-keys").text
+    assert sqlite_tenant.server.client(key=own).list_certificates() is not None
+    confirmed = visitor.post(
+        "/console/access-keys/delete",
+        {"csrf": csrf, "access_key_id": own[0], "confirm_own": "1"},
+    )
+    assert confirmed.headers["location"] == "/console/sign-in"
+    assert visitor.get("/console/access-keys").headers["location"] == "/console/sign-in"
+    deadline = time.monotonic() + 10  # servers refuse a deleted key within seconds
+    while True:
+        try:
+            sqlite_tenant.server.client(key=own).list_certificates()
+        except ClientError as refused:
+            assert refused.response["Error"]["Code"] == "UnrecognizedClientException"
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
 
 
 def test_audit_log_page_filters_the_accounts_records(tenant: Tenant) -> None:
@@ -361,3 +436,140 @@ def test_subordinate_ca_installed_with_a_certificate_signed_outside(sqlite_tenan
     page = unescape(visitor.get("/console/private-cas/detail", params={"arn": arn}).text)
     assert "CA certificate installed." in page
     assert status_of(pca, arn) == "ACTIVE"
+
+
+def test_acme_bindings_and_domain_validations(sqlite_tenant: Tenant) -> None:
+    acm = sqlite_tenant.acm
+    arn = acm.create_acme_endpoint(
+        AuthorizationBehavior="PRE_APPROVED",
+        CertificateAuthority={"PublicCertificateAuthority": {}},
+    )["AcmeEndpointArn"]
+    visitor = signed_in(sqlite_tenant)
+    detail = visitor.get("/console/acme-endpoints/detail", params={"arn": arn})
+    assert "No bindings" in detail.text and "No domain validations." in detail.text
+    csrf = visitor.csrf_of(detail)
+    role = f"arn:aws:iam::{sqlite_tenant.account_id}:role/web-servers"
+    created = visitor.post(
+        "/console/acme-endpoints/bindings/create",
+        {
+            "csrf": csrf,
+            "arn": arn,
+            "role_arn": role,
+            "expiration_value": "2",
+            "expiration_type": "DAYS",
+        },
+    )
+    assert created.status_code == 303
+    (binding,) = acm.list_acme_external_account_bindings(AcmeEndpointArn=arn)[
+        "ExternalAccountBindings"
+    ]
+    assert binding["RoleArn"] == role
+    lifetime = binding["ExpiresAt"] - binding["CreatedAt"]
+    assert abs(lifetime.total_seconds() - 2 * 86400) < 5
+    binding_arn = binding["AcmeExternalAccountBindingArn"]
+    page = visitor.get("/console/acme-endpoints/detail", params={"arn": arn}).text
+    assert binding_arn.rsplit("/", 1)[-1] in page and role in page
+    # The credentials are on the answer to "Get credentials" only, as the API gives them.
+    expected = acm.get_acme_external_account_binding_credentials(
+        AcmeExternalAccountBindingArn=binding_arn
+    )
+    shown = visitor.post(
+        "/console/acme-endpoints/bindings/credentials",
+        {"csrf": csrf, "arn": arn, "binding": binding_arn},
+    )
+    assert shown.status_code == 200 and shown.headers["cache-control"] == "no-store"
+    assert expected["KeyId"] in shown.text and expected["MacKey"] in shown.text
+    kid = re.search(r'id="eab-kid">([^<]+)<', shown.text)
+    mac = re.search(r'id="eab-hmac">([^<]+)<', shown.text)
+    assert kid and mac
+    # An ACME client registers with what the page showed; the binding shows it was used.
+    url = acm.describe_acme_endpoint(AcmeEndpointArn=arn)["AcmeEndpoint"]["EndpointUrl"]
+    client = AcmeTestClient(url, eab=(unescape(kid.group(1)), unescape(mac.group(1))))
+    assert client.new_account(termsOfServiceAgreed=True).status_code == 201
+    again = visitor.get("/console/acme-endpoints/detail", params={"arn": arn}).text
+    assert expected["MacKey"] not in again
+    # The audit trail records the fetches (written just after they answer), never the MAC key.
+    event = {"event_name": "GetAcmeExternalAccountBindingCredentials"}
+    deadline = time.monotonic() + 10
+    while (trail := unescape(visitor.get("/console/audit", params=event).text)).count(
+        binding_arn
+    ) < 2:
+        assert time.monotonic() < deadline, trail[-2000:]
+        time.sleep(0.2)
+    assert expected["MacKey"] not in trail
+    assert (
+        "LastUsedAt"
+        in acm.describe_acme_external_account_binding(AcmeExternalAccountBindingArn=binding_arn)[
+            "ExternalAccountBinding"
+        ]
+    )
+    # A bad expiration is the form's own refusal; nothing is created.
+    visitor.post(
+        "/console/acme-endpoints/bindings/create",
+        {"csrf": csrf, "arn": arn, "role_arn": role, "expiration_value": "soon"},
+    )
+    assert "whole number" in visitor.get("/console/acme-endpoints/detail", params={"arn": arn}).text
+    revoked = visitor.post(
+        "/console/acme-endpoints/bindings/revoke",
+        {"csrf": csrf, "arn": arn, "binding": binding_arn},
+    )
+    assert revoked.status_code == 303
+    described = acm.describe_acme_external_account_binding(
+        AcmeExternalAccountBindingArn=binding_arn
+    )
+    assert "RevokedAt" in described["ExternalAccountBinding"]
+    visitor.post(
+        "/console/acme-endpoints/bindings/delete",
+        {"csrf": csrf, "arn": arn, "binding": binding_arn},
+    )
+    listed = acm.list_acme_external_account_bindings(AcmeEndpointArn=arn)
+    assert listed["ExternalAccountBindings"] == []
+    # A domain validation: created with its scope and zone, its CNAME shown and exported.
+    created = visitor.post(
+        "/console/acme-endpoints/domain-validations/create",
+        {
+            "csrf": csrf,
+            "arn": arn,
+            "domain": "eab.example.com",
+            "hosted_zone_id": "Z123",
+            "scope_ExactDomain": "1",
+            "scope_Wildcards": "1",
+        },
+    )
+    assert created.status_code == 303
+    (validation,) = acm.list_acme_domain_validations(AcmeEndpointArn=arn)["AcmeDomainValidations"]
+    dns = validation["PrevalidationDetails"]["DnsPrevalidation"]
+    assert dns["DomainScope"] == {
+        "ExactDomain": "ENABLED",
+        "Subdomains": "DISABLED",
+        "Wildcards": "ENABLED",
+    }
+    assert dns["HostedZoneId"] == "Z123"
+    record = dns["ResourceRecord"]
+    page = visitor.get("/console/acme-endpoints/detail", params={"arn": arn}).text
+    assert record["Name"] in page and record["Value"] in page and validation["Status"] in page
+    exported = visitor.get("/console/acme-endpoints/domain-validations.csv", params={"arn": arn})
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert f"eab.example.com,{record['Name']},CNAME,{record['Value']}" in exported.text
+    # A scope with nothing enabled is the API's refusal, shown; then a real update.
+    validation_arn = validation["AcmeDomainValidationArn"]
+    visitor.post(
+        "/console/acme-endpoints/domain-validations/update",
+        {"csrf": csrf, "arn": arn, "validation": validation_arn},
+    )
+    page = visitor.get("/console/acme-endpoints/detail", params={"arn": arn}).text
+    assert "ValidationException" in page
+    visitor.post(
+        "/console/acme-endpoints/domain-validations/update",
+        {"csrf": csrf, "arn": arn, "validation": validation_arn, "scope_Subdomains": "1"},
+    )
+    scope = acm.describe_acme_domain_validation(AcmeDomainValidationArn=validation_arn)[
+        "AcmeDomainValidation"
+    ]["PrevalidationDetails"]["DnsPrevalidation"]["DomainScope"]
+    assert scope["Subdomains"] == "ENABLED" and scope["ExactDomain"] == "DISABLED"
+    deleted = visitor.post(
+        "/console/acme-endpoints/domain-validations/delete",
+        {"csrf": csrf, "arn": arn, "validation": validation_arn},
+    )
+    assert deleted.status_code == 303
+    assert acm.list_acme_domain_validations(AcmeEndpointArn=arn)["AcmeDomainValidations"] == []

@@ -1,7 +1,7 @@
 """The console's access keys page (the signed-in account's keys: create, showing the secret
-once; disable; enable) and audit log page (the account's API calls, filtered as `openacm audit
-search` filters them). Neither has an API operation: both go through console/direct.py, in the
-signed-in key's account only."""
+once; disable; enable; delete) and audit log page (the account's API calls, filtered as
+`openacm audit search` filters them). Neither has an API operation: both go through
+console/direct.py, in the signed-in key's account only."""
 
 from __future__ import annotations
 
@@ -66,6 +66,26 @@ def admin_routes(console: Console) -> list[Route]:
         session.flashes.append(("ok", f"Access key {key_id} {done}."))
         return redirect("/access-keys")
 
+    async def delete_key(request: Request, session: Session) -> Response:
+        """Delete a key of the account. The session's own key needs its confirmation box
+        ticked (deleting it signs the browser out); any other key is deleted at once."""
+        form = await console.form_of(request, session)
+        ctx = console.context(request, session)
+        key_id = form.get("access_key_id", "")
+        own = key_id == session.signer.access_key_id
+        if own and form.get("confirm_own") != "1":
+            session.flashes.append(
+                ("error", f"{key_id} signs this session: tick the box to delete it anyway.")
+            )
+            return redirect("/access-keys")
+        if not await run_in_threadpool(direct.delete_access_key, ctx, key_id):
+            session.flashes.append(("error", f"No access key {key_id} in this account."))
+            return redirect("/access-keys")
+        if own:  # the key is gone: so is the session it signed
+            return console.end(session)
+        session.flashes.append(("ok", f"Access key {key_id} deleted."))
+        return redirect("/access-keys")
+
     async def audit(request: Request, session: Session) -> Response:
         ctx = console.context(request, session)
         q = request.query_params
@@ -102,6 +122,7 @@ def admin_routes(console: Console) -> list[Route]:
         Route(f"{PREFIX}/access-keys", p(show_keys), methods=["GET"]),
         Route(f"{PREFIX}/access-keys/create", p(create_key), methods=["POST"]),
         Route(f"{PREFIX}/access-keys/status", p(set_status), methods=["POST"]),
+        Route(f"{PREFIX}/access-keys/delete", p(delete_key), methods=["POST"]),
         Route(f"{PREFIX}/audit", p(audit), methods=["GET"]),
     ]
 

@@ -18,7 +18,7 @@ from openacm.console.pages import (
     STATUSES,
     Console,
     b64,
-    csv_of,
+    records_csv,
     redirect,
     secured,
 )
@@ -264,15 +264,9 @@ class CertificatePages:
         except ConsoleApiError as exc:
             session.flashes.append(("error", f"{exc.code}: {exc.message}"))
             return redirect("/certificates")
-        rows = [["Domain Name", "Record Name", "Record Type", "Record Value"]]
-        for option in described["Certificate"].get("DomainValidationOptions", []):
-            record = option.get("ResourceRecord")
-            if record:
-                rows.append([option["DomainName"], record["Name"], record["Type"], record["Value"]])
-        name = arn.rsplit("/", 1)[-1]
-        response = Response(csv_of(rows), media_type="text/csv; charset=utf-8")
-        response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-        return secured(response)
+        options = described["Certificate"].get("DomainValidationOptions", [])
+        records = [(o["DomainName"], o["ResourceRecord"]) for o in options if "ResourceRecord" in o]
+        return records_csv(records, arn.rsplit("/", 1)[-1])
 
     async def request_form(self, request: Request, session: Session) -> Response:
         authorities: list[dict[str, Any]] = []

@@ -1,12 +1,15 @@
 """What the console does that no API operation does: managing the signed-in account's access
-keys (services/identity.py), reading its audit log (adapters/audit_log.py) and the events of
-its certificates (adapters/store/events.py).
+keys (services/identity.py: list, create, disable / enable, delete), reading its audit log
+(adapters/audit_log.py) and the events of its certificates (adapters/store/events.py); and
+counting its certificates' expiries by month for the dashboard, which SearchCertificates
+could only do by listing every one of them.
 
 These calls do not go through the API endpoint, so the principal they act for is resolved
 here, from the session's key, exactly as the endpoint resolves it (KeyDirectory): a key that
 stops working ends the session, and every read or change is confined to the key's account.
 Each is authorized as the API call it stands for (IAM's access key operations, CloudTrail's
-LookupEvents, DescribeCertificate, DescribeCertificateAuthorityAuditReport) by the endpoint's
+LookupEvents, DescribeCertificate, SearchCertificates, DescribeCertificateAuthorityAuditReport)
+by the endpoint's
 Authorizer, so an IAM user's policies hold here as on the wire; a refusal is audited and
 raised as AccessDeniedException.
 """
@@ -20,6 +23,7 @@ from typing import Any
 
 from openacm.adapters.audit_log import AuditEntry, AuditLog, search_events
 from openacm.adapters.store.accounts import AccessKey
+from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.events import EventOutbox
 from openacm.adapters.store.iam import USER
@@ -122,6 +126,19 @@ class DirectServices:
         self._audit(ctx, "UpdateAccessKey", {"AccessKeyId": access_key_id, "Status": status}, None)
         return True
 
+    def delete_access_key(self, ctx: CallContext, access_key_id: str) -> bool:
+        """Delete a key of the caller's account (False for any other key), recorded as IAM's
+        DeleteAccessKey."""
+        owners = {k.access_key_id: k.user_name for k in self.access_keys(ctx)}
+        if access_key_id not in owners:
+            return False
+        params = {"UserName": owners[access_key_id], "AccessKeyId": access_key_id}
+        self._authorize(ctx, "iam", "DeleteAccessKey", params)
+        self._check_manageable(ctx, owners[access_key_id])
+        self.identity.delete_access_key(ctx.account_id, access_key_id)
+        self._audit(ctx, "DeleteAccessKey", params, None)
+        return True
+
     def _audit(
         self,
         ctx: CallContext,
@@ -153,6 +170,14 @@ class DirectServices:
         self._authorize(ctx, "acm", "DescribeCertificate", {"CertificateArn": arn})
         with self.db.read() as conn:
             return EventOutbox(conn).for_resource(ctx.account_id, arn, limit=limit)
+
+    def expiry_counts(self, ctx: CallContext, boundaries: Sequence[float]) -> list[int]:
+        """How many certificates of the caller's account and region expire in each span
+        between `boundaries`: what SearchCertificates with a NotAfter range would list, counted
+        in the store rather than read page by page (the dashboard's chart)."""
+        self._authorize(ctx, "acm", "SearchCertificates", {})
+        with self.db.read() as conn:
+            return CertificateStore(conn).expiry_counts(ctx.account_id, ctx.region, boundaries)
 
     def audit_report_ids(self, ctx: CallContext, ca_arn: str, limit: int) -> list[str]:
         """The newest audit reports of a CA of the caller's account (others': none); each is

@@ -200,6 +200,14 @@ class Console:
 
         return self.page(handler)
 
+    def end(self, session: Session) -> Response:
+        """End the session (its file deleted, its cookie cleared): the answer is sign-in."""
+        self.sessions.drop(session.id)
+        session.ended = True
+        response = redirect("/sign-in")
+        response.delete_cookie(SESSION_COOKIE, path=PREFIX, secure=True, httponly=True)
+        return response
+
     def session_of(self, request: Request) -> Session:
         session = self.sessions.get(request.cookies.get(SESSION_COOKIE))
         if session is None:
@@ -391,11 +399,7 @@ def sign_in_routes(console: Console) -> list[Route]:
 
     async def sign_out(request: Request, session: Session) -> Response:
         await console.form_of(request, session)
-        console.sessions.drop(session.id)
-        session.ended = True
-        response = redirect("/sign-in")
-        response.delete_cookie(SESSION_COOKIE, path=PREFIX, secure=True, httponly=True)
-        return response
+        return console.end(session)
 
     async def home(request: Request, session: Session) -> Response:
         return redirect("/certificates")
@@ -442,6 +446,19 @@ def model_enum(service: str, shape: str) -> list[str]:
 def b64(text: str) -> str:
     """A blob parameter in AWS JSON: base64 of its bytes."""
     return base64.b64encode(text.encode()).decode()
+
+
+# The columns of the console's "Export to CSV" of validation CNAMEs (ACM's console's).
+RECORDS_CSV_HEADER = ["Domain Name", "Record Name", "Record Type", "Record Value"]
+
+
+def records_csv(domains_and_records: list[tuple[str, dict[str, str]]], name: str) -> Response:
+    """Validation CNAMEs (domain name, ResourceRecord) downloaded as `name`.csv."""
+    rows = [RECORDS_CSV_HEADER]
+    rows += [[domain, r["Name"], r["Type"], r["Value"]] for domain, r in domains_and_records]
+    response = Response(csv_of(rows), media_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    return secured(response)
 
 
 def csv_of(rows: list[list[str]]) -> str:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -357,6 +358,28 @@ class CertificateStore:
         )
         records = _records(self.conn.execute(query))
         return Page(records[:limit], len(records) > limit)
+
+    def expiry_counts(self, account_id: str, region: str, boundaries: Sequence[float]) -> list[int]:
+        """How many of the scope's certificates have their NotAfter in each span between
+        consecutive `boundaries` (each span includes its start; the last also its end, as
+        SearchCertificates' NotAfter range does): one GROUP BY, the console's expiry chart."""
+        not_after = certificates.c.not_after
+        spans = len(boundaries) - 1
+        bucket = case(
+            *((not_after < end, index) for index, end in enumerate(boundaries[1:-1])),
+            else_=spans - 1,
+        ).label("bucket")
+        query = (
+            select(bucket, func.count())
+            .where(certificates.c.account_id == account_id)
+            .where(certificates.c.region == region)
+            .where(not_after >= boundaries[0], not_after <= boundaries[-1])
+            .group_by(bucket)
+        )
+        counts = [0] * spans
+        for index, count in self.conn.execute(query):
+            counts[int(index)] = int(count)
+        return counts
 
     # -- quota ledger ---------------------------------------------------------------------
 

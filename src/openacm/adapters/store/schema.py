@@ -778,3 +778,20 @@ acme_renewal_info = Table(
     Column("renew_at", Float),
     Index("ix_acme_renewal_info_next_check_at", "next_check_at"),
 )
+
+# The events of one resource of one account, newest first (EventOutbox.for_resource: the
+# console's certificate history), without scanning the outbox. Migration 0014.
+Index(
+    "ix_event_outbox_resource",
+    event_outbox.c.account_id,
+    event_outbox.c.resource_arn,
+    event_outbox.c.created_at,
+)
+# A scope's certificates by NotAfter: SearchCertificates' NotAfter ranges and the console
+# dashboard (expiring soon, the year's expiries counted by month). Migration 0014.
+Index(
+    "ix_certificates_scope_not_after",
+    certificates.c.account_id,
+    certificates.c.region,
+    certificates.c.not_after,
+)
