@@ -152,6 +152,32 @@ def test_http_validation_through_a_real_redirect(
     assert "Pebble" in leaf.issuer.rfc4514_string()
 
 
+def test_the_console_requests_http_validation_and_shows_the_redirect(tenant: Tenant) -> None:
+    """The console's request form offers HTTP, and the detail page shows each name's
+    RedirectFrom and RedirectTo (DescribeCertificate's HttpRedirect)."""
+    from urllib.parse import parse_qs, quote, urlsplit
+
+    from tests.support.console import ConsoleVisitor
+
+    domain = unique_domain("http-console")
+    visitor = ConsoleVisitor(tenant.server)
+    assert visitor.sign_in(tenant.key).status_code == 303
+    form = visitor.get("/console/certificates/request")
+    assert 'value="HTTP"' in form.text
+    made = visitor.post(
+        "/console/certificates/request",
+        {"csrf": visitor.csrf_of(form), "kind": "public", "names": domain, "method": "HTTP",
+         "key_algorithm": "EC_prime256v1"},
+    )  # fmt: skip
+    assert made.status_code == 303, made.text
+    arn = parse_qs(urlsplit(made.headers["location"]).query)["arn"][0]
+    assert describe(tenant.acm, arn)["DomainName"] == domain
+    redirect = describe(tenant.acm, arn)["DomainValidationOptions"][0]["HttpRedirect"]
+    page = visitor.get(f"/console/certificates/detail?arn={quote(arn)}").text
+    assert redirect["RedirectFrom"] in page and redirect["RedirectTo"] in page
+    tenant.acm.delete_certificate(CertificateArn=arn)
+
+
 def test_a_redirect_elsewhere_keeps_the_name_pending(
     tenant: Tenant, bind_server: BindServer, web: RedirectServer, pki_url: str
 ) -> None:

@@ -294,7 +294,8 @@ class CertificatePages:
         if form.get("kind") == "private":
             params["CertificateAuthorityArn"] = form.get("authority", "")
         else:
-            params["ValidationMethod"] = "EMAIL" if form.get("method") == "EMAIL" else "DNS"
+            method = form.get("method", "")
+            params["ValidationMethod"] = method if method in ("EMAIL", "HTTP") else "DNS"
             if form.get("exportable") == "1":
                 params["Options"] = {"Export": "ENABLED"}
         try:
