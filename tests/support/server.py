@@ -213,8 +213,8 @@ class OpenAcmServer:
 
     def _runtime(self) -> Any:
         if self._runtime_handle is None:
-            from openacm.app import Runtime
             from openacm.config import Settings
+            from openacm.runtime import Runtime
 
             settings = Settings(data_dir=self.data_dir, database_url=self.database_url)
             self._runtime_handle = Runtime.open(settings, prepare=False)

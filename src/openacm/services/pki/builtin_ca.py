@@ -12,6 +12,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -23,7 +24,6 @@ from openacm.adapters.ca.hierarchy import (
     intermediate_certificate_builder,
     root_certificate_builder,
 )
-from openacm.adapters.ca.pkcs11 import Pkcs11Config
 from openacm.adapters.ca.revocation import OcspResponder
 from openacm.adapters.ca.signer import CaPrivateKey, CaSigner, SoftwareSigner
 from openacm.adapters.envelope import EnvelopeCipher
@@ -32,6 +32,9 @@ from openacm.adapters.store.issuance import AuthorityStore, StoredCa
 from openacm.config import IssuanceSettings, Settings
 from openacm.domain.issuance import CaUrls
 from openacm.services.pki.leaf_keys import private_key_der
+
+if TYPE_CHECKING:
+    from openacm.adapters.ca.pkcs11 import Pkcs11Config
 
 ISSUER = "builtin"
 ORGANIZATION = "openacm"
@@ -239,6 +242,8 @@ def _token_label(ca_id: str) -> str:
 
 
 def pkcs11_config(issuance: IssuanceSettings) -> Pkcs11Config:
+    from openacm.adapters.ca.pkcs11 import Pkcs11Config  # python-pkcs11 only when configured
+
     if not (issuance.pkcs11_module and issuance.pkcs11_token_label):
         raise ValueError(
             "ca_key_storage = pkcs11 needs [issuance] pkcs11_module and pkcs11_token_label"
