@@ -28,7 +28,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Compile openacm's modules to bytecode once: every server and CLI command the tests
     start is a new interpreter, and with PYTHONDONTWRITEBYTECODE set each would compile the
-    whole package again, about a second of every server start. Python reads existing bytecode whatever that variable says."""
+    whole package again, about a second of every server start. Python reads existing
+    bytecode whatever that variable says."""
     compileall.compile_dir(Path(openacm.__file__).parent, quiet=1)
 
 
@@ -131,7 +132,6 @@ def pki_env(dns: BindServer, **overrides: str) -> dict[str, str]:
         "OPENACM_VALIDATION_RETRY_MAX": "0.4",
         "OPENACM_VALIDATION_DNS_TIMEOUT": "2",
         "OPENACM_ISSUANCE_PUBLIC_URL": PKI_PUBLIC_URL,
-        "OPENACM_ISSUANCE_RSA_KEY_POOL_SIZE": "4",
     }
     env.update(overrides)
     return env
