@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import text
 
+from openacm.adapters.ca.algorithms import load_private_key
 from openacm.adapters.ca.hierarchy import (
     ca_subject,
     create_builtin_hierarchy,
@@ -269,8 +270,7 @@ def signer_factory(cipher: EnvelopeCipher, issuance: IssuanceSettings) -> Signer
             assert isinstance(token, Pkcs11Token)
             return token.signer(ca.key_label or _token_label(ca.ca_id))
         assert ca.key_sealed is not None
-        der = cipher.open(ca.key_sealed, _sealed_context(ca.ca_id))
-        key = serialization.load_der_private_key(der, password=None)
+        key = load_private_key(cipher.open(ca.key_sealed, _sealed_context(ca.ca_id)))
         assert isinstance(key, CaPrivateKey)
         return SoftwareSigner(key)
 
