@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import os
 import shutil
 import uuid
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import openacm
 from tests.support.bind import BindServer, bind_server  # noqa: F401 (a fixture)
 from tests.support.server import (
     OpenAcmServer,
@@ -21,6 +23,22 @@ from tests.support.server import (
 )
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile openacm's modules to bytecode once: every server and CLI command the tests
+    start is a new interpreter, and with PYTHONDONTWRITEBYTECODE set each would compile the
+    whole package again, about a second of every server start. Python reads existing
+    bytecode whatever that variable says."""
+    compileall.compile_dir(Path(openacm.__file__).parent, quiet=1)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by their fixtures
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow (a minute or more) run first. `make test` hands tests to its two
+    workers in this order: a test of minutes near the end would leave one worker idle
+    while the other finishes it; first, the other worker runs the short ones meanwhile."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def start_server(tmp_root: Path, backend: str, **kwargs: Any) -> OpenAcmServer:
@@ -122,7 +140,6 @@ def pki_env(dns: BindServer, **overrides: str) -> dict[str, str]:
         "OPENACM_VALIDATION_RETRY_MAX": "0.4",
         "OPENACM_VALIDATION_DNS_TIMEOUT": "2",
         "OPENACM_ISSUANCE_PUBLIC_URL": PKI_PUBLIC_URL,
-        "OPENACM_ISSUANCE_RSA_KEY_POOL_SIZE": "4",
         # ACME endpoints authorize names outside their domain validations by dns-01 too.
         "OPENACM_ACME_SERVER_CHALLENGES": "dns-01",
     }

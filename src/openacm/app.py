@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from publicsuffixlist import PublicSuffixList
 from starlette.applications import Starlette
@@ -18,9 +16,8 @@ from starlette.types import Receive, Scope, Send
 
 from openacm.adapters.audit_log import AuditLog
 from openacm.adapters.dns.resolver import DnsChecker, Nameserver
-from openacm.adapters.envelope import MASTER_KEY_ENV, EnvelopeCipher, MasterKey
 from openacm.adapters.metrics import Metrics, metrics_directory
-from openacm.adapters.store.database import Database, StoreNotReady
+from openacm.adapters.store.database import StoreNotReady
 from openacm.adapters.store.work import WORK_SCHEDULED
 from openacm.config import Settings, ValidationSettings
 from openacm.console import DirectServices, SessionStore, console_routes
@@ -33,6 +30,7 @@ from openacm.protocol.endpoint import JsonApiEndpoint, ServedApi
 from openacm.protocol.metrics_endpoint import metrics_routes, request_observer
 from openacm.protocol.model import ApiModel
 from openacm.protocol.pki_endpoints import pki_routes
+from openacm.runtime import Runtime
 from openacm.services.acm.email_validation import ApprovalDesk
 from openacm.services.acm.mail_worker import email_validation_work
 from openacm.services.acm.private_issuance import AcmPrivateIssuer
@@ -54,49 +52,11 @@ from openacm.services.iam.authorizer import Authorizer
 from openacm.services.iam.sts import StsService
 from openacm.services.identity import IdentityAdmin, KeyDirectory
 from openacm.services.pca.service import PcaService
-from openacm.services.pki.builtin_ca import BuiltinCa, public_base_url, signer_factory
 from openacm.services.pki.leaf_issuer import LeafIssuer
 from openacm.services.pki.leaf_keys import LeafKeys
 from openacm.services.pki.secrets import DNS_VALIDATION_KEY, installation_secret
 from openacm.services.records import OpenAcmService
 from openacm.services.throttling import request_throttle
-
-
-@dataclass
-class Runtime:
-    """The long-lived parts, shared by the HTTP app and the admin commands."""
-
-    settings: Settings
-    db: Database
-    cipher: EnvelopeCipher
-
-    @classmethod
-    def open(cls, settings: Settings, *, prepare: bool = True) -> Runtime:
-        """The runtime for `settings`; `prepare` also brings the schema to head and, in dev
-        mode, creates the dev identity (once per start, by the process that starts)."""
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        master = MasterKey.load_or_create(
-            settings.effective_master_key_file, os.environ.get(MASTER_KEY_ENV)
-        )
-        db = Database(settings.effective_database_url)
-        runtime = cls(settings, db, EnvelopeCipher(master))
-        if prepare:
-            db.migrate()
-            if settings.dev:
-                IdentityAdmin(db, runtime.cipher).ensure_dev_identity()
-            BuiltinCa.ensure_created(db, runtime.cipher, settings, now=time.time())
-            installation_secret(db, runtime.cipher, DNS_VALIDATION_KEY, now=time.time())
-        return runtime
-
-    def builtin_ca(self) -> BuiltinCa:
-        return BuiltinCa.load(
-            self.db,
-            signer_factory(self.cipher, self.settings.issuance),
-            public_base_url(self.settings),
-        )
-
-    def close(self) -> None:
-        self.db.dispose()
 
 
 class OpenAcmApp:

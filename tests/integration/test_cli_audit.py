@@ -109,7 +109,7 @@ class Launcher:
         env: dict[str, str] | None = None,
         base_url: str,
         verify: Any = True,
-        timeout: float = 30,
+        timeout: float = 60,  # as OpenAcmServer.start: starts are slow beside a loaded worker
     ) -> Launched:
         log = self.tmp_path / f"serve-{len(self.started)}.log"
         with log.open("ab") as out:

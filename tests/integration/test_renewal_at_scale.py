@@ -38,6 +38,7 @@ def _wait_for(tenant: Tenant, condition: object, timeout: float) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_three_processes_renew_a_thousand_certificates_once_each(tmp_path: Path) -> None:
     server = start_server(
         tmp_path,

@@ -338,8 +338,8 @@ def test_every_worker_serves_the_one_stored_certificate(installation: Installati
 
 
 def test_the_key_is_never_on_disk_in_clear(installation: Installation) -> None:
-    from openacm.app import Runtime
     from openacm.config import Settings
+    from openacm.runtime import Runtime
     from openacm.services.pki.server_certificate import ServerCertificate, ServerHostnames
 
     runtime = Runtime.open(Settings(data_dir=installation.data_dir), prepare=False)

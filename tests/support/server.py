@@ -33,6 +33,12 @@ NO_RETRIES = Config(
 )
 
 
+# What every test server runs with unless its test says otherwise. A server keeps a pool of
+# RSA leaf keys topped up in the background: 64 keys (the default) are several seconds of a
+# core per server, taken from the other test worker; a few keep the pooled path in use.
+SERVER_ENV = {"OPENACM_ISSUANCE_RSA_KEY_POOL_SIZE": "4"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -93,6 +99,7 @@ class OpenAcmServer:
 
     def process_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENACM_", "AWS_"))}
+        env.update(SERVER_ENV)
         env.update(self.env)
         return env
 
@@ -213,8 +220,8 @@ class OpenAcmServer:
 
     def _runtime(self) -> Any:
         if self._runtime_handle is None:
-            from openacm.app import Runtime
             from openacm.config import Settings
+            from openacm.runtime import Runtime
 
             settings = Settings(data_dir=self.data_dir, database_url=self.database_url)
             self._runtime_handle = Runtime.open(settings, prepare=False)

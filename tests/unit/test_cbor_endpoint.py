@@ -27,12 +27,13 @@ from botocore.serialize import create_serializer
 from starlette.applications import Starlette
 
 from openacm.adapters.audit_log import AuditLog
-from openacm.app import OpenAcmApp, Runtime
+from openacm.app import OpenAcmApp
 from openacm.config import Settings
 from openacm.domain.errors import ResourceNotFoundError
 from openacm.protocol.endpoint import Handler, JsonApiEndpoint, ServedApi
 from openacm.protocol.errors import NotImplementedOperationError
 from openacm.protocol.model import ApiModel
+from openacm.runtime import Runtime
 from openacm.services.context import CallContext
 from openacm.services.identity import KeyDirectory
 

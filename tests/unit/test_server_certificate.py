@@ -23,9 +23,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from sqlalchemy import select
 
 from openacm.adapters.store.schema import installation_secrets, issued_serials
-from openacm.app import Runtime
 from openacm.config import Settings
 from openacm.domain.issuance import renewal_start
+from openacm.runtime import Runtime
 from openacm.services.pki.server_certificate import (
     ServerCertificate,
     ServerHostnames,

@@ -16,11 +16,11 @@ from openacm.cli.options import emit_rows, output_option, settings_from_context,
 
 if TYPE_CHECKING:
     from openacm.adapters.store.issuance import StoredCa
-    from openacm.app import Runtime
+    from openacm.runtime import Runtime
 
 
 def _open_runtime(storage: dict[str, Any]) -> Runtime:
-    from openacm.app import Runtime
+    from openacm.runtime import Runtime
 
     return Runtime.open(settings_from_context(**storage), prepare=True)
 

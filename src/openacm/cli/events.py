@@ -25,7 +25,7 @@ def _when(epoch: float | None) -> str:
 
 
 def _db(storage: dict[str, Any]) -> Any:
-    from openacm.app import Runtime
+    from openacm.runtime import Runtime
 
     return Runtime.open(settings_from_context(**storage)).db
 

@@ -19,7 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _iam(**storage: Any) -> Any:
-    from openacm.app import Runtime
+    from openacm.runtime import Runtime
     from openacm.services.iam.admin import IamAdmin
 
     return IamAdmin(Runtime.open(settings_from_context(**storage)).db)

@@ -183,8 +183,8 @@ def serve(
 ) -> None:
     """Serve the APIs over HTTP(S)."""
     from openacm.adapters.metrics import metrics_directory, reset_multiprocess_directory
-    from openacm.app import Runtime
     from openacm.cli.server import bind_socket, run_workers, serve_on
+    from openacm.runtime import Runtime
     from openacm.services.events import register_sinks
 
     if bool(tls_cert) != bool(tls_key):
@@ -301,7 +301,7 @@ def _start_dns_listener(settings: Settings, listen: str) -> None:
 
 
 def _open_admin(**storage: Any) -> Any:
-    from openacm.app import Runtime
+    from openacm.runtime import Runtime
     from openacm.services.identity import IdentityAdmin
 
     runtime = Runtime.open(settings_from_context(**storage))
@@ -460,7 +460,7 @@ def _parse_time(value: str | None) -> float | None:
 
 
 def _open_audit_db(storage: dict[str, Any]) -> Any:
-    from openacm.app import Runtime
+    from openacm.runtime import Runtime
 
     return Runtime.open(settings_from_context(**storage)).db
 
@@ -568,7 +568,7 @@ def _duration(text: str) -> float:
 
 
 def _open_clock(storage: dict[str, Any]) -> Any:
-    from openacm.app import Runtime
+    from openacm.runtime import Runtime
     from openacm.services.clock import InstallationClock
 
     runtime = Runtime.open(settings_from_context(**storage))

@@ -102,7 +102,7 @@ class SelfIssuedTls:
 
 
 def _self_issued_tls(settings: Settings) -> SelfIssuedTls:
-    from openacm.app import Runtime
+    from openacm.runtime import Runtime
 
     runtime = Runtime.open(settings, prepare=False)
     hostnames = ServerHostnames.parse(default_hostnames(settings.tls_hostnames, settings.host))

@@ -22,15 +22,14 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -101,7 +100,12 @@ class Database:
 
     # -- migrations -----------------------------------------------------------------------
 
+    # Alembic (and the Mako and Pygments it imports) is imported by the methods that use
+    # it, so a process that only opens the store does not pay a fifth of a second for it.
+
     def _alembic_config(self, connection: Connection | None = None) -> Config:
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.set_main_option("sqlalchemy.url", self.url.render_as_string(hide_password=False))
@@ -110,14 +114,20 @@ class Database:
         return config
 
     def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
         return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
 
     def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
     def migrate(self) -> None:
         """Bring the schema to head; safe when several processes start at once."""
+        from alembic import command
+
         with self._migration_lock(), self.engine.begin() as conn:
             if not self.is_sqlite:
                 conn.execute(

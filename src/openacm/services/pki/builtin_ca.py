@@ -12,18 +12,19 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import text
 
+from openacm.adapters.ca.algorithms import load_private_key
 from openacm.adapters.ca.hierarchy import (
     ca_subject,
     create_builtin_hierarchy,
     intermediate_certificate_builder,
     root_certificate_builder,
 )
-from openacm.adapters.ca.pkcs11 import Pkcs11Config
 from openacm.adapters.ca.revocation import OcspResponder
 from openacm.adapters.ca.signer import CaPrivateKey, CaSigner, SoftwareSigner
 from openacm.adapters.envelope import EnvelopeCipher
@@ -32,6 +33,9 @@ from openacm.adapters.store.issuance import AuthorityStore, StoredCa
 from openacm.config import IssuanceSettings, Settings
 from openacm.domain.issuance import CaUrls
 from openacm.services.pki.leaf_keys import private_key_der
+
+if TYPE_CHECKING:
+    from openacm.adapters.ca.pkcs11 import Pkcs11Config
 
 ISSUER = "builtin"
 ORGANIZATION = "openacm"
@@ -239,6 +243,8 @@ def _token_label(ca_id: str) -> str:
 
 
 def pkcs11_config(issuance: IssuanceSettings) -> Pkcs11Config:
+    from openacm.adapters.ca.pkcs11 import Pkcs11Config  # python-pkcs11 only when configured
+
     if not (issuance.pkcs11_module and issuance.pkcs11_token_label):
         raise ValueError(
             "ca_key_storage = pkcs11 needs [issuance] pkcs11_module and pkcs11_token_label"
@@ -264,8 +270,7 @@ def signer_factory(cipher: EnvelopeCipher, issuance: IssuanceSettings) -> Signer
             assert isinstance(token, Pkcs11Token)
             return token.signer(ca.key_label or _token_label(ca.ca_id))
         assert ca.key_sealed is not None
-        der = cipher.open(ca.key_sealed, _sealed_context(ca.ca_id))
-        key = serialization.load_der_private_key(der, password=None)
+        key = load_private_key(cipher.open(ca.key_sealed, _sealed_context(ca.ca_id)))
         assert isinstance(key, CaPrivateKey)
         return SoftwareSigner(key)
 
