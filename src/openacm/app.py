@@ -262,7 +262,7 @@ def create_app(settings: Settings) -> OpenAcmApp:
         runtime.db, runtime.cipher, leaf_issuer, worker.dns, api_base_url(settings),
         settings.acme_server.challenges, settings.quotas,
         ChallengePorts(settings.acme_server.http01_port, settings.acme_server.tls_alpn01_port),
-        private_issuer, pca_service.revocation,
+        private_issuer, pca_service.revocation, authorizer,
     )  # fmt: skip
 
     async def http01(request: Request) -> Response:

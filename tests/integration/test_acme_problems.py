@@ -170,6 +170,50 @@ def test_external_account_bindings(sqlite_tenant: Tenant) -> None:
     assert len(acm.list_acme_accounts(AcmeEndpointArn=endpoint.arn)["AcmeAccounts"]) == 1
 
 
+def test_the_binding_role_limits_the_orders(sqlite_tenant: Tenant) -> None:
+    """A binding whose RoleArn names an IAM role of the endpoint's account: its ACME accounts
+    order only what the role's policies let it request (acm:RequestCertificate with
+    acm:DomainNames), refused with `unauthorized` and AWS's message otherwise."""
+    from openacm.services.iam.admin import IamAdmin
+
+    account_id, acm = sqlite_tenant.account_id, sqlite_tenant.acm
+    admin = IamAdmin(sqlite_tenant.server._runtime().db)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+             "Principal": {"Service": "acm.amazonaws.com"}}]}  # fmt: skip
+    admin.create_role(account_id, "team-a-acme", json.dumps(trust))
+    allow = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "acm:RequestCertificate", "Resource": "*",
+        "Condition": {"ForAllValues:StringLike": {"acm:DomainNames": ["*.team-a.example.com"]}},
+    }]}  # fmt: skip
+    admin.put_inline(account_id, "role", "team-a-acme", "orders", json.dumps(allow))
+    endpoint = directory_of(sqlite_tenant)
+    role_arn = f"arn:aws:iam::{account_id}:role/team-a-acme"
+    binding = acm.create_acme_external_account_binding(
+        AcmeEndpointArn=endpoint.arn, RoleArn=role_arn
+    )["ExternalAccountBinding"]["AcmeExternalAccountBindingArn"]
+    credentials = acm.get_acme_external_account_binding_credentials(
+        AcmeExternalAccountBindingArn=binding
+    )
+    client = AcmeTestClient(
+        endpoint.url, ec_key(), eab=(credentials["KeyId"], credentials["MacKey"])
+    )
+    assert client.new_account().status_code == 201
+    refused = client.new_order("www.team-a.example.com", "www.team-b.example.com")
+    assert refused.status_code == 403 and problem_type(refused) == "unauthorized"
+    assert refused.json()["detail"].startswith(
+        f"User: arn:aws:sts::{account_id}:assumed-role/team-a-acme/acme-"
+    )
+    assert "is not authorized to perform: acm:RequestCertificate" in refused.json()["detail"]
+    # The role's own names pass its policies (and then meet the endpoint's authorization).
+    allowed = client.new_order("www.team-a.example.com")
+    assert allowed.status_code == 201 or problem_type(allowed) == "rejectedIdentifier"
+    # An account of the endpoint's other binding (a role openacm does not hold) is not limited.
+    other = endpoint.client()
+    assert other.new_account().status_code == 201
+    unlimited = other.new_order("www.team-b.example.com")
+    assert unlimited.status_code == 201 or problem_type(unlimited) == "rejectedIdentifier"
+
+
 def test_contact_required(sqlite_tenant: Tenant) -> None:
     client = directory_of(sqlite_tenant, contact="REQUIRED").client()
     assert problem_type(client.new_account()) == "invalidContact"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -63,6 +63,7 @@ from openacm.services.acm.revocation import revoke_issued
 from openacm.services.acme.challenges import DNS01, ChallengeChecker, ChallengePorts
 from openacm.services.context import CallContext
 from openacm.services.events import emit_available
+from openacm.services.iam.authorizer import Authorizer
 from openacm.services.pca.revocation import PrivateCaRevocation, crl_enabled
 from openacm.services.pki.builtin_ca import LoadedCa
 from openacm.services.pki.leaf_issuer import IssuanceRefused, LeafIssuer, serial_hex
@@ -126,8 +127,11 @@ class AcmeServer:
         ports: ChallengePorts | None = None,
         private: AcmPrivateIssuer | None = None,
         revocation: PrivateCaRevocation | None = None,
+        authorizer: Authorizer | None = None,
     ) -> None:
         self.db = db
+        # The binding role's policies limit its ACME accounts' orders (docs/acme-server.md).
+        self.authorizer = authorizer
         self.revocation = revocation
         self.private = private
         self.checker = ChallengeChecker(dns, ports or ChallengePorts())
@@ -278,6 +282,7 @@ class AcmeServer:
         if "notBefore" in payload or "notAfter" in payload:
             raise malformed("this server does not accept notBefore or notAfter in orders")
         identifiers = order_identifiers(payload)
+        self._check_binding_role(endpoint, account, identifiers)
         with self.db.read() as conn:
             validations = DomainValidationStore(conn).of_endpoint(endpoint.arn)
         outside = uncovered(identifiers, validations)
@@ -319,6 +324,31 @@ class AcmeServer:
         return Answer(
             self._order_view(endpoint, order, authorizations), 201, urls.of("order", order.order_id)
         )
+
+    def _check_binding_role(
+        self, endpoint: AcmeEndpointRecord, account: AcmeAccount, names: Sequence[str]
+    ) -> None:
+        """An account registered through an external account binding orders only what the
+        binding's role may request: acm:RequestCertificate with acm:DomainNames, as its
+        policies decide (`unauthorized` with AWS's message otherwise)."""
+        if self.authorizer is None or account.external_account_binding_arn is None:
+            return
+        with self.db.read() as conn:
+            binding = BindingStore(conn).get(account.external_account_binding_arn)
+        if binding is None:
+            return
+        partition = _partition(endpoint.arn)
+        resource = f"arn:{partition}:acm:{endpoint.region}:{endpoint.account_id}:certificate/*"
+        refusal = self.authorizer.role_refusal(
+            binding.role_arn,
+            endpoint.account_id,
+            f"acme-{account.account_id}",
+            "acm:RequestCertificate",
+            resource,
+            {"acm:DomainNames": list(names)},
+        )
+        if refusal is not None:
+            raise AcmeProblem("unauthorized", refusal, status=403)
 
     def _new_authorization(
         self, order: AcmeOrder, name: str, *, pre_approved: bool, now: float

@@ -21,7 +21,7 @@ from typing import Any
 
 from openacm.adapters.store.certificates import TagStore
 from openacm.adapters.store.database import Database
-from openacm.adapters.store.iam import USER, IamStore
+from openacm.adapters.store.iam import ROLE, USER, IamStore
 from openacm.domain.errors import AccessDeniedError
 from openacm.domain.managed_policies import managed_policy
 from openacm.domain.policy import (
@@ -173,6 +173,41 @@ class Authorizer:
         refusal = authorize(Request(action, resource, context), policies, session=session)
         if refusal is not None:
             raise AccessDeniedError(refusal.message(caller.arn, action, resource))
+
+    def role_refusal(
+        self,
+        role_arn: str,
+        owner_account_id: str,
+        session_name: str,
+        action: str,
+        resource: str,
+        context: Mapping[str, ContextValue],
+    ) -> str | None:
+        """Work openacm does on behalf of an IAM role (the orders of an ACME account registered
+        through an external account binding, whose RoleArn names the role): AWS's denial
+        message when the role's policies refuse `action` on `resource`, else None. A RoleArn
+        that names no role of `owner_account_id` restricts nothing (docs/acme-server.md)."""
+        parts = role_arn.split(":", 5)
+        if len(parts) != 6 or parts[2] != "iam" or parts[4] != owner_account_id:
+            return None
+        if not parts[5].startswith("role/"):
+            return None
+        name = parts[5].rsplit("/", 1)[-1]
+        with self.db.read() as conn:
+            if IamStore(conn).principal(owner_account_id, ROLE, name) is None:
+                return None
+        policies, _ = self.policies(owner_account_id, ROLE, name)
+        keys: dict[str, ContextValue] = {
+            "aws:PrincipalArn": role_arn,
+            "aws:PrincipalAccount": owner_account_id,
+            "aws:PrincipalType": "AssumedRole",
+            **context,
+        }
+        refusal = authorize(Request(action, resource, keys), policies)
+        if refusal is None:
+            return None
+        session_arn = f"arn:{parts[1]}:sts::{owner_account_id}:assumed-role/{name}/{session_name}"
+        return refusal.message(session_arn, action, resource)
 
     def policies(self, account_id: str, kind: str, name: str) -> tuple[list[Policy], bool]:
         """The principal's identity policies, and whether any of them reads resource tags."""
