@@ -30,6 +30,7 @@ from sqlalchemy import (
     update,
 )
 
+from openacm.adapters.store.database import Database
 from openacm.adapters.store.schema import work_items
 
 
@@ -234,4 +235,19 @@ class WorkQueue:
             self.conn.execute(
                 select(func.count()).select_from(work_items).where(work_items.c.kind == kind)
             ).scalar_one()
+        )
+
+
+def lease_due_items(
+    db: Database, kind: str, owner: str, *, now: float, lease_seconds: float, limit: int
+) -> list[WorkItem]:
+    """What a worker's round starts with: its due items of `kind`, leased to `owner`. An idle
+    round only reads (`any_due`), so it never takes the write lock (SQLite's only one) to
+    find nothing."""
+    with db.read() as conn:
+        if not WorkQueue(conn).any_due(kind, now=now):
+            return []
+    with db.write() as conn:
+        return WorkQueue(conn).lease_due(
+            kind, owner, now=now, lease_seconds=lease_seconds, limit=limit
         )

@@ -24,7 +24,7 @@ from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.email import Approval, EmailStore
 from openacm.adapters.store.issuance import ValidationStore
-from openacm.adapters.store.work import VALIDATE_WORK, WorkItem, WorkQueue
+from openacm.adapters.store.work import VALIDATE_WORK, WorkItem, WorkQueue, lease_due_items
 from openacm.config import EmailSettings, Settings
 from openacm.domain.certificates import CertificateRecord
 from openacm.domain.email_validation import (
@@ -65,13 +65,9 @@ class MailWorker:
         self.owner = f"mailer-{uuid.uuid4().hex[:12]}"
 
     def run_once(self, now: float) -> list[MailResult]:
-        with self.db.read() as conn:
-            if not WorkQueue(conn).any_due(MAIL_WORK, now=now):
-                return []
-        with self.db.write() as conn:
-            items = WorkQueue(conn).lease_due(
-                MAIL_WORK, self.owner, now=now, lease_seconds=LEASE_SECONDS, limit=BATCH_SIZE
-            )
+        items = lease_due_items(
+            self.db, MAIL_WORK, self.owner, now=now, lease_seconds=LEASE_SECONDS, limit=BATCH_SIZE
+        )
         results = []
         for item in items:
             try:

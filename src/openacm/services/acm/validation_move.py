@@ -23,7 +23,13 @@ from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.email import EmailName, EmailStore, expedite
 from openacm.adapters.store.issuance import ValidationStore
-from openacm.adapters.store.work import VALIDATE_WORK, WORK_SCHEDULED, WorkItem, WorkQueue
+from openacm.adapters.store.work import (
+    VALIDATE_WORK,
+    WORK_SCHEDULED,
+    WorkItem,
+    WorkQueue,
+    lease_due_items,
+)
 from openacm.config import ValidationSettings
 from openacm.domain.certificates import CertificateRecord
 from openacm.domain.errors import InvalidStateError, ValidationError
@@ -154,17 +160,14 @@ class MoveWorker:
         self._lookups = ThreadPoolExecutor(2, thread_name_prefix="openacm-move-dns")
 
     def run_once(self, now: float) -> list[MoveResult]:
-        with self.db.read() as conn:
-            if not WorkQueue(conn).any_due(MOVE_WORK, now=now):
-                return []
-        with self.db.write() as conn:
-            items = WorkQueue(conn).lease_due(
-                MOVE_WORK,
-                self.owner,
-                now=now,
-                lease_seconds=self.validation.lease_seconds,
-                limit=BATCH_SIZE,
-            )
+        items = lease_due_items(
+            self.db,
+            MOVE_WORK,
+            self.owner,
+            now=now,
+            lease_seconds=self.validation.lease_seconds,
+            limit=BATCH_SIZE,
+        )
         results = []
         for item in items:
             try:

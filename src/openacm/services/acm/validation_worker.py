@@ -31,7 +31,7 @@ from openacm.adapters.store.acme import AcmeRenewalInfo
 from openacm.adapters.store.certificates import CertificateStore
 from openacm.adapters.store.database import Database
 from openacm.adapters.store.issuance import ValidationStore
-from openacm.adapters.store.work import VALIDATE_WORK, WorkItem, WorkQueue
+from openacm.adapters.store.work import VALIDATE_WORK, WorkItem, WorkQueue, lease_due_items
 from openacm.config import IssuanceSettings, ValidationSettings
 from openacm.domain.acme import dns_persist_proves
 from openacm.domain.acme import failure_reason as acme_failure_reason
@@ -144,17 +144,14 @@ class ValidationWorker:
 
     def run_once(self, now: float) -> list[StepResult]:
         """Lease the due certificates and take each one step further."""
-        with self.db.read() as conn:
-            if not WorkQueue(conn).any_due(VALIDATE_WORK, now=now):
-                return []
-        with self.db.write() as conn:
-            items = WorkQueue(conn).lease_due(
-                VALIDATE_WORK,
-                self.owner,
-                now=now,
-                lease_seconds=self.validation.lease_seconds,
-                limit=self.batch_limit(),
-            )
+        items = lease_due_items(
+            self.db,
+            VALIDATE_WORK,
+            self.owner,
+            now=now,
+            lease_seconds=self.validation.lease_seconds,
+            limit=self.batch_limit(),
+        )
         if not items:
             return []
         started = time.monotonic()

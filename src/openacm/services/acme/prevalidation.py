@@ -21,7 +21,7 @@ from openacm.adapters.store.acme_endpoints import AcmeEndpointStore
 from openacm.adapters.store.acme_resources import DomainValidationStore
 from openacm.adapters.store.certificates import TagStore
 from openacm.adapters.store.database import Database
-from openacm.adapters.store.work import WORK_SCHEDULED, WorkItem, WorkQueue
+from openacm.adapters.store.work import WORK_SCHEDULED, WorkItem, WorkQueue, lease_due_items
 from openacm.config import ValidationSettings
 from openacm.domain.acme_resources import (
     DOMAIN_VALIDATION,
@@ -216,17 +216,14 @@ class PrevalidationWorker:
         self.owner = f"prevalidate-{uuid.uuid4().hex[:12]}"
 
     def run_once(self, now: float) -> list[PrevalidationResult]:
-        with self.db.read() as conn:
-            if not WorkQueue(conn).any_due(PREVALIDATE_WORK, now=now):
-                return []
-        with self.db.write() as conn:
-            items = WorkQueue(conn).lease_due(
-                PREVALIDATE_WORK,
-                self.owner,
-                now=now,
-                lease_seconds=self.validation.lease_seconds,
-                limit=BATCH_SIZE,
-            )
+        items = lease_due_items(
+            self.db,
+            PREVALIDATE_WORK,
+            self.owner,
+            now=now,
+            lease_seconds=self.validation.lease_seconds,
+            limit=BATCH_SIZE,
+        )
         results = []
         for item in items:
             try:
